@@ -1,0 +1,14 @@
+//! A persona on disk: her record (`config.json`), the layout of `ETERNEGO_HOME`, the secret store
+//! that keeps her keys and phrase out of plain files, her recovery phrase and her diary.
+
+pub mod atomic;
+pub mod diary;
+pub mod phrase;
+pub mod record;
+pub mod secrets;
+pub mod store;
+
+pub use phrase::Phrase;
+pub use record::{Channel, ChannelKind, Credentials, Organ, OrganSlot, Persona, Provider, Status};
+pub use secrets::SecretStore;
+pub use store::{Store, StoreError};
