@@ -1,0 +1,360 @@
+//! Her diary: a Fernet token over a ZIP of her whole `home/`, keyed by her recovery phrase.
+//!
+//! The format is the original implementation's, byte for byte, so a person moving from it keeps
+//! her memory: the Fernet key is PBKDF2-HMAC-SHA256 of the phrase with her id string as salt.
+//! `docs/diary.md` describes the format, the retention of earlier nights and the limits.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE;
+use fernet::Fernet;
+use sha2::Sha256;
+use time::OffsetDateTime;
+use time::macros::format_description;
+use uuid::Uuid;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use crate::Phrase;
+
+/// PBKDF2 rounds of the original; changing it would lock every existing diary.
+pub const KDF_ITERATIONS: u32 = 480_000;
+
+/// Most bytes a restore will unpack. A diary is at most an upload (256 MiB by default) and
+/// deflate can inflate that a thousandfold, so without a cap one file could fill the disk.
+pub const MAX_HOME_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Most entries a restore will unpack; empty entries cost an inode each and no bytes.
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// Earlier diaries kept under `nights/`: the newest of each of this many most recent days...
+pub const KEEP_DAYS: usize = 30;
+/// ...and, whatever their day, this many of the newest, so repeated sleeps on one day cannot push
+/// out the diary written just before a bad one.
+pub const KEEP_RECENT: usize = 5;
+
+/// Deflate level: fast levels keep a large home near disk speed and cost a few per cent of size;
+/// every deflate reader (the original's included) opens any level.
+const DEFLATE_LEVEL: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiaryError {
+    #[error("Could not restore from diary. Please check the file path and recovery phrase.")]
+    Unreadable,
+    #[error("The diary holds an unsafe entry: {0}")]
+    Unsafe(String),
+    #[error("The diary unpacks to more than {limit} bytes or {MAX_ENTRIES} entries.")]
+    TooLarge { limit: u64 },
+    #[error("Could not write the diary: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The Fernet key of one persona's diary. Deriving it is deliberately slow (PBKDF2), so callers
+/// that seal or open several times derive it once.
+pub struct DiaryKey(Fernet);
+
+impl DiaryKey {
+    pub fn derive(phrase: &Phrase, id: Uuid) -> DiaryKey {
+        let mut raw = [0u8; 32];
+        let salt = id.hyphenated().to_string();
+        pbkdf2::pbkdf2_hmac::<Sha256>(phrase.as_str().as_bytes(), salt.as_bytes(), KDF_ITERATIONS, &mut raw);
+        let fernet = Fernet::new(&URL_SAFE.encode(raw)).expect("a 32-byte key is a valid Fernet key");
+        DiaryKey(fernet)
+    }
+
+    /// The ZIP inside a token. Every failure (not base64, wrong key, tampered, truncated) is the
+    /// same `Unreadable`: Fernet's HMAC cannot tell a wrong phrase from a damaged file.
+    pub fn open(&self, token: &[u8]) -> Result<Vec<u8>, DiaryError> {
+        let text = std::str::from_utf8(token).map_err(|_| DiaryError::Unreadable)?;
+        // The original never checks the token's timestamp; a diary from a machine whose clock ran
+        // ahead must still open, so the clock-skew check is given a "now" no token reaches.
+        self.0.decrypt_at_time(text.trim(), None, u64::MAX / 2).map_err(|_| DiaryError::Unreadable)
+    }
+}
+
+/// Packs `home` as a ZIP and encrypts it: the diary's whole content, as base64url text.
+pub fn seal(home: &Path, key: &DiaryKey) -> Result<String, DiaryError> {
+    let zip = pack(home)?;
+    Ok(key.0.encrypt(&zip))
+}
+
+/// Seals `home` and writes it as `<diary_dir>/<id>.diary`, keeping earlier nights.
+pub fn write(diary_dir: &Path, home: &Path, id: Uuid, phrase: &Phrase) -> Result<PathBuf, DiaryError> {
+    write_at(diary_dir, home, id, phrase, OffsetDateTime::now_utc())
+}
+
+/// [`write`] with the clock given, which names the night under `nights/`.
+///
+/// The new token is written whole to `nights/<stamp>.diary` first and only then linked over
+/// `<id>.diary`, so the latest diary is always a complete one and earlier nights survive a bad one.
+pub fn write_at(
+    diary_dir: &Path,
+    home: &Path,
+    id: Uuid,
+    phrase: &Phrase,
+    now: OffsetDateTime,
+) -> Result<PathBuf, DiaryError> {
+    let token = seal(home, &DiaryKey::derive(phrase, id))?;
+    let nights = diary_dir.join(NIGHTS);
+    let night = nights.join(format!("{}.diary", stamp(now)));
+    crate::atomic::write(&night, token.as_bytes())?;
+    let latest = diary_dir.join(format!("{id}.diary"));
+    link_over(&night, &latest, token.as_bytes())?;
+    prune(&nights);
+    Ok(latest)
+}
+
+/// The newest diary of hers, if one was written.
+pub fn latest(diary_dir: &Path, id: Uuid) -> Option<PathBuf> {
+    let path = diary_dir.join(format!("{id}.diary"));
+    path.is_file().then_some(path)
+}
+
+/// Her earlier diaries still kept, oldest first (the newest is the same token as [`latest`]).
+pub fn nights(diary_dir: &Path) -> Vec<PathBuf> {
+    night_names(&diary_dir.join(NIGHTS)).into_iter().map(|n| diary_dir.join(NIGHTS).join(n)).collect()
+}
+
+/// Opens a diary token and unpacks her home into `dest` (which must not exist yet).
+pub fn restore(token: &[u8], id: Uuid, phrase: &Phrase, dest: &Path) -> Result<(), DiaryError> {
+    restore_with(token, &DiaryKey::derive(phrase, id), dest, MAX_HOME_BYTES)
+}
+
+/// [`restore`] with the key already derived and a chosen cap on the unpacked size.
+///
+/// Her home is unpacked into a staging folder beside `dest` and renamed into place only when
+/// every entry is out, so a failure leaves neither `dest` nor the staging folder behind.
+pub fn restore_with(token: &[u8], key: &DiaryKey, dest: &Path, limit: u64) -> Result<(), DiaryError> {
+    if fs::symlink_metadata(dest).is_ok() {
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", dest.display())).into());
+    }
+    let zip = key.open(token)?;
+    let parent = dest
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "restore target has no parent"))?;
+    fs::create_dir_all(parent)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".restore-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let staging = builder.tempdir_in(parent)?;
+    unpack(&zip, staging.path(), limit)?;
+    let staged = staging.keep();
+    if let Err(e) = fs::rename(&staged, dest) {
+        let _ = fs::remove_dir_all(&staged);
+        return Err(e.into());
+    }
+    crate::atomic::sync_dir(parent)?;
+    Ok(())
+}
+
+const NIGHTS: &str = "nights";
+
+fn stamp(now: OffsetDateTime) -> String {
+    let utc = now.to_offset(time::UtcOffset::UTC);
+    utc.format(format_description!("[year]-[month]-[day]T[hour]-[minute]-[second]Z"))
+        .expect("a UTC date formats")
+}
+
+/// Makes `latest` the same file as `night` in one rename; where hard links are not supported it
+/// falls back to writing the token a second time.
+fn link_over(night: &Path, latest: &Path, token: &[u8]) -> io::Result<()> {
+    let dir = latest.parent().expect("the latest diary lives in her diary folder");
+    let tmp = dir.join(format!(".link-{}.tmp", Uuid::new_v4()));
+    match fs::hard_link(night, &tmp) {
+        Ok(()) => {
+            if let Err(e) = fs::rename(&tmp, latest) {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+            crate::atomic::sync_dir(dir)
+        }
+        Err(_) => crate::atomic::write(latest, token),
+    }
+}
+
+/// Night files, oldest first; anything else in the folder is left alone.
+fn night_names(nights: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(nights) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.len() == "YYYY-MM-DDTHH-MM-SSZ.diary".len() && n.ends_with("Z.diary"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Applies the retention: the newest night of each of the last [`KEEP_DAYS`] days, plus the
+/// [`KEEP_RECENT`] newest. Pruning is housekeeping: a failure is logged, never fatal.
+fn prune(nights: &Path) {
+    let names = night_names(nights);
+    let mut keep = vec![false; names.len()];
+    let mut days = 0;
+    for i in (0..names.len()).rev() {
+        let newest_of_day = i + 1 == names.len() || names[i][..10] != names[i + 1][..10];
+        if newest_of_day && days < KEEP_DAYS {
+            keep[i] = true;
+            days += 1;
+        }
+        if names.len() - i <= KEEP_RECENT {
+            keep[i] = true;
+        }
+    }
+    for (name, kept) in names.iter().zip(keep) {
+        if !kept && let Err(e) = fs::remove_file(nights.join(name)) {
+            tracing::warn!(night = %name, error = %e, "could not prune an old diary");
+        }
+    }
+}
+
+/// Zips every file and folder under `home`, paths relative to it, in a stable order. Links are
+/// not followed (one could pull a file from outside her home into the diary) and are skipped.
+fn pack(home: &Path) -> Result<Vec<u8>, DiaryError> {
+    let mut entries = Vec::new();
+    let mut bytes = 0u64;
+    collect(home, "", &mut entries, &mut bytes)?;
+    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(bytes as usize / 2 + 4096)));
+    let base = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    for entry in &entries {
+        let options = base.last_modified_time(entry.modified);
+        if entry.dir {
+            zip.add_directory(entry.name.as_str(), options.unix_permissions(0o755)).map_err(zip_io)?;
+        } else {
+            let options = options
+                .unix_permissions(0o644)
+                .compression_level(Some(DEFLATE_LEVEL))
+                .large_file(entry.len >= u32::MAX as u64);
+            zip.start_file(entry.name.as_str(), options).map_err(zip_io)?;
+            let mut file = File::open(home.join(&entry.name))?;
+            io::copy(&mut file, &mut zip)?;
+        }
+    }
+    Ok(zip.finish().map_err(zip_io)?.into_inner())
+}
+
+struct Entry {
+    name: String,
+    dir: bool,
+    len: u64,
+    modified: zip::DateTime,
+}
+
+fn collect(dir: &Path, prefix: &str, out: &mut Vec<Entry>, bytes: &mut u64) -> Result<(), DiaryError> {
+    let mut children: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    children.sort_by_key(|e| e.file_name());
+    for child in children {
+        let name = child.file_name().into_string().map_err(|n| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("a file name in her home is not UTF-8: {n:?}"))
+        })?;
+        let meta = child.metadata()?;
+        let modified = meta.modified().map(zip_time).unwrap_or_default();
+        let rel = format!("{prefix}{name}");
+        if meta.is_dir() {
+            let dir_name = format!("{rel}/");
+            out.push(Entry { name: dir_name.clone(), dir: true, len: 0, modified });
+            collect(&child.path(), &dir_name, out, bytes)?;
+        } else if meta.is_file() {
+            *bytes += meta.len();
+            out.push(Entry { name: rel, dir: false, len: meta.len(), modified });
+        } else {
+            tracing::warn!(path = %rel, "not a regular file or folder; left out of the diary");
+        }
+    }
+    Ok(())
+}
+
+fn zip_time(t: std::time::SystemTime) -> zip::DateTime {
+    let t = OffsetDateTime::from(t);
+    zip::DateTime::from_date_and_time(
+        u16::try_from(t.year()).unwrap_or(1980),
+        t.month().into(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+    )
+    .unwrap_or_default()
+}
+
+fn zip_io(e: zip::result::ZipError) -> io::Error {
+    match e {
+        zip::result::ZipError::Io(e) => e,
+        other => io::Error::other(other),
+    }
+}
+
+/// Unpacks a ZIP into `root`, refusing anything that would land outside it, links, and more
+/// than `limit` bytes (counted as they are written, not as the headers claim).
+fn unpack(zip: &[u8], root: &Path, limit: u64) -> Result<(), DiaryError> {
+    let mut archive = ZipArchive::new(Cursor::new(zip)).map_err(|_| DiaryError::Unreadable)?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(DiaryError::TooLarge { limit });
+    }
+    let mut written = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|_| DiaryError::Unreadable)?;
+        let name = entry.name().map_err(|_| DiaryError::Unreadable)?.into_owned();
+        let rel = safe_relative(&name)?;
+        if entry.is_symlink() {
+            return Err(DiaryError::Unsafe(format!("{name} is a link")));
+        }
+        let path = root.join(&rel);
+        if entry.is_dir() {
+            fs::create_dir_all(&path)?;
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut out = create_new(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => DiaryError::Unsafe(format!("{name} appears twice")),
+            _ => e.into(),
+        })?;
+        loop {
+            let n = entry.read(&mut buf).map_err(|_| DiaryError::Unreadable)?;
+            if n == 0 {
+                break;
+            }
+            written += n as u64;
+            if written > limit {
+                return Err(DiaryError::TooLarge { limit });
+            }
+            out.write_all(&buf[..n])?;
+        }
+    }
+    Ok(())
+}
+
+/// Her files hold keys and tokens, so they are created readable by her owner only.
+fn create_new(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// The entry's path below her home, or `Unsafe` if it is absolute, climbs out with `..`, or uses
+/// a separator other than `/`.
+fn safe_relative(name: &str) -> Result<PathBuf, DiaryError> {
+    let unsafe_entry = || DiaryError::Unsafe(name.to_string());
+    if name.starts_with('/') || name.contains('\\') || name.contains('\0') {
+        return Err(unsafe_entry());
+    }
+    let trimmed = name.strip_suffix('/').unwrap_or(name);
+    let mut rel = PathBuf::new();
+    for part in trimmed.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(unsafe_entry());
+        }
+        if rel.as_os_str().is_empty() && part.len() == 2 && part.ends_with(':') {
+            return Err(unsafe_entry());
+        }
+        rel.push(part);
+    }
+    Ok(rel)
+}
