@@ -1,0 +1,264 @@
+//! Her working memory (`memory.json`) and the message protocol of her mind.
+//!
+//! Turns are standard chat: `user` is the outside world (her person, tool results, notices),
+//! `assistant` is her own words and calls. A call is an assistant turn whose content is
+//! `{"tools.<name>": args}`; its result is a user turn starting with `TOOL_RESULT`.
+
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const TOOL_RESULT: &str = "TOOL_RESULT";
+pub const LOAD_INSTRUCTION: &str = "tools.load_instruction";
+
+/// Where a turn came from or went to. Credentials never enter her memory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Via {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub role: Role,
+    pub content: String,
+    #[serde(default)]
+    pub cache_point: bool,
+}
+
+/// An image (or other file) that reached her; the eye answers `question` about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Media {
+    pub source: String,
+    #[serde(default)]
+    pub caption: String,
+    #[serde(default)]
+    pub question: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub content: String,
+    #[serde(default)]
+    pub channel: Option<Via>,
+    /// What the model sees. `None` until `realize` has perceived the turn (media).
+    #[serde(default)]
+    pub prompt: Option<Prompt>,
+    #[serde(default)]
+    pub media: Option<Media>,
+    #[serde(default = "Uuid::new_v4")]
+    pub id: Uuid,
+}
+
+impl Message {
+    pub fn user(content: impl Into<String>, channel: Option<Via>) -> Message {
+        let content = content.into();
+        Message {
+            prompt: Some(Prompt { role: Role::User, content: content.clone(), cache_point: false }),
+            content,
+            channel,
+            media: None,
+            id: Uuid::new_v4(),
+        }
+    }
+
+    pub fn assistant(content: impl Into<String>, channel: Option<Via>) -> Message {
+        let content = content.into();
+        Message {
+            prompt: Some(Prompt { role: Role::Assistant, content: content.clone(), cache_point: false }),
+            content,
+            channel,
+            media: None,
+            id: Uuid::new_v4(),
+        }
+    }
+
+    /// A file she has not looked at yet; `realize` turns it into a prompt.
+    pub fn unseen(caption: impl Into<String>, media: Media, channel: Option<Via>) -> Message {
+        Message { content: caption.into(), channel, prompt: None, media: Some(media), id: Uuid::new_v4() }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        self.prompt.as_ref().map(|p| p.role)
+    }
+
+    /// The call this assistant turn makes: `(selector, args)`.
+    pub fn call(&self) -> Option<(String, Value)> {
+        if self.role() != Some(Role::Assistant) {
+            return None;
+        }
+        let value: Value = serde_json::from_str(&self.content).ok()?;
+        let (k, v) = value.as_object()?.iter().next()?;
+        k.starts_with("tools.").then(|| (k.clone(), v.clone()))
+    }
+
+    /// `(tool, status, result)` when this is a tool result turn.
+    pub fn tool_result(&self) -> Option<(String, String, String)> {
+        if self.role() != Some(Role::User) {
+            return None;
+        }
+        let rest = self.content.strip_prefix(TOOL_RESULT)?.strip_prefix('\n')?;
+        let tool = rest.strip_prefix("tool: ")?;
+        let (tool, rest) = tool.split_once('\n')?;
+        let status = rest.strip_prefix("status: ")?;
+        let (status, rest) = status.split_once('\n')?;
+        let result = rest.strip_prefix("result: ").unwrap_or(rest);
+        Some((tool.to_string(), status.to_string(), result.to_string()))
+    }
+}
+
+pub fn call_text(selector: &str, args: &Value) -> String {
+    json!({ selector: args }).to_string()
+}
+
+pub fn result_text(tool: &str, status: &str, result: &str) -> String {
+    format!("{TOOL_RESULT}\ntool: {tool}\nstatus: {status}\nresult: {result}")
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    #[serde(default)]
+    pub messages: Vec<Message>,
+    #[serde(default)]
+    pub archive: Vec<Vec<Message>>,
+    #[serde(default)]
+    pub context: Option<String>,
+}
+
+impl Memory {
+    /// `memory.json` holds a one-element array. A missing or unreadable file is an empty mind;
+    /// an unreadable one is kept aside so nothing the person can still recover is overwritten.
+    pub fn load(path: &Path) -> Memory {
+        let Ok(bytes) = std::fs::read(path) else { return Memory::default() };
+        let parsed = serde_json::from_slice::<Vec<Memory>>(&bytes)
+            .ok()
+            .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0)))
+            .or_else(|| serde_json::from_slice::<Memory>(&bytes).ok());
+        match parsed {
+            Some(m) => m,
+            None => {
+                let aside = path.with_extension("json.unreadable");
+                tracing::warn!(path = %path.display(), "memory.json unreadable; kept aside as {}", aside.display());
+                let _ = std::fs::rename(path, aside);
+                Memory::default()
+            }
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let bytes = serde_json::to_vec(&[self]).map_err(io::Error::other)?;
+        persona::atomic::write(path, &bytes)
+    }
+
+    pub fn remember(&mut self, m: Message) {
+        self.messages.push(m);
+    }
+
+    pub fn add_call(&mut self, selector: &str, args: &Value) {
+        self.remember(Message::assistant(call_text(selector, args), None));
+    }
+
+    pub fn add_tool_result(&mut self, selector: &str, status: &str, result: &str) {
+        let tool = selector.strip_prefix("tools.").unwrap_or(selector);
+        self.remember(Message::user(result_text(tool, status, result), None));
+    }
+
+    /// She names what the moment calls for; `learn` answers with the matching instruction.
+    pub fn intention(&mut self, text: &str) {
+        self.add_call(LOAD_INSTRUCTION, &json!({ "intention": text }));
+    }
+
+    /// The intention still waiting for an instruction, if the latest signal is one.
+    pub fn perception(&self) -> Option<String> {
+        for m in self.messages.iter().rev() {
+            match m.call() {
+                Some((sel, args)) if sel == LOAD_INSTRUCTION => {
+                    return args.get("intention").and_then(Value::as_str).map(str::to_string);
+                }
+                Some(_) => return None,
+                None if m.role() == Some(Role::Assistant) => continue,
+                None => return None,
+            }
+        }
+        None
+    }
+
+    /// The instruction she was just given, when nothing has happened since.
+    pub fn comprehension(&self) -> Option<String> {
+        let last = self.messages.iter().rev().find(|m| m.role() != Some(Role::Assistant) || m.call().is_some())?;
+        let (tool, _, result) = last.tool_result()?;
+        (tool == "load_instruction").then_some(result)
+    }
+
+    pub fn impression(&mut self, body: &str) {
+        self.add_tool_result(LOAD_INSTRUCTION, "ok", body);
+    }
+
+    /// The chat turns her Mind sees, oldest first.
+    pub fn prompts(&self) -> Vec<Prompt> {
+        let mut out: Vec<Prompt> = self.messages.iter().filter_map(|m| m.prompt.clone()).collect();
+        if let Some(last) = out.last_mut() {
+            last.cache_point = true;
+        }
+        out
+    }
+
+    /// Moves the live messages into the archive as one stretch.
+    pub fn consolidate(&mut self) {
+        if !self.messages.is_empty() {
+            self.archive.push(std::mem::take(&mut self.messages));
+        }
+    }
+
+    pub fn forget(&mut self) {
+        self.messages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intention_perception_and_comprehension() {
+        let mut m = Memory::default();
+        m.remember(Message::user("hi", None));
+        assert_eq!(m.perception(), None);
+        m.intention("Any conversation");
+        assert_eq!(m.perception().as_deref(), Some("Any conversation"));
+        m.impression("Talk back.");
+        assert_eq!(m.perception(), None);
+        assert_eq!(m.comprehension().as_deref(), Some("Talk back."));
+        m.remember(Message::assistant("Hello!", None));
+        assert_eq!(m.comprehension().as_deref(), Some("Talk back."));
+        m.remember(Message::user("again", None));
+        assert_eq!(m.comprehension(), None);
+    }
+
+    #[test]
+    fn memory_file_is_a_one_element_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("memory.json");
+        let mut m = Memory::default();
+        m.add_call("tools.save_notes", &json!({"content": "x"}));
+        m.add_tool_result("tools.save_notes", "ok", "saved");
+        m.save(&path).unwrap();
+        let raw: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(raw.as_array().unwrap().len() == 1);
+        let back = Memory::load(&path);
+        assert_eq!(back, m);
+        assert_eq!(back.messages[1].tool_result().unwrap(), ("save_notes".into(), "ok".into(), "saved".into()));
+    }
+}
