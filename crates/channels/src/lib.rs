@@ -1,0 +1,13 @@
+//! Where she talks: web, Telegram (Bot API) and Discord (REST).
+//!
+//! Bot tokens are secrets. Telegram carries them in every URL, so no error or log line here
+//! ever shows a URL or the text of a transport error that might hold one.
+
+
+mod error;
+
+mod transport;
+mod validate;
+
+pub use error::ChannelError;
+pub use validate::{PlatformUrls, validate};

@@ -1,0 +1,25 @@
+//! Her model organs: one interface over the local engine (Ollama) and the cloud providers
+//! (Anthropic, OpenAI, xAI, Gemini).
+//!
+//! Two jobs live here: *preparing* an organ before it is saved (is the engine reachable, is the
+//! key good, does the model exist — without spending tokens), and *using* it (chat, structured
+//! JSON, hearing, speaking, drawing) once she is alive.
+//!
+//! Secrets: an API key is only ever placed in a request header. It never appears in an
+//! [`OrganError`], a log line or a `Debug` rendering of anything defined here.
+
+mod chat;
+mod endpoints;
+mod error;
+mod media;
+mod prepare;
+mod reply;
+mod wire;
+
+
+pub use endpoints::{Endpoints, OrganRequest};
+pub use error::OrganError;
+
+pub use prepare::Preparer;
+
+pub use wire::{CONNECT_TIMEOUT, http_client};
