@@ -1,34 +1,156 @@
 //! The secret store: API keys, channel tokens and recovery phrases, kept out of `config.json`.
+//!
+//! The secrets live in one encrypted vault, `ETERNEGO_HOME/secrets/vault`: a Fernet token over a
+//! JSON map, readable by the owner only. Its 32-byte master key is kept in the system keyring
+//! when one answers (through the `secret-tool` command on Linux, as the original kept phrases),
+//! otherwise in `secrets/master.key` beside it (mode 0600). `docs/diary.md` explains the choice.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fernet::Fernet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("Could not access secure storage: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
     #[error("Secure storage is damaged: {0}")]
     Corrupt(String),
+    #[error("Could not access secure storage: the system keyring {0}")]
+    Keyring(String),
 }
+
+/// Where a new store may put its master key. An existing store always uses where its key is.
+#[derive(Clone, Debug)]
+pub struct Keyring {
+    program: Option<PathBuf>,
+}
+
+impl Keyring {
+    /// The system keyring through `secret-tool` when it is on `PATH`, unless `ETERNEGO_KEYRING`
+    /// is `file` (headless servers, tests), which keeps the key in a file.
+    pub fn system() -> Keyring {
+        if std::env::var("ETERNEGO_KEYRING").is_ok_and(|v| v.eq_ignore_ascii_case("file")) {
+            return Keyring::none();
+        }
+        Keyring { program: find_on_path("secret-tool", std::env::var_os("PATH")) }
+    }
+
+    /// No keyring: the master key goes to a file.
+    pub fn none() -> Keyring {
+        Keyring { program: None }
+    }
+
+    /// A `secret-tool`-compatible program at `path`.
+    pub fn command(path: &Path) -> Keyring {
+        Keyring { program: Some(path.to_path_buf()) }
+    }
+
+    fn store(&self, item: &str, secret: &str) -> Result<(), String> {
+        let label = format!("eternego:{item}");
+        self.run(&["store", "--label", &label, "application", "eternego", "key", item], Some(secret))?;
+        Ok(())
+    }
+
+    fn lookup(&self, item: &str) -> Result<String, String> {
+        let out = self.run(&["lookup", "application", "eternego", "key", item], None)?;
+        let secret = out.trim().to_string();
+        if secret.is_empty() { Err("has no such entry".into()) } else { Ok(secret) }
+    }
+
+    /// Runs the keyring command with a deadline: a locked or absent keyring daemon must not hang
+    /// the daemon's start.
+    fn run(&self, args: &[&str], input: Option<&str>) -> Result<String, String> {
+        const DEADLINE: Duration = Duration::from_secs(10);
+        let program = self.program.as_ref().ok_or("is not available")?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not be run: {e}"))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let written = stdin.write_all(input.unwrap_or("").as_bytes());
+        drop(stdin);
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait().map_err(|e| e.to_string())? {
+                Some(status) => break status,
+                None if started.elapsed() > DEADLINE => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err("did not answer in time".into());
+                }
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        };
+        written.map_err(|e| format!("could not be given the secret: {e}"))?;
+        if !status.success() {
+            return Err(format!("refused ({status})"));
+        }
+        let mut out = String::new();
+        child.stdout.take().expect("stdout is piped").read_to_string(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
+
+fn find_on_path(name: &str, path: Option<OsString>) -> Option<PathBuf> {
+    std::env::split_paths(&path?).map(|dir| dir.join(name)).find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    path.is_file()
+}
+
+const VAULT: &str = "vault";
+const KEY_FILE: &str = "master.key";
+/// Present when the master key is in the keyring; holds the keyring entry's name.
+const KEYRING_MARK: &str = "keyring";
 
 /// Shared handle to the store; clones see the same secrets.
 #[derive(Clone)]
 pub struct SecretStore {
     path: PathBuf,
+    fernet: Arc<Fernet>,
     cache: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl SecretStore {
     /// Opens (or creates) the store that lives under `root` (`ETERNEGO_HOME`).
     pub fn open(root: &Path) -> Result<SecretStore, SecretError> {
-        let path = root.join("secrets").join("vault.json");
+        SecretStore::open_with(root, &Keyring::system())
+    }
+
+    /// [`SecretStore::open`] with the keyring a new store may use.
+    pub fn open_with(root: &Path, keyring: &Keyring) -> Result<SecretStore, SecretError> {
+        let dir = root.join("secrets");
+        private_dir(&dir)?;
+        let path = dir.join(VAULT);
+        let fernet = master_key(&dir, keyring, path.exists())?;
         let cache = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| SecretError::Corrupt(e.to_string()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Ok(token) => {
+                let text = String::from_utf8(token).map_err(|_| SecretError::Corrupt("the vault is not a token".into()))?;
+                let json = fernet
+                    .decrypt(text.trim())
+                    .map_err(|_| SecretError::Corrupt("the vault does not open with its master key".into()))?;
+                serde_json::from_slice(&json).map_err(|e| SecretError::Corrupt(e.to_string()))?
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e.into()),
         };
-        Ok(SecretStore { path, cache: Arc::new(Mutex::new(cache)) })
+        Ok(SecretStore { path, fernet: Arc::new(fernet), cache: Arc::new(Mutex::new(cache)) })
     }
 
     pub fn get(&self, key: &str) -> Result<Option<String>, SecretError> {
@@ -57,8 +179,55 @@ impl SecretStore {
     }
 
     fn persist(&self, map: &BTreeMap<String, String>) -> Result<(), SecretError> {
-        let bytes = serde_json::to_vec(map).map_err(|e| SecretError::Corrupt(e.to_string()))?;
-        crate::atomic::write(&self.path, &bytes)?;
+        let json = serde_json::to_vec(map).map_err(|e| SecretError::Corrupt(e.to_string()))?;
+        crate::atomic::write(&self.path, self.fernet.encrypt(&json).as_bytes())?;
         Ok(())
     }
+}
+
+/// Creates `dir` if needed and makes it the owner's alone.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The vault's key: from wherever this store keeps it, or, for a store without a vault yet, a new
+/// one put in the keyring if it answers (and reads back), else in the key file.
+fn master_key(dir: &Path, keyring: &Keyring, vault_exists: bool) -> Result<Fernet, SecretError> {
+    let parse = |text: &str| Fernet::new(text.trim()).ok_or_else(|| SecretError::Corrupt("the master key is malformed".into()));
+    let key_file = dir.join(KEY_FILE);
+    match std::fs::read_to_string(&key_file) {
+        Ok(text) => return parse(&text),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+        Err(_) => {}
+    }
+    match std::fs::read_to_string(dir.join(KEYRING_MARK)) {
+        Ok(item) => {
+            let key = keyring.lookup(item.trim()).map_err(SecretError::Keyring)?;
+            return parse(&key);
+        }
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+        Err(_) => {}
+    }
+    if vault_exists {
+        return Err(SecretError::Corrupt("the vault's master key is missing".into()));
+    }
+    let key = Fernet::generate_key();
+    let item = format!("vault-{}", uuid::Uuid::new_v4());
+    let in_keyring = keyring.program.is_some()
+        && keyring.store(&item, &key).and_then(|()| keyring.lookup(&item)).is_ok_and(|back| back == key);
+    if in_keyring {
+        crate::atomic::write(&dir.join(KEYRING_MARK), item.as_bytes())?;
+    } else {
+        if keyring.program.is_some() {
+            tracing::warn!("the system keyring did not keep the master key; keeping it in a file");
+        }
+        crate::atomic::write(&key_file, key.as_bytes())?;
+    }
+    parse(&key)
 }
