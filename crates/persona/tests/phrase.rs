@@ -39,7 +39,5 @@ fn a_phrase_without_a_valid_checksum_is_still_accepted() {
 #[test]
 fn the_phrase_never_shows_in_debug_output() {
     let phrase = Phrase::generate();
-    let shown = format!("{phrase:?}");
-    let words = bip39::Language::English.word_list();
-    assert!(!words.iter().any(|w| shown.to_lowercase().contains(w)), "{shown}");
+    assert_eq!(format!("{phrase:?}"), "Phrase(..)");
 }
