@@ -16,10 +16,10 @@ mod prepare;
 mod reply;
 mod wire;
 
-
+pub use chat::{ChatRequest, DEFAULT_CHAT_TIMEOUT, Image, JsonSchema, Message, OrganClient, Role, ToolCall};
 pub use endpoints::{Endpoints, OrganRequest};
 pub use error::OrganError;
-
+pub use media::{Audio, Picture};
 pub use prepare::Preparer;
-
+pub use reply::{Reply, extract_json, strip_think};
 pub use wire::{CONNECT_TIMEOUT, http_client};

@@ -1,0 +1,117 @@
+//! What a model said, cleaned: reasoning removed, and the JSON she was asked for found even
+//! when a small model wraps it in prose or fences.
+
+use serde_json::Value;
+
+/// One answer from a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    /// The spoken text with any `<think>…</think>` reasoning removed. When the structured
+    /// answer came through a tool call this holds whatever prose came with it (often empty).
+    pub text: String,
+    /// The structured answer, when a schema was asked for and a JSON object was found. `None`
+    /// means the model answered in prose: the caller may retry, then speak `text`.
+    pub json: Option<Value>,
+}
+
+/// Removes reasoning blocks. An unclosed `<think>` hides everything after it; a lone
+/// `</think>` (templates that open the block in the prompt) hides everything before it.
+pub fn strip_think(text: &str) -> String {
+    let mut rest = text;
+    if let Some(close) = rest.find("</think>") {
+        if !rest[..close].contains("<think>") {
+            rest = &rest[close + "</think>".len()..];
+        }
+    }
+    let mut out = String::with_capacity(rest.len());
+    while let Some(open) = rest.find("<think>") {
+        out.push_str(&rest[..open]);
+        match rest[open..].find("</think>") {
+            Some(close) => rest = &rest[open + close + "</think>".len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
+/// The first balanced `{…}` in `text` that parses as a JSON object.
+pub fn extract_json(text: &str) -> Option<Value> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while let Some(offset) = text[start..].find('{') {
+        let open = start + offset;
+        if let Some(end) = balanced_end(&bytes[open..]) {
+            if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(&text[open..open + end]) {
+                return Some(value);
+            }
+        }
+        start = open + 1;
+    }
+    None
+}
+
+/// Length of the object starting at `bytes[0] == b'{'`, counting braces outside strings.
+fn balanced_end(bytes: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Builds the reply from the model's text and, when the provider returned structure directly
+/// (a tool call), that structure.
+pub(crate) fn finish(raw: &str, structured: Option<Value>, wanted: bool) -> Reply {
+    let text = strip_think(raw);
+    let json = if wanted { structured.filter(Value::is_object).or_else(|| extract_json(&text)) } else { None };
+    Reply { text, json }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn think_blocks_are_removed() {
+        assert_eq!(strip_think("<think>hmm</think>Hello"), "Hello");
+        assert_eq!(strip_think("a<think>x</think>b<think>y</think>c"), "abc");
+        assert_eq!(strip_think("reasoning</think>\nAnswer"), "Answer");
+        assert_eq!(strip_think("Answer<think>never closed"), "Answer");
+        assert_eq!(strip_think("plain"), "plain");
+    }
+
+    #[test]
+    fn first_balanced_object_is_found_in_prose() {
+        assert_eq!(extract_json("Sure! ```json\n{\"a\": {\"b\": \"}\"}}\n``` done"), Some(json!({"a": {"b": "}"}})));
+        assert_eq!(extract_json("{broken {\"ok\": 1}"), Some(json!({"ok": 1})));
+        assert_eq!(extract_json("[1,2] and {\"x\": \"\\\"{\"}"), Some(json!({"x": "\"{"})));
+        assert_eq!(extract_json("no json here"), None);
+        assert_eq!(extract_json("{\"unterminated\": 1"), None);
+    }
+}
