@@ -1,0 +1,328 @@
+//! The HTTP surface: one set of handlers, rendered in two dialects. The spec dialect at
+//! `/instances…` wraps results in `{"data": …}`; the official SDK's dialect at `/v1/…`
+//! returns bare objects and `{"items", "total", "limit", "offset"}` lists.
+
+mod parse;
+mod render;
+
+use crate::error::InstancesError;
+use crate::service::{ListQuery, Service, SortKey, TestSubject};
+use crate::store::ResetTo;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use identity::DriftLevel;
+use identity::personas::{PERSONAS, find};
+use identity::test_bank::{SCALE, questions};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Spec,
+    Sdk,
+}
+
+impl Dialect {
+    fn one(self, v: Value) -> Value {
+        match self {
+            Dialect::Spec => json!({ "data": v }),
+            Dialect::Sdk => v,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Ctx {
+    service: Arc<Service>,
+    dialect: Dialect,
+}
+
+type Q = Query<HashMap<String, String>>;
+
+/// An error response: `{"error": code, "message", "details"}` (plus `code`, which the SDK reads).
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Value,
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+        let (field, reason) = (field.into(), reason.into());
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_request",
+            message: format!("{field} {reason}"),
+            details: json!({ "field": field, "reason": reason }),
+        }
+    }
+
+    fn not_found(what: &str) -> ApiError {
+        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: format!("{what} not found"), details: json!({}) }
+    }
+}
+
+impl From<InstancesError> for ApiError {
+    fn from(e: InstancesError) -> ApiError {
+        match e {
+            InstancesError::NotFound(id) => ApiError::not_found(&format!("instance_id '{id}'")),
+            InstancesError::Invalid { field, reason } => ApiError::invalid(field, reason),
+            InstancesError::IncompleteTest { missing } => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "incomplete_test",
+                message: format!("{} question(s) unanswered", missing.len()),
+                details: json!({ "missing_questions": missing.iter().map(|q| format!("q{q}")).collect::<Vec<_>>() }),
+            },
+            other @ (InstancesError::Storage { .. } | InstancesError::Corrupt { .. }) => {
+                tracing::error!(error = %other, "identity storage failure");
+                ApiError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "internal_error",
+                    message: "the instance store failed; nothing was changed".into(),
+                    details: json!({}),
+                }
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.code, "code": self.code, "message": self.message, "details": self.details });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+type Reply = Result<Response, ApiError>;
+
+fn ok(ctx: &Ctx, v: Value) -> Reply {
+    Ok(axum::Json(ctx.dialect.one(v)).into_response())
+}
+
+fn routes(service: Arc<Service>, dialect: Dialect) -> Router {
+    Router::new()
+        .route("/instances", post(create).get(list))
+        .route("/instances/{id}", get(fetch).patch(update).delete(remove))
+        .route("/instances/{id}/process", post(process))
+        .route("/instances/{id}/process/batch", post(process_batch))
+        .route("/instances/{id}/snapshot", get(snapshot))
+        .route("/instances/{id}/contract", get(contract))
+        .route("/instances/{id}/reset", post(reset))
+        .route("/instances/{id}/history", get(history))
+        .route("/instances/{id}/drift", get(drift))
+        .route("/personas", get(personas))
+        .route("/personas/{id}", get(persona))
+        .route("/test/questions", get(test_questions))
+        .route("/test/submit", post(test_submit))
+        .with_state(Ctx { service, dialect })
+}
+
+/// Every route: the spec dialect at the root, the SDK dialect under `/v1`, and `/health`.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .merge(routes(service.clone(), Dialect::Spec))
+        .nest("/v1", routes(service, Dialect::Sdk))
+        .route("/health", get(async || axum::Json(json!({ "status": "ok" }))))
+        .fallback(async || ApiError::not_found("route").into_response())
+}
+
+async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
+    let obj = parse::body(&body)?;
+    let name = parse::string(&obj, "name", "name")?.ok_or_else(|| ApiError::invalid("name", "is required"))?;
+    let description = parse::string(&obj, "description", "description")?.unwrap_or("");
+    let initial = parse::initial_config(&obj)?;
+    let view = ctx.service.create(name, description, initial).await?;
+    Ok((StatusCode::CREATED, axum::Json(ctx.dialect.one(render::instance(&view)))).into_response())
+}
+
+async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
+    let limit = parse::query_int(&q, "limit", 20, 1, 100)?;
+    let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
+    let sort = match q.get("sort").map(String::as_str) {
+        None | Some("created_at") => SortKey::CreatedAt,
+        Some("name") => SortKey::Name,
+        Some(_) => return Err(ApiError::invalid("sort", "must be created_at or name")),
+    };
+    let descending = match q.get("order").map(String::as_str) {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => return Err(ApiError::invalid("order", "must be asc or desc")),
+    };
+    let page = ctx.service.list(ListQuery { limit, offset, sort, descending });
+    let items = page.items.iter().map(render::instance).collect();
+    Ok(axum::Json(render::page(ctx.dialect, &page, items, &[])).into_response())
+}
+
+async fn fetch(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    ok(&ctx, render::instance(&ctx.service.get(&id).await?))
+}
+
+async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Reply {
+    let obj = parse::body(&body)?;
+    let name = parse::string(&obj, "name", "name")?;
+    let description = parse::string(&obj, "description", "description")?;
+    ok(&ctx, render::instance(&ctx.service.update(&id, name, description).await?))
+}
+
+async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    ctx.service.delete(&id).await?;
+    ok(&ctx, json!({ "id": id, "deleted": true }))
+}
+
+async fn process(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Reply {
+    let input = parse::observation(&parse::body(&body)?, "")?;
+    let outcome = ctx.service.observe(&id, input).await?;
+    ok(&ctx, render::outcome(ctx.dialect, &outcome))
+}
+
+async fn process_batch(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q, body: Bytes) -> Reply {
+    let obj = parse::body(&body)?;
+    let inputs = parse::observations(&obj)?;
+    let intermediate = match parse::query_bool(&q, "include_intermediate")? {
+        Some(b) => b,
+        None => parse::boolean(&obj, "include_intermediate", "include_intermediate")?.unwrap_or(false),
+    };
+    let outcomes = ctx.service.observe_batch(&id, inputs).await?;
+    let count = outcomes.len();
+    let shown: Vec<Value> = if intermediate {
+        outcomes.iter().map(|o| render::outcome(ctx.dialect, o)).collect()
+    } else {
+        outcomes.last().map(|o| render::outcome(ctx.dialect, o)).into_iter().collect()
+    };
+    let body = match ctx.dialect {
+        Dialect::Sdk => Value::Array(shown),
+        Dialect::Spec if intermediate => json!({ "data": { "states": shown, "processed_count": count } }),
+        Dialect::Spec => {
+            let mut last = shown.into_iter().next().unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut last {
+                m.insert("processed_count".into(), json!(count));
+            }
+            json!({ "data": last })
+        }
+    };
+    Ok(axum::Json(body).into_response())
+}
+
+async fn snapshot(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    ok(&ctx, render::snapshot(&ctx.service.snapshot(&id).await?))
+}
+
+async fn contract(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    let c = ctx.service.contract(&id).await?;
+    ok(&ctx, render::contract(&id, &c))
+}
+
+async fn reset(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Reply {
+    let obj = parse::body(&body)?;
+    let to = match parse::string(&obj, "mode", "mode")? {
+        None | Some("initial") => ResetTo::Initial,
+        Some("default") => ResetTo::Default,
+        Some(_) => return Err(ApiError::invalid("mode", "must be initial or default")),
+    };
+    let snap = ctx.service.reset(&id, to).await?;
+    let mut v = render::snapshot(&snap);
+    if let Value::Object(m) = &mut v {
+        m.insert("id".into(), json!(id));
+        m.insert("reset_to".into(), json!(to.as_str()));
+    }
+    ok(&ctx, v)
+}
+
+async fn history(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> Reply {
+    let default = if ctx.dialect == Dialect::Spec { 100 } else { 50 };
+    let limit = parse::query_int(&q, "limit", default, 1, 1000)?;
+    let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
+    let page = ctx.service.history(&id, limit, offset).await?;
+    let items = page.items.iter().map(render::history_item).collect();
+    Ok(axum::Json(render::page(ctx.dialect, &page, items, &[("instance_id", json!(id))])).into_response())
+}
+
+fn drift_level(text: &str) -> Option<DriftLevel> {
+    [DriftLevel::D0, DriftLevel::D1, DriftLevel::D2, DriftLevel::D3]
+        .into_iter()
+        .find(|l| l.code().eq_ignore_ascii_case(text) || l.name().eq_ignore_ascii_case(text))
+}
+
+async fn drift(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> Reply {
+    let limit = parse::query_int(&q, "limit", 50, 1, 1000)?;
+    let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
+    let level = match q.get("type").or_else(|| q.get("level")) {
+        None => None,
+        Some(t) => Some(drift_level(t).ok_or_else(|| ApiError::invalid("type", "must be a drift level such as D1 or D1_context"))?),
+    };
+    let page = ctx.service.drift(&id, limit, offset, level).await?;
+    let items = page.items.iter().map(|r| render::drift_event(ctx.dialect, r)).collect();
+    Ok(axum::Json(render::page(ctx.dialect, &page, items, &[("instance_id", json!(id))])).into_response())
+}
+
+async fn personas(State(ctx): State<Ctx>) -> Reply {
+    let items: Vec<Value> = PERSONAS.iter().map(|p| render::persona(p, false)).collect();
+    let total = items.len();
+    let body = match ctx.dialect {
+        Dialect::Spec => json!({ "data": items, "pagination": { "limit": total, "offset": 0, "total": total, "has_more": false } }),
+        Dialect::Sdk => json!({ "personas": items, "total": total }),
+    };
+    Ok(axum::Json(body).into_response())
+}
+
+async fn persona(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
+    let p = find(&id).ok_or_else(|| ApiError::not_found(&format!("persona '{id}'")))?;
+    ok(&ctx, render::persona(p, true))
+}
+
+async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
+    let version = q.get("version").map_or("v1", String::as_str);
+    let qs = questions(version).map_err(|e| ApiError::invalid("version", e.to_string()))?;
+    let items: Vec<Value> = qs
+        .iter()
+        .map(|q| {
+            let options: Vec<Value> = ["a", "b", "c", "d"]
+                .iter()
+                .zip(SCALE)
+                .map(|(l, text)| json!({ "id": format!("q{}_{l}", q.id), "text": text }))
+                .collect();
+            let id = match ctx.dialect {
+                Dialect::Spec => json!(format!("q{}", q.id)),
+                Dialect::Sdk => json!(q.id),
+            };
+            json!({ "id": id, "text": q.text, "mode_target": q.mode_target.as_str(), "options": options })
+        })
+        .collect();
+    let n = items.len();
+    ok(&ctx, json!({ "version": version, "question_count": n, "total": n, "questions": items }))
+}
+
+async fn test_submit(State(ctx): State<Ctx>, body: Bytes) -> Reply {
+    let obj = parse::body(&body)?;
+    let instance_id = parse::string(&obj, "instance_id", "instance_id")?;
+    let create = parse::boolean(&obj, "create_instance", "create_instance")?.unwrap_or(false);
+    let subject = match (instance_id, create) {
+        (Some(_), true) => return Err(ApiError::invalid("instance_id", "cannot be combined with create_instance")),
+        (Some(id), false) => TestSubject::Existing(id.to_string()),
+        (None, true) => TestSubject::Create {
+            name: parse::string(&obj, "instance_name", "instance_name")?.unwrap_or("Personality test").to_string(),
+        },
+        (None, false) => return Err(ApiError::invalid("instance_id", "is required unless create_instance is true")),
+    };
+    let version = parse::string(&obj, "version", "version")?.unwrap_or("v1");
+    let answers = parse::answers(&obj)?;
+    let t = ctx.service.submit_test(subject, version, &answers).await?;
+    ok(
+        &ctx,
+        json!({
+            "instance_id": t.instance.id,
+            "test_completed": true,
+            "version": version,
+            "mode_profile": render::modes(&t.profile),
+            "matched_personas": render::matches(&t.profile),
+            "snapshot": render::snapshot(&t.snapshot),
+            "contract": render::contract(&t.instance.id, &t.contract),
+        }),
+    )
+}

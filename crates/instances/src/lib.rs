@@ -1,0 +1,18 @@
+//! Hosting for identity-engine instances: durable storage under a directory the caller
+//! chooses, per-instance serialisation, and the HTTP routers of both dialects.
+
+pub mod clock;
+mod durable;
+mod error;
+mod http;
+mod store;
+mod service;
+
+pub use clock::Clock;
+pub use error::InstancesError;
+pub use http::router;
+pub use service::{
+    InstanceView, ListQuery, ObservationInput, Page, ProcessOutcome, Service, Settings, SnapshotView, SortKey,
+    TestOutcome, TestSubject,
+};
+pub use store::{DriftRecord, HistoryRecord, ResetTo};
