@@ -3,9 +3,9 @@
 //! Bot tokens are secrets. Telegram carries them in every URL, so no error or log line here
 //! ever shows a URL or the text of a transport error that might hold one.
 
-
+pub mod discord;
 mod error;
-
+pub mod telegram;
 mod transport;
 mod validate;
 

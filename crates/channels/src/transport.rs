@@ -56,3 +56,37 @@ pub(crate) fn check_token(token: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Splits a long reply into pieces a platform accepts (`max` characters each), breaking at
+/// the last newline or space in the second half of a piece when there is one.
+pub(crate) fn split(text: &str, max: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while chars.len() - start > max {
+        let window = &chars[start..start + max];
+        let cut = window
+            .iter()
+            .rposition(|c| *c == '\n')
+            .or_else(|| window.iter().rposition(|c| *c == ' '))
+            .filter(|p| *p >= max / 2)
+            .map_or(max, |p| p + 1);
+        pieces.push(chars[start..start + cut].iter().collect::<String>());
+        start += cut;
+    }
+    pieces.push(chars[start..].iter().collect());
+    pieces.into_iter().map(|p| p.trim_end().to_string()).filter(|p| !p.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn long_text_is_split_within_the_limit() {
+        let text = format!("{}\n{}", "a".repeat(7), "b".repeat(5));
+        assert_eq!(split(&text, 10), vec!["aaaaaaa".to_string(), "bbbbb".to_string()]);
+        assert_eq!(split(&"x".repeat(25), 10).iter().map(|p| p.len()).collect::<Vec<_>>(), vec![10, 10, 5]);
+        assert_eq!(split("short", 10), vec!["short".to_string()]);
+    }
+}

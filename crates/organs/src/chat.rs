@@ -379,15 +379,15 @@ fn gemini_schema(schema: &Value) -> Value {
                 if k.starts_with('$') || k == "additionalProperties" {
                     continue;
                 }
-                if k == "type" {
-                    if let Value::Array(types) = v {
-                        let real: Vec<&Value> = types.iter().filter(|t| t.as_str() != Some("null")).collect();
-                        if real.len() < types.len() {
-                            out.insert("nullable".into(), Value::Bool(true));
-                        }
-                        out.insert("type".into(), real.first().map_or(json!("string"), |t| (*t).clone()));
-                        continue;
+                if k == "type"
+                    && let Value::Array(types) = v
+                {
+                    let real: Vec<&Value> = types.iter().filter(|t| t.as_str() != Some("null")).collect();
+                    if real.len() < types.len() {
+                        out.insert("nullable".into(), Value::Bool(true));
                     }
+                    out.insert("type".into(), real.first().map_or(json!("string"), |t| (*t).clone()));
+                    continue;
                 }
                 out.insert(k.clone(), if k == "properties" { properties(v) } else { gemini_schema(v) });
             }

@@ -18,10 +18,10 @@ pub struct Reply {
 /// `</think>` (templates that open the block in the prompt) hides everything before it.
 pub fn strip_think(text: &str) -> String {
     let mut rest = text;
-    if let Some(close) = rest.find("</think>") {
-        if !rest[..close].contains("<think>") {
-            rest = &rest[close + "</think>".len()..];
-        }
+    if let Some(close) = rest.find("</think>")
+        && !rest[..close].contains("<think>")
+    {
+        rest = &rest[close + "</think>".len()..];
     }
     let mut out = String::with_capacity(rest.len());
     while let Some(open) = rest.find("<think>") {
@@ -44,10 +44,10 @@ pub fn extract_json(text: &str) -> Option<Value> {
     let mut start = 0;
     while let Some(offset) = text[start..].find('{') {
         let open = start + offset;
-        if let Some(end) = balanced_end(&bytes[open..]) {
-            if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(&text[open..open + end]) {
-                return Some(value);
-            }
+        if let Some(end) = balanced_end(&bytes[open..])
+            && let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(&text[open..open + end])
+        {
+            return Some(value);
         }
         start = open + 1;
     }

@@ -127,11 +127,11 @@ async fn pull(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
     let total = 4_000_000u64;
     for completed in [0, total / 2, total] {
         lines.push(json!({"status": format!("pulling {}", &digest[7..19]), "digest": digest, "total": total, "completed": completed}));
-        if completed == total / 2 {
-            if let Some(error) = &failure {
-                lines.push(json!({"error": error}));
-                return stream_or_last(&body, lines);
-            }
+        if completed == total / 2
+            && let Some(error) = &failure
+        {
+            lines.push(json!({"error": error}));
+            return stream_or_last(&body, lines);
         }
     }
     lines.push(json!({"status": "verifying sha256 digest"}));
