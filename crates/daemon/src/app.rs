@@ -1,0 +1,138 @@
+//! Assembling and running the daemon: state, router, guards, OpenAPI, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::guard::Guard;
+use crate::manager::Manager;
+use crate::routes::{birth, diary, lifecycle, personas};
+
+/// Largest JSON body any route but migrate accepts.
+const JSON_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub manager: Arc<Manager>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("No free port in {first}..{last} on {host}")]
+    NoFreePort { host: std::net::IpAddr, first: u16, last: u16 },
+    #[error("Could not open ETERNEGO_HOME ({path}): {reason}")]
+    Home { path: String, reason: String },
+    #[error("Could not open the identity store: {0}")]
+    Identity(String),
+    #[error("Server error: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+#[derive(OpenApi)]
+#[openapi(info(title = "Eternego", description = "The eternego daemon: personas, their lifecycle and diaries, and the identity engine."))]
+struct ApiDoc;
+
+/// Binds `host:port`, or the first free one of the next 19 ports. Prints the documented line
+/// when it had to move.
+pub async fn bind(config: &Config) -> Result<TcpListener, LaunchError> {
+    let first = config.port;
+    let last = first.saturating_add(19);
+    for port in first..=last {
+        match TcpListener::bind(SocketAddr::new(config.host, port)).await {
+            Ok(listener) => {
+                if port != first {
+                    println!("Port {first} was in use; using {port} instead.");
+                }
+                return Ok(listener);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(LaunchError::NoFreePort { host: config.host, first, last })
+}
+
+/// Everything the routes need, opened from the configuration.
+pub struct Daemon {
+    pub state: AppState,
+    pub identity: Arc<instances::Service>,
+}
+
+impl Daemon {
+    pub fn open(config: Config) -> Result<Daemon, LaunchError> {
+        let home_error = |e: &dyn std::fmt::Display| LaunchError::Home { path: config.home.display().to_string(), reason: e.to_string() };
+        let store = persona::Store::open(&config.home).map_err(|e| home_error(&e))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| home_error(&e))?;
+        let preparer = organs::Preparer::new(http.clone(), config.providers.clone());
+        let settings = instances::Settings { min_interval: config.identity_min_interval, ..Default::default() };
+        let identity = instances::Service::open(&config.home.join("identity"), settings)
+            .map_err(|e| LaunchError::Identity(e.to_string()))?;
+        let surroundings =
+            mind::Surroundings { http: http.clone(), identity: identity.clone(), clock: Arc::new(mind::SystemClock) };
+        let manager = Manager::new(store, preparer, http, config.platforms.clone(), surroundings);
+        Ok(Daemon { state: AppState { config: Arc::new(config), manager: Arc::new(manager) }, identity })
+    }
+
+    /// The whole HTTP surface for a daemon listening on `port`.
+    pub fn router(&self, port: u16) -> Router {
+        let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .routes(routes!(personas::list))
+            .routes(routes!(personas::providers))
+            .routes(routes!(birth::create))
+            .routes(routes!(lifecycle::start))
+            .routes(routes!(lifecycle::stop))
+            .routes(routes!(lifecycle::restart))
+            .routes(routes!(lifecycle::sleep))
+            .routes(routes!(lifecycle::update))
+            .routes(routes!(lifecycle::delete))
+            .routes(routes!(diary::export))
+            .layer(DefaultBodyLimit::max(JSON_LIMIT))
+            .merge(
+                OpenApiRouter::new()
+                    .routes(routes!(diary::migrate))
+                    .layer(DefaultBodyLimit::max(self.state.config.upload_limit)),
+            )
+            .with_state(self.state.clone())
+            .split_for_parts();
+        let openapi = Arc::new(openapi);
+        let guard = Guard { port, allowed_hosts: Arc::new(self.state.config.allowed_hosts.clone()) };
+        api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+            .merge(instances::router(self.identity.clone()))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::from_fn_with_state(guard, crate::guard::middleware))
+    }
+
+    /// Serves until `shutdown` resolves, then stops every persona cleanly.
+    pub async fn launch(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), LaunchError> {
+        let port = listener.local_addr()?.port();
+        self.state.manager.boot().await;
+        let app = self.router(port);
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        self.state.manager.stop_all().await;
+        Ok(())
+    }
+}
+
+async fn not_found(_: Uri) -> ApiError {
+    ApiError::NotFound("Not Found".into())
+}
+
+async fn method_not_allowed(_: Method) -> (axum::http::StatusCode, Json<serde_json::Value>) {
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(serde_json::json!({ "detail": "Method Not Allowed" })))
+}

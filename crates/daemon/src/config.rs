@@ -1,0 +1,95 @@
+//! The daemon's configuration: one typed struct, read once at start-up from the environment
+//! and the command line, then passed by reference. Nothing else reads the environment.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use channels::PlatformUrls;
+use organs::Endpoints;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Interface to bind; loopback unless the person says otherwise.
+    pub host: IpAddr,
+    /// The first port to try; the next 19 are tried when it is taken.
+    pub port: u16,
+    /// `ETERNEGO_HOME`: every persona, diary, secret and instance lives below it.
+    pub home: PathBuf,
+    pub providers: Endpoints,
+    pub platforms: PlatformUrls,
+    /// Minimum interval between two observations of one identity instance.
+    pub identity_min_interval: Duration,
+    /// Largest request body accepted anywhere (a diary upload is the largest legitimate one).
+    pub upload_limit: usize,
+    /// Extra `Host`/`Origin` names the person allows (e.g. a reverse proxy's name).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// Defaults shared by [`Config::from_env`] and tests.
+pub const DEFAULT_PORT: u16 = 5000;
+pub const DEFAULT_UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
+
+impl Config {
+    /// Reads the environment. `host`/`port` may then be overridden by command-line flags.
+    pub fn from_env() -> Result<Config, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let host = match var("WEB_HOST") {
+            Some(h) => parse_host(&h)?,
+            None => IpAddr::from([127, 0, 0, 1]),
+        };
+        let port = match var("WEB_PORT") {
+            Some(p) => p.trim().parse().map_err(|_| format!("WEB_PORT must be a port number, got '{p}'"))?,
+            None => DEFAULT_PORT,
+        };
+        let home = match var("ETERNEGO_HOME") {
+            Some(h) => PathBuf::from(h),
+            None => home_dir()?.join(".eternego"),
+        };
+        let url = |name: &str, default: &str| var(name).unwrap_or_else(|| default.to_string()).trim_end_matches('/').to_string();
+        let providers = Endpoints {
+            local: url("OLLAMA_BASE_URL", "http://localhost:11434"),
+            anthropic: url("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            openai: url("OPENAI_BASE_URL", "https://api.openai.com"),
+            xai: url("XAI_BASE_URL", "https://api.x.ai"),
+            gemini: url("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+        };
+        let platforms = PlatformUrls {
+            telegram: url("TELEGRAM_BASE_URL", "https://api.telegram.org"),
+            discord: url("DISCORD_BASE_URL", "https://discord.com/api/v10"),
+        };
+        let identity_min_interval = match var("IDENTITY_MIN_INTERVAL_MS") {
+            Some(ms) => Duration::from_millis(
+                ms.trim().parse().map_err(|_| format!("IDENTITY_MIN_INTERVAL_MS must be milliseconds, got '{ms}'"))?,
+            ),
+            None => Duration::from_secs(1),
+        };
+        let upload_limit = match var("ETERNEGO_UPLOAD_LIMIT_MB") {
+            Some(mb) => {
+                mb.trim().parse::<usize>().map_err(|_| format!("ETERNEGO_UPLOAD_LIMIT_MB must be a number, got '{mb}'"))?
+                    * 1024
+                    * 1024
+            }
+            None => DEFAULT_UPLOAD_LIMIT,
+        };
+        let allowed_hosts = var("ETERNEGO_ALLOWED_HOSTS")
+            .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+            .unwrap_or_default();
+        Ok(Config { host, port, home, providers, platforms, identity_min_interval, upload_limit, allowed_hosts })
+    }
+}
+
+pub fn parse_host(text: &str) -> Result<IpAddr, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    t.parse().map_err(|_| format!("host must be an IP address, got '{t}'"))
+}
+
+fn home_dir() -> Result<PathBuf, String> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| "HOME is not set; set ETERNEGO_HOME to choose where personas live".to_string())
+}

@@ -1,0 +1,106 @@
+//! Every error the API answers with, mapped to its status and FastAPI-shaped body in one place.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// One entry of a 422 `detail` list, as FastAPI (pydantic 2) writes it.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Vec<Object>)]
+    pub loc: Vec<Value>,
+    pub msg: String,
+    #[schema(value_type = Object)]
+    pub input: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub ctx: Option<Value>,
+}
+
+impl FieldError {
+    pub fn new(kind: &str, loc: &[&str], msg: &str, input: Value) -> FieldError {
+        FieldError {
+            kind: kind.into(),
+            loc: loc.iter().map(|s| Value::from(*s)).collect(),
+            msg: msg.into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    pub fn missing(loc: &[&str], input: Value) -> FieldError {
+        FieldError::new("missing", loc, "Field required", input)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// `{"detail": ...}` — the body of every error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub detail: String,
+}
+
+/// `{"detail": [...]}` — the body of a 422.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ValidationBody {
+    pub detail: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn persona_not_found() -> ApiError {
+        ApiError::NotFound("Persona not found.".into())
+    }
+
+    pub fn not_active() -> ApiError {
+        ApiError::Conflict("Persona is not active.".into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(detail = %self, "request failed");
+        }
+        let body = match self {
+            ApiError::Validation(errors) => json!({ "detail": errors }),
+            other => json!({ "detail": other.to_string() }),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}

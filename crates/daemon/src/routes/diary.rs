@@ -1,0 +1,146 @@
+//! Her diary over HTTP: migrate (restore her from a diary) and export (download her latest).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::body::{PersonaId, parse_id};
+use crate::error::{ApiError, ErrorBody, FieldError, ValidationBody};
+use crate::manager::{Environment, OrganAsk};
+use persona::{OrganSlot, Persona, Phrase};
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonaReply {
+    /// The full record after migration, keys included.
+    #[schema(value_type = Object)]
+    pub persona: Persona,
+}
+
+/// The multipart form of a migrate, for the OpenAPI document. Every organ other than the Mind
+/// takes `<organ>_model`, `<organ>_provider`, `<organ>_api_key`, `<organ>_url`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MigrateForm {
+    /// Her `<id>.diary` file; her id is read from the file name.
+    #[schema(value_type = String, format = Binary)]
+    diary: Vec<u8>,
+    phrase: String,
+    model: String,
+    provider: Option<String>,
+    api_key: Option<String>,
+    url: Option<String>,
+    eye_model: Option<String>,
+    teacher_model: Option<String>,
+    telegram_token: Option<String>,
+    discord_token: Option<String>,
+}
+
+struct Upload {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+fn upload_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge("The upload is larger than this daemon accepts (ETERNEGO_UPLOAD_LIMIT_MB).".into())
+    } else {
+        ApiError::BadRequest(format!("Could not read the upload: {}", e.body_text()))
+    }
+}
+
+/// Restore a persona from her encrypted diary onto this machine.
+#[utoipa::path(post, path = "/api/persona/migrate", tag = "create",
+    request_body(content = MigrateForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = PersonaReply),
+        (status = 400, description = "The diary could not be restored, or a model/channel failed", body = ErrorBody),
+        (status = 413, description = "The upload is too large", body = ErrorBody),
+        (status = 422, description = "diary, phrase or model missing", body = ValidationBody),
+        (status = 500, description = "Migrated but failed to start", body = ErrorBody)))]
+pub async fn migrate(
+    State(state): State<AppState>,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<PersonaReply>, ApiError> {
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut diary: Option<Upload> = None;
+    if let Ok(mut form) = form {
+        while let Some(field) = form.next_field().await.map_err(upload_error)? {
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "diary" && field.file_name().is_some() {
+                let file = field.file_name().unwrap_or_default().to_string();
+                let bytes = field.bytes().await.map_err(upload_error)?;
+                diary = Some(Upload { name: file, bytes: bytes.to_vec() });
+            } else {
+                let text = field.text().await.map_err(upload_error)?;
+                fields.insert(name, text);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    if diary.is_none() {
+        missing.push(FieldError::missing(&["body", "diary"], Value::Null));
+    }
+    for required in ["phrase", "model"] {
+        if !fields.contains_key(required) {
+            missing.push(FieldError::missing(&["body", required], Value::Null));
+        }
+    }
+    let Some(diary) = diary.filter(|_| missing.is_empty()) else {
+        return Err(ApiError::Validation(missing));
+    };
+    let stem = std::path::Path::new(diary.name.rsplit(['/', '\\']).next().unwrap_or_default())
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let id = parse_id(&stem).ok_or_else(|| {
+        ApiError::BadRequest("The diary file must be named <persona-id>.diary: her id is read from the file name.".into())
+    })?;
+    let get = |key: &str| fields.get(key).filter(|v| !v.is_empty()).cloned();
+    let ask = |prefix: &str| OrganAsk {
+        model: get(&format!("{prefix}model")),
+        provider: get(&format!("{prefix}provider")),
+        url: get(&format!("{prefix}url")),
+        api_key: get(&format!("{prefix}api_key")),
+    };
+    let env = Environment {
+        thinking: ask(""),
+        organs: OrganSlot::OPTIONAL.into_iter().map(|slot| (slot, ask(&format!("{}_", slot.as_str())))).collect(),
+        telegram_token: get("telegram_token"),
+        discord_token: get("discord_token"),
+    };
+    let phrase = Phrase::parse(&fields["phrase"]);
+    let persona = state.manager.migrate(id, diary.bytes, phrase, env).await?;
+    Ok(Json(PersonaReply { persona }))
+}
+
+/// Download her latest diary as `<id>.diary`.
+#[utoipa::path(get, path = "/api/persona/{persona_id}/export", tag = "create",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    responses((status = 200, description = "The diary file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No persona, or no diary yet", body = ErrorBody)))]
+pub async fn export(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Response, ApiError> {
+    let store = state.manager.store();
+    if !store.exists(id) {
+        return Err(ApiError::persona_not_found());
+    }
+    let path = persona::diary::latest(&store.diary_dir(id), id).ok_or_else(|| {
+        ApiError::NotFound("No diary file yet — wait until the persona's first nightly sleep.".into())
+    })?;
+    let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::Internal(format!("OSError: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.diary\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}

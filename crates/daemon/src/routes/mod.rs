@@ -1,0 +1,7 @@
+//! HTTP routes. Each handler parses its input, calls the manager and maps the outcome; all error
+//! mapping lives in `crate::error` and `crate::manager`.
+
+pub mod birth;
+pub mod diary;
+pub mod lifecycle;
+pub mod personas;
