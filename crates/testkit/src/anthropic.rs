@@ -52,6 +52,9 @@ impl FakeAnthropic {
     pub fn requests(&self) -> RequestLog {
         self.log.clone()
     }
+    pub fn add_key(&self, key: &str) {
+        self.inner.lock().unwrap().keys.push(key.into());
+    }
     pub fn add_model(&self, id: &str) {
         self.inner.lock().unwrap().models.push(id.into());
     }

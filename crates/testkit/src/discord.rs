@@ -53,6 +53,9 @@ impl FakeDiscord {
     pub fn requests(&self) -> RequestLog {
         self.log.clone()
     }
+    pub fn add_token(&self, token: &str) {
+        self.inner.lock().unwrap().tokens.push(token.into());
+    }
     /// The message contents posted to `channel_id`, in order.
     pub fn sent(&self, channel_id: &str) -> Vec<String> {
         self.inner.lock().unwrap().sent.get(channel_id).cloned().unwrap_or_default()

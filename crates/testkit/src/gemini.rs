@@ -51,6 +51,9 @@ impl FakeGemini {
     pub fn requests(&self) -> RequestLog {
         self.log.clone()
     }
+    pub fn add_key(&self, key: &str) {
+        self.inner.lock().unwrap().keys.push(key.into());
+    }
     pub fn add_model(&self, id: &str) {
         self.inner.lock().unwrap().models.push(id.trim_start_matches("models/").into());
     }

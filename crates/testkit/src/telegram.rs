@@ -67,6 +67,10 @@ impl FakeTelegram {
         self.log.clone()
     }
 
+    pub fn add_token(&self, token: &str) {
+        self.shared.inner.lock().unwrap().bots.entry(token.to_string()).or_default();
+    }
+
     /// A person writes `text` to the bot `token` from private chat `chat_id`. Returns the update id.
     pub fn push_text(&self, token: &str, chat_id: i64, text: &str) -> i64 {
         self.push(token, chat_id, json!({"text": text}))
@@ -109,7 +113,12 @@ impl FakeTelegram {
             for (k, v) in extra.as_object().unwrap() {
                 message[k] = v.clone();
             }
-            inner.bots.entry(token.to_string()).or_default().updates.push(json!({"update_id": id, "message": message}));
+            inner
+                .bots
+                .get_mut(token)
+                .expect("updates can only be pushed to a bot the fake knows")
+                .updates
+                .push(json!({"update_id": id, "message": message}));
             id
         };
         self.shared.arrived.notify_waiters();
