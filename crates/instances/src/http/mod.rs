@@ -127,9 +127,16 @@ fn routes(service: Arc<Service>, dialect: Dialect) -> Router {
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .merge(routes(service.clone(), Dialect::Spec))
-        .nest("/v1", routes(service, Dialect::Sdk))
+        .nest("/v1", routes(service, Dialect::Sdk).layer(axum::middleware::map_response(close_connection)))
         .route("/health", get(async || axum::Json(json!({ "status": "ok" }))))
         .fallback(async || ApiError::not_found("route").into_response())
+}
+
+/// The official SDK's synchronous client runs every call in a fresh event loop, so a kept-alive
+/// connection from the previous call is unusable; closing after each response keeps it working.
+async fn close_connection(mut resp: Response) -> Response {
+    resp.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    resp
 }
 
 async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
