@@ -1,7 +1,35 @@
 //! One running persona. The daemon's registry owns one `Agent` per persona it serves.
+//!
+//! Her life runs in one task that takes commands in order (a perception, a heartbeat, sleep,
+//! a feed), so only one of them touches her at a time. The cognitive cycle runs beside it as a
+//! cancellable task: a new perception cancels it and starts it again, so she always thinks
+//! about the latest state of the conversation. A heartbeat task, driven by the injected
+//! [`Clock`], sends one beat per minute.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use persona::{Persona, Store};
-use tokio::sync::Mutex;
+use serde::Serialize;
+use serde_json::json;
+use time::OffsetDateTime;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::clock::{self, Clock};
+use crate::cycle::{self, Halt, Phase};
+use crate::home::{Home, Routines};
+use crate::memory::{Media, Memory, Message, Via};
+use crate::regulation::{Event, Regulated};
+use crate::voice::Voice;
+use crate::{destiny, health, ritual};
+
+/// Failed beats in a row, with her Mind unreachable or refusing, after which she is marked
+/// sick and stopped. One failure is retried at the next heartbeat; the third in a row (so at
+/// least two minutes of a dead Mind) means something is wrong that she cannot fix herself.
+pub const SICK_AFTER: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MindError {
@@ -13,36 +41,507 @@ pub enum MindError {
     Diary(#[from] persona::diary::DiaryError),
     #[error("Sleep task failed: {0}")]
     Join(String),
+    #[error("Persona is not active.")]
+    Stopped,
+    #[error("Could not keep her files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("Her identity instance is unavailable: {0}")]
+    Identity(String),
+    /// No organ of hers can perceive this kind of input.
+    #[error("{0}")]
+    Unperceivable(String),
+    #[error("{0}")]
+    Organ(#[from] organs::OrganError),
+    #[error("{0}")]
+    Invalid(String),
 }
 
+/// What the daemon hands her when she starts.
+#[derive(Clone)]
+pub struct Surroundings {
+    pub http: reqwest::Client,
+    pub identity: Arc<instances::Service>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Spoken {
+    /// A reply in the conversation.
+    Say,
+    /// An alert about something due.
+    Notify,
+}
+
+/// A line she sends to her person. The web channel (the daemon's websocket) renders it as
+/// `{"type":"chat_message","persona_id":…,"content":…}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outgoing {
+    pub persona_id: Uuid,
+    pub content: String,
+    pub kind: Spoken,
+}
+
+/// Changes in her life the daemon must act on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LifeEvent {
+    /// A beat failed because an organ she cannot think without failed.
+    Faulted { stage: String, error: String, in_a_row: u32 },
+    /// She is sick (saved as `status: sick` with `sickness`) and has stopped herself; the
+    /// registry should drop her.
+    Sick { reason: String },
+    /// Her sleep ritual finished.
+    Slept,
+}
+
+/// What her status view shows about her life right now.
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveStatus {
+    pub phase: Phase,
+    pub thinking: bool,
+    pub faults_in_a_row: u32,
+    pub sickness: Option<String>,
+    pub regulation: Regulated,
+}
+
+enum Command {
+    Perceive(Message),
+    Beat { since: OffsetDateTime, at: OffsetDateTime },
+    Sleep(oneshot::Sender<Result<(), MindError>>),
+    Feed(Vec<String>, oneshot::Sender<Result<usize, MindError>>),
+    Settled { generation: u64, outcome: Result<(), Halt> },
+}
+
+/// Her state shared by her life task, her cycle and the handle the daemon holds.
+pub struct Life {
+    pub persona: Persona,
+    pub store: Store,
+    pub home: Home,
+    pub voice: Voice,
+    pub http: reqwest::Client,
+    pub clock: Arc<dyn Clock>,
+    identity: Arc<instances::Service>,
+    instance: String,
+    memory: Mutex<Memory>,
+    phase: Mutex<Phase>,
+    last_activity: Mutex<OffsetDateTime>,
+    pending: Mutex<Vec<Event>>,
+    regulated: Mutex<Regulated>,
+    faults: Mutex<Vec<health::Fault>>,
+    in_a_row: AtomicU32,
+    thinking: std::sync::atomic::AtomicBool,
+    sickness: Mutex<Option<String>>,
+    outgoing: broadcast::Sender<Outgoing>,
+    events: broadcast::Sender<LifeEvent>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Life {
+    pub fn memory(&self) -> Memory {
+        lock(&self.memory).clone()
+    }
+
+    /// Changes her memory and saves it before anyone else can see the change.
+    pub fn with_memory<R>(&self, f: impl FnOnce(&mut Memory) -> R) -> R {
+        let mut m = lock(&self.memory);
+        let r = f(&mut m);
+        if let Err(e) = m.save(&self.home.memory()) {
+            tracing::error!(persona = %self.persona.id, error = %e, "could not save memory.json");
+        }
+        r
+    }
+
+    pub fn phase(&self) -> Phase {
+        *lock(&self.phase)
+    }
+
+    pub(crate) fn set_phase(&self, p: Phase) {
+        *lock(&self.phase) = p;
+    }
+
+    pub fn last_activity(&self) -> OffsetDateTime {
+        *lock(&self.last_activity)
+    }
+
+    fn touch(&self) {
+        *lock(&self.last_activity) = self.clock.now();
+    }
+
+    pub fn regulated(&self) -> Regulated {
+        lock(&self.regulated).clone()
+    }
+
+    pub fn observe(&self, e: Event) {
+        lock(&self.pending).push(e);
+    }
+
+    /// Hands the events since the last flush to her identity instance and reads her contract.
+    pub async fn regulate(&self) {
+        let events: Vec<Event> = std::mem::take(&mut *lock(&self.pending));
+        let at = self.clock.now();
+        if !events.is_empty() {
+            let inputs: Vec<instances::ObservationInput> = events
+                .iter()
+                .filter_map(|e| {
+                    let (mode, strength, confidence) = e.observation();
+                    let observation = identity::Observation::new(mode, strength, confidence).ok()?;
+                    Some(instances::ObservationInput {
+                        observation,
+                        context: json!({"persona": self.persona.id, "event": format!("{e:?}")}),
+                        timestamp: Some(at),
+                    })
+                })
+                .collect();
+            if let Err(e) = self.identity.observe_batch(&self.instance, inputs).await {
+                tracing::warn!(persona = %self.persona.id, error = %e, "identity engine refused observations");
+            }
+        }
+        match self.identity.contract(&self.instance).await {
+            Ok(c) => *lock(&self.regulated) = Regulated::from_contract(&self.instance, &c),
+            Err(e) => tracing::warn!(persona = %self.persona.id, error = %e, "could not read her contract"),
+        }
+    }
+
+    /// She says something: it joins her memory and conversation log and reaches her person.
+    pub fn speak(&self, text: &str, kind: Spoken) {
+        let via = self.web();
+        self.with_memory(|m| m.remember(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None })));
+        let line = json!({"role": "assistant", "content": text, "channel": if kind == Spoken::Say { json!(via) } else { json!(null) },
+                          "time": clock::iso(self.clock.now())});
+        if let Err(e) = persona::atomic::append_line(&self.home.conversation(), &line.to_string()) {
+            tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl");
+        }
+        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind });
+        self.observe(Event::Answered);
+    }
+
+    pub(crate) fn mark_sick(&self, reason: &str) {
+        *lock(&self.sickness) = Some(reason.to_string());
+    }
+
+    pub(crate) fn events(&self) -> &broadcast::Sender<LifeEvent> {
+        &self.events
+    }
+
+    pub fn web(&self) -> Via {
+        Via { kind: "web".into(), name: self.persona.id.to_string() }
+    }
+
+    /// Today's conversation as `[time] role: text` lines, for `recall_history`.
+    pub fn conversation_today(&self) -> String {
+        let today = clock::date(self.clock.now());
+        ritual::transcript(&self.home, Some(&today))
+    }
+}
+
+/// The handle the registry keeps.
 pub struct Agent {
     persona: Persona,
-    store: Store,
-    /// Sleep cannot run twice at once; a second request waits and then sleeps again (idempotent).
-    sleeping: Mutex<()>,
+    life: Arc<Life>,
+    commands: mpsc::UnboundedSender<Command>,
+    stop: CancellationToken,
+    tasks: tokio::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Agent {
-    pub fn start(persona: Persona, store: Store) -> Result<Agent, MindError> {
-        Ok(Agent { persona, store, sleeping: Mutex::new(()) })
+    /// Opens her home, binds her identity instance (creating it on first start) and starts her
+    /// life and heartbeat.
+    pub async fn start(persona: Persona, store: Store, around: Surroundings) -> Result<Agent, MindError> {
+        let home = Home::new(store.home(persona.id), store.workspace(persona.id));
+        home.ensure()?;
+        let instance = bind_identity(&home, &persona, &around.identity).await?;
+        let contract = around.identity.contract(&instance).await.map_err(|e| MindError::Identity(e.to_string()))?;
+        let now = around.clock.now();
+        let life = Arc::new(Life {
+            memory: Mutex::new(Memory::load(&home.memory())),
+            persona: persona.clone(),
+            store,
+            voice: Voice::new(around.http.clone()),
+            http: around.http,
+            clock: around.clock,
+            regulated: Mutex::new(Regulated::from_contract(&instance, &contract)),
+            identity: around.identity,
+            instance,
+            phase: Mutex::new(Phase::Morning),
+            last_activity: Mutex::new(now),
+            pending: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            in_a_row: AtomicU32::new(0),
+            thinking: std::sync::atomic::AtomicBool::new(false),
+            sickness: Mutex::new(None),
+            outgoing: broadcast::channel(256).0,
+            events: broadcast::channel(64).0,
+            home,
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stop = CancellationToken::new();
+        let started = clock::next_minute(now) - time::Duration::minutes(1);
+        let heart = tokio::spawn(heartbeat(life.clock.clone(), started, tx.clone(), stop.clone()));
+        let living = tokio::spawn(live(life.clone(), rx, tx.clone(), stop.clone()));
+        Ok(Agent { persona, life, commands: tx, stop, tasks: tokio::sync::Mutex::new(vec![living, heart]) })
     }
 
     pub fn persona(&self) -> &Persona {
         &self.persona
     }
 
-    /// Stops her work; nothing is left half-written because every write is atomic.
-    pub async fn stop(&self) {}
+    pub fn home(&self) -> &Home {
+        &self.life.home
+    }
 
-    /// The nightly ritual. Writes her diary from her home with the phrase from the secret store.
-    pub async fn sleep(&self) -> Result<(), MindError> {
-        let _guard = self.sleeping.lock().await;
-        let id = self.persona.id;
-        let phrase = self.store.phrase(id)?.ok_or(MindError::NoPhrase)?;
-        let (diary_dir, home) = (self.store.diary_dir(id), self.store.home(id));
-        tokio::task::spawn_blocking(move || persona::diary::write(&diary_dir, &home, id, &phrase))
-            .await
-            .map_err(|e| MindError::Join(e.to_string()))??;
+    /// Stops her work and waits for it to unwind; nothing is left half-written because every
+    /// write is atomic.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock().await);
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Replies and notices she sends, for the web channel.
+    pub fn subscribe(&self) -> broadcast::Receiver<Outgoing> {
+        self.life.outgoing.subscribe()
+    }
+
+    /// Faults, sickness and sleep, for the registry.
+    pub fn life_events(&self) -> broadcast::Receiver<LifeEvent> {
+        self.life.events.subscribe()
+    }
+
+    pub fn status(&self) -> LiveStatus {
+        LiveStatus {
+            phase: self.life.phase(),
+            thinking: self.life.thinking.load(Ordering::Relaxed),
+            faults_in_a_row: self.life.in_a_row.load(Ordering::Relaxed),
+            sickness: lock(&self.life.sickness).clone(),
+            regulation: self.life.regulated(),
+        }
+    }
+
+    fn send(&self, c: Command) -> Result<(), MindError> {
+        self.commands.send(c).map_err(|_| MindError::Stopped)
+    }
+
+    /// `POST .../read`: a text message from her person over the web channel.
+    pub fn read(&self, text: &str) -> Result<(), MindError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(MindError::Invalid("message must not be empty".into()));
+        }
+        let via = self.life.web();
+        self.log_person(text, &via, None)?;
+        self.send(Command::Perceive(Message::user(text, Some(via))))
+    }
+
+    /// `POST .../hear`: a voice note, transcribed by her ear, then read like text.
+    pub async fn hear(&self, audio: organs::Audio) -> Result<String, MindError> {
+        let ear = self.persona.ear.clone().ok_or_else(|| MindError::Unperceivable("She has no ear organ to hear audio with.".into()))?;
+        let text = self.life.voice.transcribe(&ear, &audio).await?;
+        self.read(&text)?;
+        Ok(text)
+    }
+
+    /// `POST .../attach`: an image goes to her eye; a text document is read into the
+    /// conversation. Anything else is refused (415 at the route).
+    pub fn attach(&self, file_name: &str, mime: &str, bytes: &[u8], caption: &str) -> Result<(), MindError> {
+        let kind = crate::perceive::classify(file_name, mime)
+            .ok_or_else(|| MindError::Unperceivable(format!("No organ of hers can perceive {mime} files.")))?;
+        let via = self.life.web();
+        let now = self.life.clock.now();
+        let message = match kind {
+            crate::perceive::Kind::Image => {
+                let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
+                let source = path.display().to_string();
+                self.log_person(caption, &via, Some(json!({"source": source, "caption": caption})))?;
+                Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via))
+            }
+            crate::perceive::Kind::Text => {
+                let text = crate::perceive::document_text(file_name, bytes)?;
+                let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
+                let source = path.display().to_string();
+                self.log_person(caption, &via, Some(json!({"source": source, "caption": caption})))?;
+                Message::user(format!("{caption}\n\n[document {file_name}]\n{text}").trim().to_string(), Some(via))
+            }
+        };
+        self.send(Command::Perceive(message))
+    }
+
+    fn log_person(&self, text: &str, via: &Via, media: Option<serde_json::Value>) -> Result<(), MindError> {
+        let mut line = json!({"role": "person", "content": text, "channel": via, "time": clock::iso(self.life.clock.now())});
+        if let Some(m) = media {
+            line["media"] = m;
+        }
+        persona::atomic::append_line(&self.life.home.conversation(), &line.to_string())?;
         Ok(())
     }
+
+    /// The nightly ritual; see [`crate::ritual`]. Runs in her life task, so it never overlaps
+    /// a beat or another sleep.
+    pub async fn sleep(&self) -> Result<(), MindError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Sleep(tx))?;
+        rx.await.map_err(|_| MindError::Stopped)?
+    }
+
+    /// `POST .../feed`: consolidates each imported conversation into her files. Returns how
+    /// many conversations were folded in.
+    pub async fn feed(&self, export: &[u8], source: &str) -> Result<usize, MindError> {
+        let conversations = crate::feed::parse(export, source)
+            .map_err(|_| MindError::Invalid("Could not parse the external data. Please check the file format.".into()))?;
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Feed(conversations, tx))?;
+        rx.await.map_err(|_| MindError::Stopped)?
+    }
+}
+
+/// Her identity instance: the id kept in `identity.json`, or a new instance on first start.
+async fn bind_identity(home: &Home, persona: &Persona, service: &instances::Service) -> Result<String, MindError> {
+    #[derive(serde::Deserialize, Serialize)]
+    struct Bound {
+        instance: String,
+    }
+    if let Some(bound) = std::fs::read(home.identity()).ok().and_then(|b| serde_json::from_slice::<Bound>(&b).ok()) {
+        if service.get(&bound.instance).await.is_ok() {
+            return Ok(bound.instance);
+        }
+        tracing::warn!(persona = %persona.id, instance = %bound.instance, "identity instance missing; creating a new one");
+    }
+    let view = service
+        .create(&format!("persona {}", persona.name), &format!("Identity of persona {}", persona.id), None)
+        .await
+        .map_err(|e| MindError::Identity(e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(&Bound { instance: view.id.clone() }).map_err(std::io::Error::other)?;
+    persona::atomic::write(&home.identity(), &bytes)?;
+    Ok(view.id)
+}
+
+/// Sends one beat per minute of her clock, catching up on minutes the clock jumped over as
+/// one beat covering them.
+/// `since` is the minute she started in, read before the task runs so a clock that moves
+/// meanwhile is beaten for.
+async fn heartbeat(clock: Arc<dyn Clock>, mut since: OffsetDateTime, tx: mpsc::UnboundedSender<Command>, stop: CancellationToken) {
+    loop {
+        let next = clock::next_minute(since);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = clock.wait_until(next) => {}
+        }
+        let at = clock::next_minute(clock.now()) - time::Duration::minutes(1);
+        if tx.send(Command::Beat { since, at }).is_err() {
+            return;
+        }
+        since = at;
+    }
+}
+
+struct Running {
+    generation: u64,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+async fn interrupt(running: &mut Option<Running>) {
+    if let Some(r) = running.take() {
+        r.cancel.cancel();
+        let _ = r.task.await;
+    }
+}
+
+fn begin(life: &Arc<Life>, tx: &mpsc::UnboundedSender<Command>, generation: &mut u64) -> Running {
+    *generation += 1;
+    let cancel = CancellationToken::new();
+    let (life, tx, token, g) = (life.clone(), tx.clone(), cancel.clone(), *generation);
+    let task = tokio::spawn(async move {
+        life.thinking.store(true, Ordering::Relaxed);
+        life.regulate().await;
+        let outcome = cycle::run(&life, &token).await;
+        life.regulate().await;
+        life.thinking.store(false, Ordering::Relaxed);
+        let _ = tx.send(Command::Settled { generation: g, outcome });
+    });
+    Running { generation: *generation, cancel, task }
+}
+
+async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mpsc::UnboundedSender<Command>, stop: CancellationToken) {
+    let mut running: Option<Running> = None;
+    let mut generation = 0u64;
+    loop {
+        let command = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            c = rx.recv() => match c { Some(c) => c, None => break },
+        };
+        match command {
+            Command::Perceive(message) => {
+                interrupt(&mut running).await;
+                life.with_memory(|m| m.remember(message));
+                life.observe(Event::Heard);
+                life.touch();
+                if life.phase() != Phase::Night {
+                    life.set_phase(Phase::Day);
+                }
+                running = Some(begin(&life, &tx, &mut generation));
+            }
+            Command::Settled { generation: g, outcome } => {
+                if running.as_ref().is_some_and(|r| r.generation == g) {
+                    running = None;
+                }
+                match outcome {
+                    Ok(()) => {
+                        life.in_a_row.store(0, Ordering::Relaxed);
+                    }
+                    Err(Halt::Interrupted) => {}
+                    Err(Halt::Fault { stage, error }) => {
+                        let n = life.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                        life.observe(Event::MindFault);
+                        tracing::warn!(persona = %life.persona.id, stage, error = %error, "beat failed");
+                        lock(&life.faults).push(health::Fault::new(stage, &life.persona.thinking, &error, life.clock.now()));
+                        let _ = life.events.send(LifeEvent::Faulted { stage: stage.into(), error: error.to_string(), in_a_row: n });
+                    }
+                }
+            }
+            Command::Beat { since, at } => {
+                let faults = std::mem::take(&mut *lock(&life.faults));
+                health::record(&life.home, at, &faults);
+                let n = life.in_a_row.load(Ordering::Relaxed);
+                if n >= SICK_AFTER {
+                    interrupt(&mut running).await;
+                    health::fall_sick(&life, faults.last());
+                    break;
+                }
+                let due = destiny::fire_due(&life.home.destiny(), &life.home.history(), at).unwrap_or_else(|e| {
+                    tracing::warn!(persona = %life.persona.id, error = %e, "could not fire due destiny");
+                    Vec::new()
+                });
+                if !due.is_empty() {
+                    interrupt(&mut running).await;
+                    life.with_memory(|m| m.remember(Message::user(format!("due for:\n{}", due.join("\n---\n")), None)));
+                    life.touch();
+                    life.set_phase(Phase::Day);
+                    running = Some(begin(&life, &tx, &mut generation));
+                } else if n > 0 && running.is_none() {
+                    running = Some(begin(&life, &tx, &mut generation));
+                }
+                if ritual::sleep_due(&Routines::load(&life.home.routines()), since, at) {
+                    interrupt(&mut running).await;
+                    if let Err(e) = ritual::sleep(&life, &stop).await {
+                        tracing::error!(persona = %life.persona.id, error = %e, "nightly sleep failed");
+                    }
+                }
+            }
+            Command::Sleep(reply) => {
+                interrupt(&mut running).await;
+                let _ = reply.send(ritual::sleep(&life, &stop).await);
+            }
+            Command::Feed(conversations, reply) => {
+                interrupt(&mut running).await;
+                let _ = reply.send(crate::feed::digest(&life, conversations, &stop).await);
+            }
+        }
+    }
+    interrupt(&mut running).await;
 }

@@ -1,0 +1,628 @@
+//! The cognitive cycle: realize → recognize → learn → decide → reflect → archive.
+//!
+//! Each stage reads her files fresh (so hand edits count on the next beat), asks her Mind for
+//! structured JSON with a schema of its own, retries once when the answer is not the JSON it
+//! asked for, and then falls back to speaking the prose. Tool calls and their `TOOL_RESULT`
+//! turns are kept in her memory in standard chat shape; after any tool runs the cycle starts
+//! again from `realize` so she perceives the result.
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::abilities::{self, Status};
+use crate::agent::{Life, Spoken};
+use crate::home::{KNOWLEDGE, read_jsonl};
+use crate::meanings::{self, Meanings};
+use crate::memory::{LOAD_INSTRUCTION, Memory, Message, Prompt};
+use crate::regulation::Event;
+use crate::voice::Ask;
+use crate::{clock, destiny};
+
+/// How many times one cycle may restart after running tools before she must rest; a model that
+/// keeps calling tools cannot spin forever.
+const MAX_PASSES: usize = 12;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Morning,
+    Day,
+    Night,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Realize,
+    Recognize,
+    Learn,
+    Decide,
+    Reflect,
+    Archive,
+}
+
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Realize => "realize",
+            Stage::Recognize => "recognize",
+            Stage::Learn => "learn",
+            Stage::Decide => "decide",
+            Stage::Reflect => "reflect",
+            Stage::Archive => "archive",
+        }
+    }
+}
+
+impl Phase {
+    fn stages(self) -> &'static [Stage] {
+        match self {
+            Phase::Morning => &[Stage::Realize, Stage::Recognize, Stage::Learn, Stage::Decide],
+            Phase::Day => &[Stage::Realize, Stage::Recognize, Stage::Learn, Stage::Decide, Stage::Reflect],
+            Phase::Night => &[Stage::Reflect, Stage::Archive],
+        }
+    }
+}
+
+/// Why a cycle stopped before it settled.
+#[derive(Debug)]
+pub enum Halt {
+    /// A new perception or a stop cancelled it.
+    Interrupted,
+    /// Her Mind (or another organ she cannot think without) failed.
+    Fault { stage: &'static str, error: organs::OrganError },
+}
+
+type Step<T> = Result<T, Halt>;
+
+/// A tool call she decided on.
+struct Call {
+    selector: String,
+    args: Value,
+}
+
+/// Runs passes until one executes no tool.
+pub async fn run(life: &Life, cancel: &CancellationToken) -> Step<()> {
+    for _ in 0..MAX_PASSES {
+        let phase = life.phase();
+        let mut ran_tools = false;
+        for &stage in phase.stages() {
+            if cancel.is_cancelled() {
+                return Err(Halt::Interrupted);
+            }
+            let calls = match stage {
+                Stage::Realize => realize(life, cancel).await?,
+                Stage::Recognize => recognize(life, cancel, phase).await?,
+                Stage::Learn => learn(life, cancel).await?,
+                Stage::Decide => decide(life, cancel).await?,
+                Stage::Reflect => reflect(life, cancel, phase).await?,
+                Stage::Archive => archive(life),
+            };
+            if !calls.is_empty() {
+                ran_tools = execute(life, calls, cancel).await;
+                break;
+            }
+        }
+        if !ran_tools {
+            return Ok(());
+        }
+    }
+    tracing::warn!(persona = %life.persona.id, "cycle stopped after {MAX_PASSES} passes of tool calls");
+    Ok(())
+}
+
+/// Awaits an organ call unless the cycle is cancelled first.
+async fn guarded<T>(
+    cancel: &CancellationToken,
+    stage: Stage,
+    call: impl std::future::Future<Output = Result<T, organs::OrganError>>,
+) -> Step<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(Halt::Interrupted),
+        r = call => r.map_err(|error| Halt::Fault { stage: stage.name(), error }),
+    }
+}
+
+/// What a structured question came back as.
+enum Answer {
+    Json(Value),
+    /// Two answers in a row were not the JSON asked for; this is the last one's prose.
+    Prose(String),
+}
+
+/// Asks her Mind for JSON matching `schema`, once more if the first answer was not JSON.
+async fn ask_json(life: &Life, cancel: &CancellationToken, stage: Stage, mut ask: Ask) -> Step<Answer> {
+    let organ = life.persona.thinking.clone();
+    let first = guarded(cancel, stage, life.voice.ask(&organ, &ask)).await?;
+    if let Some(v) = first.json {
+        return Ok(Answer::Json(v));
+    }
+    ask.question.push_str("\n\nAnswer with one JSON object that matches the schema, and nothing else.");
+    let second = guarded(cancel, stage, life.voice.ask(&organ, &ask)).await?;
+    Ok(match second.json {
+        Some(v) => Answer::Json(v),
+        None => Answer::Prose(if second.text.is_empty() { first.text } else { second.text }),
+    })
+}
+
+/// Everything she reads before a stage: who she is, the present moment, what she knows.
+fn identity(life: &Life, memory: &Memory) -> Vec<String> {
+    let p = &life.persona;
+    let home = &life.home;
+    let now = life.clock.now();
+    let character = format!(
+        "# You are {name}, an Eternego persona\n\nYou were born on {birthday}. You live on your person's machine, you remember through your files, \
+         and you grow with them.\n\n## How your mind works\n\nThe conversation is chat turns: `user` turns are the world reaching you (your person, \
+         tool results starting with TOOL_RESULT, notices such as `due for:`); `assistant` turns are yours. To act you answer with JSON decisions; \
+         a tool call appears as `{{\"tools.<name>\": {{…}}}}` followed by its TOOL_RESULT.\n\n# Tools\n\n{tools}",
+        name = p.name,
+        birthday = p.birthday,
+        tools = abilities::catalog(&p.reach)
+    );
+    let today = clock::date(now);
+    let plate: Vec<String> = destiny::planned(&home.destiny())
+        .into_iter()
+        .filter(|e| e.time.starts_with(&today))
+        .map(|e| format!("- {} [{}] {}", e.time, e.kind, e.body))
+        .collect();
+    let notes = home.read("notes.md");
+    let mut moment = format!("# The Present Moment\n\n{}", clock::spoken(now));
+    if !plate.is_empty() {
+        moment.push_str(&format!("\n\n## On Today's Plate\n\n{}", plate.join("\n")));
+    }
+    if !notes.trim().is_empty() {
+        moment.push_str(&format!("\n\n## What You've Been Holding\n\n{}", notes.trim()));
+    }
+    let catalog = Meanings::open(&home.meanings());
+    let mut known = String::from("# Instructions\n\nIntentions you have an instruction for (load one with `tools.load_instruction`):\n");
+    for (intention, source) in catalog.intentions() {
+        let tag = if source == meanings::Source::Builtin { "innate" } else { "yours" };
+        known.push_str(&format!("- {intention} ({tag})\n"));
+    }
+    known.push_str("\n# What You Know\n");
+    for (key, file) in KNOWLEDGE {
+        let text = home.read(file);
+        if !text.trim().is_empty() {
+            known.push_str(&format!("\n## {key}\n\n{}\n", text.trim()));
+        }
+    }
+    known.push_str(&format!(
+        "\n## Places\n\nYour home {} is read-only to you; your workspace {} is yours to use freely.",
+        home.root().display(),
+        home.workspace().display()
+    ));
+    let mut blocks = vec![character, moment, known, life.regulated().prompt()];
+    if let Some(context) = memory.context.as_deref().filter(|c| !c.trim().is_empty()) {
+        blocks.push(format!("## Recent Context\n\n{context}"));
+    }
+    blocks
+}
+
+fn ask(life: &Life, question: String, schema: Option<(&'static str, Value)>) -> Ask {
+    ask_over(life, &life.memory(), question, schema)
+}
+
+fn ask_over(life: &Life, memory: &Memory, question: String, schema: Option<(&'static str, Value)>) -> Ask {
+    Ask { system: identity(life, memory), turns: memory.prompts(), question, schema, image: None }
+}
+
+/// One single-key object per kind of action: `say`, `done`, an intention, or a tool.
+fn decision_schema(life: &Life, extras: &[(&str, Value)]) -> Value {
+    let mut variants = vec![
+        one("say", json!({"type": "string", "description": "Speak to your person."})),
+        one("done", json!({"type": "null", "description": "Rest; nothing more to do this beat."})),
+        one(
+            LOAD_INSTRUCTION,
+            json!({"type": "object", "additionalProperties": false, "required": ["intention"],
+                   "properties": {"intention": {"type": "string"}}, "description": "Ask for the instruction for what this moment calls for."}),
+        ),
+    ];
+    variants.extend(extras.iter().map(|(k, v)| one(k, v.clone())));
+    variants.extend(abilities::schema_variants(&life.persona.reach));
+    json!({"type": "object", "additionalProperties": false, "required": ["decision"],
+           "properties": {"decision": {"type": "array", "items": {"anyOf": variants}}}})
+}
+
+fn one(key: &str, schema: Value) -> Value {
+    json!({"type": "object", "additionalProperties": false, "required": [key], "properties": {key: schema}})
+}
+
+/// The items of `{"decision": [...]}`, tolerating a bare list or a single action object.
+fn decisions(v: &Value) -> Vec<(String, Value)> {
+    let list = match v.get("decision") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(other @ Value::Object(_)) => vec![other.clone()],
+        _ if v.as_object().is_some_and(|o| o.len() == 1) => vec![v.clone()],
+        _ => Vec::new(),
+    };
+    list.iter()
+        .filter_map(|item| item.as_object()?.iter().next().map(|(k, v)| (k.clone(), v.clone())))
+        .collect()
+}
+
+/// Applies her decisions: speech and intentions now, tools returned for execution.
+fn apply(life: &Life, answer: Answer) -> Vec<Call> {
+    let items = match answer {
+        Answer::Json(v) => decisions(&v),
+        Answer::Prose(text) => {
+            let text = text.trim().to_string();
+            if !text.is_empty() {
+                life.speak(&text, Spoken::Say);
+            }
+            return Vec::new();
+        }
+    };
+    let mut calls = Vec::new();
+    for (key, value) in items {
+        match key.as_str() {
+            "say" | "notify" => {
+                if let Some(text) = value.as_str().map(str::trim).filter(|t| !t.is_empty()) {
+                    life.speak(text, if key == "say" { Spoken::Say } else { Spoken::Notify });
+                }
+            }
+            "done" => break,
+            LOAD_INSTRUCTION => {
+                if let Some(intention) = value.get("intention").and_then(Value::as_str) {
+                    life.with_memory(|m| m.intention(intention));
+                }
+            }
+            "clear_memory" => {
+                life.with_memory(|m| {
+                    m.forget();
+                    m.add_tool_result("clear_memory", "ok", "memory cleared");
+                });
+            }
+            "remove_meaning" => {
+                let stem = value.get("name").and_then(Value::as_str).unwrap_or("");
+                let mut catalog = Meanings::open(&life.home.meanings());
+                let (status, result) = match catalog.remove(stem) {
+                    Ok(true) => ("ok", format!("removed {stem}")),
+                    Ok(false) => ("error", format!("{stem} is not one of your own instructions")),
+                    Err(e) => ("error", e.to_string()),
+                };
+                life.with_memory(|m| m.add_tool_result("remove_meaning", status, &result));
+            }
+            k if k.starts_with("tools.") => calls.push(Call { selector: key, args: value }),
+            other => tracing::debug!(persona = %life.persona.id, action = other, "ignoring unknown action"),
+        }
+    }
+    calls
+}
+
+/// Runs her tool calls in order, stopping at the first that does not succeed or when a new
+/// perception is waiting. Under `OVER` stress nothing runs: she says she is deferring.
+async fn execute(life: &Life, calls: Vec<Call>, cancel: &CancellationToken) -> bool {
+    let regulated = life.regulated();
+    if regulated.must_defer() {
+        let names: Vec<&str> = calls.iter().map(|c| c.selector.trim_start_matches("tools.")).collect();
+        life.speak(
+            &format!(
+                "I'm overloaded right now (stress {}), so I'm deferring {} instead of acting. Let's come back to it once I've steadied.",
+                regulated.stress,
+                names.join(", ")
+            ),
+            Spoken::Say,
+        );
+        return false;
+    }
+    let mut ran = false;
+    for call in calls {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let today = life.conversation_today();
+        let outcome = {
+            let cx = abilities::Context { home: &life.home, reach: &life.persona.reach, now: life.clock.now(), http: &life.http, today: &today };
+            abilities::call(&call.selector, &call.args, &cx).await
+        };
+        ran = true;
+        life.observe(if outcome.status == Status::Ok { Event::ToolSucceeded } else { Event::ToolFailed });
+        life.with_memory(|m| {
+            m.add_call(&call.selector, &call.args);
+            m.add_tool_result(&call.selector, outcome.status.as_str(), &outcome.result);
+            if let Some(media) = outcome.media {
+                m.remember(Message::unseen(String::new(), media, None));
+            }
+        });
+        if outcome.status != Status::Ok {
+            break;
+        }
+    }
+    ran
+}
+
+/// Turns files she has not looked at yet into what her eye saw.
+async fn realize(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
+    let unseen: Vec<Message> = life.memory().messages.into_iter().filter(|m| m.prompt.is_none() && m.media.is_some()).collect();
+    for message in unseen {
+        let media = message.media.clone().unwrap_or_else(|| unreachable!("filtered on media"));
+        let question = if media.question.trim().is_empty() { "Describe what you see.".to_string() } else { media.question.clone() };
+        let eye = life.persona.eye.clone().unwrap_or_else(|| life.persona.thinking.clone());
+        let (status, answer) = match std::fs::read(&media.source) {
+            Err(e) => ("error", format!("could not open {}: {e}", media.source)),
+            Ok(bytes) => {
+                let ask = Ask {
+                    system: vec![format!("You are the eye of {}. Report what is observable, plainly and precisely.", life.persona.name)],
+                    turns: Vec::new(),
+                    question: question.clone(),
+                    schema: None,
+                    image: Some((bytes, mime_of(&media.source).to_string())),
+                };
+                match guarded(cancel, Stage::Realize, life.voice.ask(&eye, &ask)).await {
+                    Ok(reply) => ("ok", reply.text),
+                    Err(Halt::Fault { error, .. }) if life.persona.eye.is_some() => ("error", error.to_string()),
+                    Err(halt) => return Err(halt),
+                }
+            }
+        };
+        let file = std::path::Path::new(&media.source).file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        life.with_memory(|m| {
+            if let Some(slot) = m.messages.iter_mut().find(|x| x.id == message.id) {
+                let caption = if message.content.is_empty() { format!("[image {file}]") } else { format!("{} [image {file}]", message.content) };
+                slot.prompt = Some(Prompt { role: crate::memory::Role::User, content: caption, cache_point: false });
+            }
+            let at = m.messages.iter().position(|x| x.id == message.id).map_or(m.messages.len(), |i| i + 1);
+            let call = Message::assistant(crate::memory::call_text("tools.look_at", &json!({"source": file, "question": question})), None);
+            let result = Message::user(crate::memory::result_text("look_at", status, &answer), None);
+            m.messages.insert(at.min(m.messages.len()), result);
+            m.messages.insert(at.min(m.messages.len()), call);
+        });
+    }
+    Ok(Vec::new())
+}
+
+pub fn mime_of(path: &str) -> &'static str {
+    match path.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        _ => "image/jpeg",
+    }
+}
+
+async fn recognize(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<Vec<Call>> {
+    let memory = life.memory();
+    if memory.perception().is_some() || memory.comprehension().is_some() || memory.messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let task = match phase {
+        Phase::Morning => "Find what needs doing this morning.",
+        _ => "Find what needs doing this moment.",
+    };
+    let question = format!(
+        "{} {task}\n\nAnswer with {{\"decision\": [...]}}, a list of actions in order. Each action is one of: \
+         {{\"say\": \"…\"}} to speak, {{\"tools.load_instruction\": {{\"intention\": \"…\"}}}} to load the instruction for what this \
+         moment calls for (use one of your intentions when it fits, or name a new one), {{\"tools.<name>\": {{…}}}} to use a tool, \
+         {{\"done\": null}} when nothing more is needed. When you claim a result, name what proves it.",
+        clock::spoken(life.clock.now())
+    );
+    let schema = decision_schema(life, &[]);
+    let answer = ask_json(life, cancel, Stage::Recognize, ask(life, question, Some(("recognizing", schema)))).await?;
+    Ok(apply(life, answer))
+}
+
+async fn learn(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
+    let Some(intention) = life.memory().perception() else { return Ok(Vec::new()) };
+    let mut catalog = Meanings::open(&life.home.meanings());
+    if let Some(found) = catalog.find(&intention) {
+        life.with_memory(|m| m.impression(&found.body));
+        return Ok(Vec::new());
+    }
+    let body = match teach(life, cancel, &intention).await? {
+        Some(body) => {
+            life.observe(Event::Learned);
+            if let Err(e) = catalog.learn(&intention, &body) {
+                tracing::warn!(persona = %life.persona.id, error = %e, "could not save a new meaning");
+            }
+            body
+        }
+        None => meanings::BUILTIN[0].1.to_string(),
+    };
+    life.with_memory(|m| m.impression(&body));
+    Ok(Vec::new())
+}
+
+/// Her teacher (or her Mind) writes a lesson for an intention; her Mind makes it her own.
+/// `None` when the teacher found nothing actionable.
+async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step<Option<String>> {
+    let teacher = life.persona.teacher.clone().unwrap_or_else(|| life.persona.thinking.clone());
+    let catalog = format!(
+        "Tools the persona can call:\n{}\n\nInstructions the persona already has:\n{}",
+        abilities::catalog(&life.persona.reach),
+        Meanings::open(&life.home.meanings()).intentions().into_iter().map(|(i, _)| format!("- {i}")).collect::<Vec<_>>().join("\n")
+    );
+    let lesson_ask = Ask {
+        system: vec![
+            "You teach a persona how to live well with her person. You write short, concrete procedures using only the tools she has.".into(),
+        ],
+        turns: vec![Prompt { role: crate::memory::Role::User, content: catalog, cache_point: true }],
+        question: format!(
+            "The persona needs to handle: \"{intention}\". Teach her how. Answer {{\"intention\": \"…\", \"path\": \"step-by-step procedure in Markdown\"}}, \
+             or {{}} if there is nothing actionable to teach."
+        ),
+        schema: Some((
+            "lecturing",
+            json!({"type": "object", "additionalProperties": false, "required": ["intention", "path"],
+                   "properties": {"intention": {"type": "string"}, "path": {"type": "string"}}}),
+        )),
+        image: None,
+    };
+    let reply = match guarded(cancel, Stage::Learn, life.voice.ask(&teacher, &lesson_ask)).await {
+        Ok(r) => r,
+        Err(Halt::Fault { error, .. }) if life.persona.teacher.is_some() => {
+            tracing::warn!(persona = %life.persona.id, error = %error, "teacher unavailable");
+            return Ok(None);
+        }
+        Err(h) => return Err(h),
+    };
+    let Some(path) = reply.json.as_ref().and_then(|v| v.get("path")).and_then(Value::as_str).filter(|p| !p.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if let Err(e) = meanings::save_lesson(&life.home.lessons(), intention, path) {
+        tracing::warn!(persona = %life.persona.id, error = %e, "could not save a lesson");
+    }
+    let own = Ask {
+        system: identity(life, &life.memory()),
+        turns: Vec::new(),
+        question: format!(
+            "Your teacher wrote this procedure for \"{intention}\":\n\n{path}\n\nMake this procedure your own: rewrite it in your own voice, \
+             as the instruction you will follow next time. Answer with the instruction only."
+        ),
+        schema: None,
+        image: None,
+    };
+    let mine = guarded(cancel, Stage::Learn, life.voice.ask(&life.persona.thinking, &own)).await?;
+    Ok(Some(if mine.text.trim().is_empty() { path.to_string() } else { mine.text }))
+}
+
+async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
+    if life.memory().comprehension().is_none() {
+        return Ok(Vec::new());
+    }
+    let question = format!(
+        "{} Focus on the last instruction and act on it now.\n\nAnswer with {{\"decision\": [...]}} as before. You may also use \
+         {{\"notify\": \"…\"}} to alert your person about something due, {{\"clear_memory\": null}} to empty your working memory, or \
+         {{\"remove_meaning\": {{\"name\": \"<file stem>\"}}}} to forget an instruction you wrote. End with {{\"done\": null}} once the \
+         instruction is fulfilled.",
+        clock::spoken(life.clock.now())
+    );
+    let extras = [
+        ("notify", json!({"type": "string"})),
+        ("clear_memory", json!({"type": "null"})),
+        (
+            "remove_meaning",
+            json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": {"type": "string"}}}),
+        ),
+    ];
+    let schema = decision_schema(life, &extras);
+    let answer = ask_json(life, cancel, Stage::Decide, ask(life, question, Some(("deciding", schema)))).await?;
+    let calls = apply(life, answer);
+    if calls.is_empty() && life.memory().comprehension().is_some() {
+        life.with_memory(|m| m.remember(Message::assistant(json!({"done": null}).to_string(), None)));
+    }
+    Ok(calls)
+}
+
+/// Refines her own meanings and consolidates what she learned into her files. During the day
+/// this waits until she has been idle for her `idle_timeout`; at night it runs at once.
+async fn reflect(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<Vec<Call>> {
+    if life.memory().messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    if phase == Phase::Day {
+        let until = life.last_activity() + time::Duration::seconds(life.persona.idle_timeout as i64);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(Halt::Interrupted),
+            _ = life.clock.wait_until(until) => {}
+        }
+    }
+    refine(life, cancel).await?;
+    consolidate(life, cancel).await?;
+    Ok(Vec::new())
+}
+
+async fn refine(life: &Life, cancel: &CancellationToken) -> Step<()> {
+    let mut catalog = Meanings::open(&life.home.meanings());
+    let used: Vec<String> = catalog.intentions().into_iter().filter(|(i, _)| catalog.is_learned(i)).map(|(i, _)| i).collect();
+    if used.is_empty() {
+        return Ok(());
+    }
+    let question = format!(
+        "Refine the instructions you wrote for yourself, using what happened today. You may only rewrite these: {}. \
+         Answer {{\"updates\": [{{\"intention\": \"…\", \"instruction\": \"…\"}}]}}; leave out any you would keep as they are.",
+        used.join("; ")
+    );
+    let schema = json!({"type": "object", "additionalProperties": false, "required": ["updates"],
+        "properties": {"updates": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+            "required": ["intention", "instruction"], "properties": {"intention": {"type": "string"}, "instruction": {"type": "string"}}}}}});
+    if let Answer::Json(v) = ask_json(life, cancel, Stage::Reflect, ask(life, question, Some(("extracting", schema)))).await? {
+        for update in v.get("updates").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(i), Some(body)) = (update.get("intention").and_then(Value::as_str), update.get("instruction").and_then(Value::as_str)) else {
+                continue;
+            };
+            if !body.trim().is_empty() {
+                let _ = catalog.refine(i, body);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a consolidation field, accepting a list of lines as a bulleted text.
+fn field(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).map(|s| format!("- {s}")).collect::<Vec<_>>().join("\n")),
+        _ => None,
+    }
+}
+
+/// Asks what she wants to keep from `memory` and rewrites her person files with it. Returns
+/// her answer, or `None` when it was not the JSON asked for (then nothing changes).
+pub(crate) async fn keep(life: &Life, cancel: &CancellationToken, memory: &Memory) -> Step<Option<Value>> {
+    let question = "What do you want to keep as your memory? Rewrite each file you keep about your person and yourself in full, \
+        folding in what you learned in this conversation: identity (who they are), traits (how they behave and speak), wishes, \
+        struggles, persona_traits (who you are with them), permissions (what they granted you). Also write context: a short \
+        handoff to your next waking self about what is in motion. Answer one JSON object with those string fields."
+        .to_string();
+    let mut props = serde_json::Map::new();
+    props.insert("context".into(), json!({"type": "string"}));
+    for (key, _) in KNOWLEDGE {
+        props.insert(key.into(), json!({"type": "string"}));
+    }
+    let required: Vec<&str> = props.keys().map(String::as_str).collect();
+    let schema = json!({"type": "object", "additionalProperties": false, "required": required, "properties": props});
+    let Answer::Json(v) = ask_json(life, cancel, Stage::Reflect, ask_over(life, memory, question, Some(("consolidating", schema)))).await? else {
+        return Ok(None);
+    };
+    if v.as_object().is_none_or(|o| o.is_empty()) {
+        return Ok(None);
+    }
+    for (key, file) in KNOWLEDGE {
+        if let Some(text) = field(&v, key) {
+            if let Err(e) = life.home.write(file, &text) {
+                tracing::warn!(persona = %life.persona.id, file, error = %e, "could not write a knowledge file");
+            }
+        }
+    }
+    life.observe(Event::Consolidated);
+    Ok(Some(v))
+}
+
+/// Consolidates her live memory: files rewritten, context handed on, the stretch archived.
+async fn consolidate(life: &Life, cancel: &CancellationToken) -> Step<()> {
+    let Some(v) = keep(life, cancel, &life.memory()).await? else { return Ok(()) };
+    life.with_memory(|m| {
+        if let Some(context) = field(&v, "context").filter(|c| !c.trim().is_empty()) {
+            m.context = Some(context);
+        }
+        m.consolidate();
+    });
+    Ok(())
+}
+
+pub(crate) fn context_of(v: &Value) -> Option<String> {
+    field(v, "context").filter(|c| !c.trim().is_empty())
+}
+
+/// Keeps what her eye answered about images in `media/gallery.jsonl`.
+fn archive(life: &Life) -> Vec<Call> {
+    let memory = life.memory();
+    let now = clock::iso(life.clock.now());
+    let seen: std::collections::BTreeSet<String> =
+        read_jsonl(&life.home.media().join("gallery.jsonl")).iter().filter_map(|l| l.get("id")?.as_str().map(str::to_string)).collect();
+    for batch in &memory.archive {
+        for pair in batch.windows(2) {
+            let Some((sel, args)) = pair[0].call() else { continue };
+            let Some((_, status, answer)) = pair[1].tool_result() else { continue };
+            if sel != "tools.look_at" || status != "ok" || answer.trim().is_empty() || seen.contains(&pair[1].id.to_string()) {
+                continue;
+            }
+            let line = json!({"id": pair[1].id, "kind": "image", "source": args.get("source"), "question": args.get("question"),
+                              "answer": answer, "time": now});
+            let _ = persona::atomic::append_line(&life.home.media().join("gallery.jsonl"), &line.to_string());
+        }
+    }
+    Vec::new()
+}

@@ -1,0 +1,61 @@
+//! What kind of file reached her, and where it is kept. Images go to her eye (or her Mind,
+//! which looks when she has no eye); plain-text documents are read into the conversation.
+//! Anything else no organ of hers can perceive.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::agent::MindError;
+use crate::home::Home;
+
+/// Longest document text put into her conversation.
+const DOCUMENT_LIMIT: usize = 20_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Image,
+    Text,
+}
+
+fn extension(name: &str) -> String {
+    name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+}
+
+pub fn classify(file_name: &str, mime: &str) -> Option<Kind> {
+    let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ext = extension(file_name);
+    if matches!(mime.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp")
+        || matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "gif" | "webp")
+    {
+        return Some(Kind::Image);
+    }
+    if mime.starts_with("text/") || mime == "application/json" || matches!(ext.as_str(), "txt" | "md" | "csv" | "json") {
+        return Some(Kind::Text);
+    }
+    None
+}
+
+/// Saves an upload as `media/web-<stamp>-<name>` (flat; the name is reduced to safe characters).
+pub fn store_media(home: &Home, file_name: &str, bytes: &[u8], now: OffsetDateTime) -> Result<PathBuf, MindError> {
+    let f = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    let safe: String = std::path::Path::new(file_name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    let path = home.media().join(format!("web-{}-{safe}", now.format(&f).unwrap_or_default()));
+    persona::atomic::write(&path, bytes)?;
+    Ok(path)
+}
+
+pub fn document_text(file_name: &str, bytes: &[u8]) -> Result<String, MindError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| MindError::Unperceivable(format!("{file_name} is not UTF-8 text.")))?;
+    let mut cut = text.len().min(DOCUMENT_LIMIT);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Ok(if cut < text.len() { format!("{}\n[truncated]", &text[..cut]) } else { text.to_string() })
+}

@@ -1,0 +1,66 @@
+//! How her stages talk to her organs: one question, asked through `organs::OrganClient`, with
+//! her identity as the system prompt and her memory as the conversation.
+
+use organs::{Audio, ChatRequest, OrganClient, OrganError, Reply};
+use persona::{Organ, OrganSlot};
+use serde_json::Value;
+
+use crate::memory::{Prompt, Role};
+
+/// One question to one organ.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    /// System blocks, joined in order.
+    pub system: Vec<String>,
+    /// The conversation so far.
+    pub turns: Vec<Prompt>,
+    /// The stage's task, asked as the final user turn.
+    pub question: String,
+    /// `(name, JSON Schema)` when a structured answer is wanted.
+    pub schema: Option<(&'static str, Value)>,
+    /// An image shown with the question: bytes and MIME type.
+    pub image: Option<(Vec<u8>, String)>,
+}
+
+#[derive(Clone)]
+pub struct Voice {
+    http: reqwest::Client,
+}
+
+impl Voice {
+    pub fn new(http: reqwest::Client) -> Voice {
+        Voice { http }
+    }
+
+    fn client(&self, slot: OrganSlot) -> OrganClient {
+        OrganClient::new(self.http.clone(), slot)
+    }
+
+    pub async fn ask(&self, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {
+        let slot = if ask.image.is_some() { OrganSlot::Eye } else { OrganSlot::Thinking };
+        self.client(slot).chat(organ, &request(ask)).await
+    }
+
+    pub async fn transcribe(&self, organ: &Organ, audio: &Audio) -> Result<String, OrganError> {
+        self.client(OrganSlot::Ear).transcribe(organ, audio).await
+    }
+}
+
+fn request(ask: &Ask) -> ChatRequest {
+    let mut request = ChatRequest::new(ask.system.join("\n\n"));
+    for turn in &ask.turns {
+        request = request.message(match turn.role {
+            Role::User => organs::Message::user(&turn.content),
+            Role::Assistant => organs::Message::assistant(&turn.content),
+        });
+    }
+    let mut question = organs::Message::user(&ask.question);
+    if let Some((bytes, mime)) = &ask.image {
+        question = question.with_image(bytes.clone(), mime.clone());
+    }
+    request = request.message(question);
+    if let Some((name, schema)) = &ask.schema {
+        request = request.with_schema(*name, schema.clone());
+    }
+    request
+}

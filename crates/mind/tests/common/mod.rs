@@ -1,0 +1,151 @@
+//! A persona on disk, a scripted fake Mind on loopback, a manual clock and a running agent.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mind::{Agent, LifeEvent, ManualClock, Outgoing, Surroundings};
+use persona::{Organ, Persona, Phrase, Provider, Status, Store};
+use serde_json::Value;
+use testkit::{Responder, ScriptedReply};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+pub const START: OffsetDateTime = datetime!(2026-05-18 08:00 UTC);
+/// Bounds every wait for something the agent must do; reaching it is a failure, never a pass.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub identity: Arc<instances::Service>,
+    pub persona: Persona,
+}
+
+pub fn mind_at(provider: Option<Provider>, url: &str, name: &str) -> Organ {
+    Organ { name: name.into(), provider, api_key: provider.map(|_| "sk-test".to_string()), url: url.into() }
+}
+
+impl World {
+    pub fn new(thinking: Organ) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let persona = Persona {
+            id: uuid::Uuid::new_v4(),
+            name: "Iris".into(),
+            thinking,
+            version: "v1".into(),
+            base_model: String::new(),
+            birthday: "2026-05-01".into(),
+            status: Status::Active,
+            idle_timeout: 86_400,
+            imagination: None,
+            mouth: None,
+            eye: None,
+            ear: None,
+            teacher: None,
+            researcher: None,
+            channels: Vec::new(),
+            sickness: None,
+            reach: Default::default(),
+        };
+        let staging = store.staging().unwrap();
+        let home = staging.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(staging.path().join("workspace")).unwrap();
+        store.write_record(&persona, &home).unwrap();
+        store.install(persona.id, staging.path()).unwrap();
+        store.set_phrase(persona.id, &Phrase::generate()).unwrap();
+        let settings = instances::Settings { min_interval: Duration::ZERO, ..Default::default() };
+        let identity = instances::Service::open(&dir.path().join("identity"), settings).unwrap();
+        World { dir, store, clock: ManualClock::at(START), identity, persona }
+    }
+
+    pub fn home(&self) -> std::path::PathBuf {
+        self.store.home(self.persona.id)
+    }
+
+    pub async fn start(&self) -> Agent {
+        let around = Surroundings { http: organs::http_client(), identity: self.identity.clone(), clock: Arc::new(self.clock.clone()) };
+        Agent::start(self.persona.clone(), self.store.clone(), around).await.unwrap()
+    }
+}
+
+/// The stage a request comes from, read from the question it ends with.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Stage {
+    Recognize,
+    Decide,
+    Teach,
+    OwnIt,
+    Refine,
+    Consolidate,
+    Eye,
+    Other,
+}
+
+/// The text of every message of a chat body (Ollama and OpenAI share the `messages` shape).
+fn texts(body: &Value) -> Vec<String> {
+    body.get("messages")
+        .and_then(Value::as_array)
+        .map(|ms| {
+            ms.iter()
+                .map(|m| match m.get("content") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Array(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" "),
+                    _ => String::new(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn stage(body: &Value) -> Stage {
+    let all = texts(body);
+    let q = all.last().cloned().unwrap_or_default();
+    if q.contains("Find what needs doing") {
+        Stage::Recognize
+    } else if q.contains("Focus on the last instruction") {
+        Stage::Decide
+    } else if q.contains("Teach her how") {
+        Stage::Teach
+    } else if q.contains("Make this procedure your own") {
+        Stage::OwnIt
+    } else if q.contains("Refine the instructions") {
+        Stage::Refine
+    } else if q.contains("What do you want to keep") {
+        Stage::Consolidate
+    } else if all.first().is_some_and(|s| s.contains("You are the eye")) {
+        Stage::Eye
+    } else {
+        Stage::Other
+    }
+}
+
+/// The newest turn of her memory (the one just before the stage's question).
+pub fn latest(body: &Value) -> String {
+    let all = texts(body);
+    if all.len() >= 2 { all[all.len() - 2].clone() } else { String::new() }
+}
+
+pub fn json(v: Value) -> ScriptedReply {
+    ScriptedReply::Json(v)
+}
+
+pub fn script(f: impl Fn(Stage, &str, &Value) -> ScriptedReply + Send + Sync + 'static) -> Responder {
+    testkit::responder(move |body| f(stage(body), &latest(body), body))
+}
+
+pub async fn next_line(rx: &mut tokio::sync::broadcast::Receiver<Outgoing>) -> Outgoing {
+    tokio::time::timeout(PATIENCE, rx.recv()).await.expect("she never spoke").expect("channel closed")
+}
+
+pub async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<LifeEvent>) -> LifeEvent {
+    tokio::time::timeout(PATIENCE, rx.recv()).await.expect("nothing happened").expect("channel closed")
+}
+
+pub fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}

@@ -1,0 +1,242 @@
+//! Full conversations against a scripted fake Mind on loopback, with a manual clock.
+
+mod common;
+
+use common::*;
+use mind::meanings::CHATTING;
+use mind::{LifeEvent, Spoken};
+use persona::{Provider, Status};
+use serde_json::{Value, json};
+use testkit::ScriptedReply;
+
+const MODEL: &str = "eternego-iris";
+
+fn chatting(reply: &'static str) -> impl Fn(Stage, &str, &Value) -> ScriptedReply + Send + Sync + 'static {
+    move |stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": CHATTING}}]})),
+        Stage::Decide => json(json!({"decision": [{"say": reply}, {"done": null}]})),
+        _ => json(json!({})),
+    }
+}
+
+async fn read_and_reply(world: &World) {
+    let agent = world.start().await;
+    let mut out = agent.subscribe();
+    agent.read("Hi, I'm Ada.").unwrap();
+    let line = next_line(&mut out).await;
+    assert_eq!(line.content, "Hello, Ada!");
+    assert_eq!(line.kind, Spoken::Say);
+    assert_eq!(line.persona_id, world.persona.id);
+    agent.stop().await;
+    let log = lines(&world.home().join("conversation.jsonl"));
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!((log[0]["role"].as_str(), log[0]["content"].as_str()), (Some("person"), Some("Hi, I'm Ada.")));
+    assert_eq!((log[1]["role"].as_str(), log[1]["content"].as_str()), (Some("assistant"), Some("Hello, Ada!")));
+    assert_eq!(log[1]["channel"]["type"], "web");
+    let memory: Value = serde_json::from_slice(&std::fs::read(world.home().join("memory.json")).unwrap()).unwrap();
+    let turns = memory[0]["messages"].as_array().unwrap();
+    assert!(turns.iter().any(|m| m["content"].as_str().is_some_and(|c| c.starts_with("TOOL_RESULT\ntool: load_instruction"))));
+}
+
+#[tokio::test]
+async fn a_message_read_over_ollama_is_answered_on_the_web_channel_and_logged() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(chatting("Hello, Ada!")));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    read_and_reply(&world).await;
+    let chats = fake.requests().to("/api/chat");
+    assert!(chats.iter().all(|r| r.body["format"].is_object()), "every stage asked for a schema");
+}
+
+#[tokio::test]
+async fn a_message_read_over_openai_is_answered_on_the_web_channel_and_logged() {
+    let fake = testkit::openai::start(&["sk-test"], &["gpt-test"]).await;
+    fake.set_responder(script(chatting("Hello, Ada!")));
+    let world = World::new(mind_at(Some(Provider::Openai), &fake.url(), "gpt-test"));
+    read_and_reply(&world).await;
+}
+
+#[tokio::test]
+async fn prose_instead_of_json_is_retried_once_then_spoken() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => ScriptedReply::text("Oh hello there, lovely to meet you."),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let mut out = agent.subscribe();
+    agent.read("hello").unwrap();
+    assert_eq!(next_line(&mut out).await.content, "Oh hello there, lovely to meet you.");
+    agent.stop().await;
+    let recognizes = fake.requests().to("/api/chat").into_iter().filter(|r| stage(&r.body) == Stage::Recognize).count();
+    assert_eq!(recognizes, 2, "one retry, then the prose");
+}
+
+#[tokio::test]
+async fn an_unknown_intention_becomes_a_lesson_and_a_meaning_of_her_own() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": "Brewing a pot of tea"}}]})),
+        Stage::Teach => json(json!({"intention": "Brewing tea", "path": "1. Boil water.\n2. Steep three minutes."})),
+        Stage::OwnIt => ScriptedReply::text("When tea is wanted: I boil the water, then let it steep for three minutes."),
+        Stage::Decide => json(json!({"decision": [{"say": "Kettle's on."}, {"done": null}]})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let mut out = agent.subscribe();
+    agent.read("Could you brew us some tea?").unwrap();
+    assert_eq!(next_line(&mut out).await.content, "Kettle's on.");
+    agent.stop().await;
+    let home = world.home();
+    let lessons: Vec<_> = std::fs::read_dir(home.join("lessons")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(lessons.len(), 1);
+    let lesson = std::fs::read_to_string(&lessons[0]).unwrap();
+    assert!(lesson.starts_with("# Brewing a pot of tea\n\n1. Boil water."), "{lesson}");
+    let learned: Value = serde_json::from_slice(&std::fs::read(home.join("meanings/learned.json")).unwrap()).unwrap();
+    let stem = learned["Brewing a pot of tea"].as_str().unwrap();
+    let meaning = std::fs::read_to_string(home.join(format!("meanings/{stem}.md"))).unwrap();
+    assert!(meaning.contains("steep for three minutes"));
+}
+
+#[tokio::test]
+async fn a_reminder_set_today_fires_at_its_minute() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest.starts_with("due for:") => {
+            json(json!({"decision": [{"notify": "It's 09:00: time to call mom."}, {"done": null}]}))
+        }
+        Stage::Recognize if latest.contains("tool: save_destiny\nstatus: ok") => {
+            json(json!({"decision": [{"say": "Saved for 09:00."}, {"done": null}]}))
+        }
+        Stage::Recognize => json(json!({"decision": [{"tools.save_destiny":
+            {"type": "reminder", "trigger": "2026-05-18 09:00", "content": "Call mom", "recurrence": ""}}]})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let mut out = agent.subscribe();
+    agent.read("Remind me to call mom at 9").unwrap();
+    assert_eq!(next_line(&mut out).await.content, "Saved for 09:00.");
+    let destiny = world.home().join("destiny");
+    assert_eq!(std::fs::read_dir(&destiny).unwrap().count(), 1);
+    world.clock.advance(time::Duration::minutes(59));
+    world.clock.advance(time::Duration::seconds(59));
+    assert_eq!(std::fs::read_dir(&destiny).unwrap().count(), 1, "not due before 09:00");
+    world.clock.advance(time::Duration::seconds(1));
+    let due = next_line(&mut out).await;
+    assert_eq!((due.content.as_str(), due.kind), ("It's 09:00: time to call mom.", Spoken::Notify));
+    agent.stop().await;
+    assert_eq!(std::fs::read_dir(&destiny).unwrap().count(), 0);
+    let history: Vec<String> =
+        std::fs::read_dir(world.home().join("history")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(history.iter().any(|n| n.starts_with("reminder-2026-05-18-09-00-")), "{history:?}");
+}
+
+#[tokio::test]
+async fn sleep_consolidates_her_person_archives_the_day_and_writes_the_diary() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"say": "Nice to meet you, Ada."}, {"done": null}]})),
+        Stage::Consolidate => json(json!({
+            "context": "Ada introduced herself; she loves green tea.",
+            "identity": "Ada. Loves green tea.",
+            "traits": ["Direct", "Warm"],
+            "wishes": "", "struggles": "", "persona_traits": "I am attentive with Ada.", "permissions": ""
+        })),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let mut out = agent.subscribe();
+    let mut events = agent.life_events();
+    agent.read("I'm Ada and I love green tea.").unwrap();
+    assert_eq!(next_line(&mut out).await.content, "Nice to meet you, Ada.");
+    agent.sleep().await.unwrap();
+    assert_eq!(next_event(&mut events).await, LifeEvent::Slept);
+    let home = world.home();
+    assert_eq!(std::fs::read_to_string(home.join("person.md")).unwrap(), "Ada. Loves green tea.");
+    assert_eq!(std::fs::read_to_string(home.join("traits.md")).unwrap(), "- Direct\n- Warm");
+    let day = std::fs::read_to_string(home.join("history/conversation-2026-05-18.md")).unwrap();
+    assert!(day.contains("person: I'm Ada and I love green tea.") && day.contains("persona: Nice to meet you, Ada."), "{day}");
+    assert!(std::fs::read_to_string(home.join("history/briefing.md")).unwrap().contains("conversation-2026-05-18.md"));
+    assert_eq!(std::fs::read_to_string(home.join("conversation.jsonl")).unwrap(), "");
+    let memory: Value = serde_json::from_slice(&std::fs::read(home.join("memory.json")).unwrap()).unwrap();
+    assert_eq!(memory[0]["messages"], json!([]));
+    assert_eq!(memory[0]["context"], "Ada introduced herself; she loves green tea.");
+    assert!(persona::diary::latest(&world.store.diary_dir(world.persona.id), world.persona.id).is_some());
+    agent.sleep().await.expect("a second sleep is harmless");
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn the_nightly_routine_puts_her_to_sleep_at_midnight() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let mut events = agent.life_events();
+    world.clock.set(time::macros::datetime!(2026-05-18 23:59:30 UTC));
+    world.clock.set(time::macros::datetime!(2026-05-19 00:00:00 UTC));
+    assert_eq!(next_event(&mut events).await, LifeEvent::Slept);
+    agent.stop().await;
+    assert!(persona::diary::latest(&world.store.diary_dir(world.persona.id), world.persona.id).is_some());
+}
+
+#[tokio::test]
+async fn a_dead_mind_makes_her_sick() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let world = World::new(mind_at(None, &url, MODEL));
+    let agent = world.start().await;
+    let mut events = agent.life_events();
+    let mut out = agent.subscribe();
+    agent.read("are you there?").unwrap();
+    let reason = loop {
+        match next_event(&mut events).await {
+            LifeEvent::Faulted { in_a_row, .. } => {
+                assert!(in_a_row <= mind::SICK_AFTER);
+                world.clock.advance(time::Duration::minutes(1));
+            }
+            LifeEvent::Sick { reason } => break reason,
+            LifeEvent::Slept => unreachable!(),
+        }
+    };
+    assert!(reason.contains("failed 3 beats in a row"), "{reason}");
+    assert!(next_line(&mut out).await.content.contains("ran into trouble thinking"));
+    agent.stop().await;
+    let saved = world.store.load(world.persona.id).unwrap();
+    assert_eq!(saved.status, Status::Sick);
+    assert_eq!(saved.sickness.as_deref(), Some(reason.as_str()));
+    let health = lines(&world.home().join("health.jsonl"));
+    assert!(health.iter().filter(|l| l["fault_count"].as_u64() > Some(0)).count() >= 2, "{health:?}");
+    assert_eq!(health.last().unwrap()["fault_providers"], json!(["ollama"]));
+}
+
+#[tokio::test]
+async fn under_a_stress_burst_she_defers_instead_of_acting() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"tools.save_notes": {"content": "rewrite everything"}}]})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let instance: Value = serde_json::from_slice(&std::fs::read(world.home().join("identity.json")).unwrap()).unwrap();
+    let instance = instance["instance"].as_str().unwrap().to_string();
+    let burst: Vec<instances::ObservationInput> = (0..40)
+        .map(|_| identity::Observation::new(identity::Mode::StressResponse, 1.0, 1.0).unwrap().into())
+        .collect();
+    world.identity.observe_batch(&instance, burst).await.unwrap();
+    assert_eq!(world.identity.contract(&instance).await.unwrap().stress, identity::StressLevel::Over);
+    let mut out = agent.subscribe();
+    agent.read("Rewrite all my notes now!").unwrap();
+    let said = next_line(&mut out).await.content;
+    assert!(said.contains("deferring save_notes") && said.contains("OVER"), "{said}");
+    assert_eq!(agent.status().regulation.stress, "OVER");
+    agent.stop().await;
+    assert!(!world.home().join("notes.md").exists(), "she did not act");
+    let system = fake.requests().to("/api/chat")[0].body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("Stress: OVER"), "her contract is part of what she reads");
+}
