@@ -93,8 +93,8 @@ impl OrganSlot {
     }
 }
 
-/// A model she uses for one organ.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A model she uses for one organ. `Debug` masks the key so it never reaches a log line.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organ {
     pub name: String,
     #[serde(default)]
@@ -102,6 +102,17 @@ pub struct Organ {
     #[serde(default)]
     pub api_key: Option<String>,
     pub url: String,
+}
+
+impl std::fmt::Debug for Organ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Organ")
+            .field("name", &self.name)
+            .field("provider", &self.provider)
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -122,9 +133,15 @@ impl ChannelKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub token: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials { token: *** }")
+    }
 }
 
 /// A place she talks: a bot account, bound to one chat once paired.
@@ -318,6 +335,14 @@ mod tests {
         assert_eq!(p.status, Status::Active);
         assert_eq!(p.idle_timeout, 3600);
         assert!(p.channels.is_empty());
+    }
+
+    #[test]
+    fn debug_output_masks_keys_and_tokens() {
+        let organ = Organ { name: "m".into(), provider: None, api_key: Some("sk-secret".into()), url: "u".into() };
+        let creds = Credentials { token: "123:tok".into() };
+        let text = format!("{organ:?} {creds:?}");
+        assert!(!text.contains("sk-secret") && !text.contains("123:tok"), "{text}");
     }
 
     #[test]

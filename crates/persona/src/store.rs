@@ -9,8 +9,8 @@
 //!   identity/                        identity-engine instances
 //! ```
 //!
-//! A persona folder appears whole or not at all: new ones are built in a staging folder under
-//! `personas/.staging/` and renamed into place.
+//! A persona folder appears whole or not at all: new ones are built in a staging folder
+//! `personas/.staging-*` and renamed into place.
 
 use std::path::{Path, PathBuf};
 
@@ -78,10 +78,9 @@ impl Store {
     }
 
     /// A fresh, empty staging folder for building a persona folder before it is moved into place.
+    /// It is removed when dropped, so a failed create or migrate leaves nothing behind.
     pub fn staging(&self) -> Result<tempfile::TempDir, StoreError> {
-        let dir = self.root.join("personas").join(".staging");
-        std::fs::create_dir_all(&dir)?;
-        Ok(tempfile::Builder::new().prefix("persona-").tempdir_in(dir)?)
+        Ok(tempfile::Builder::new().prefix(".staging-").tempdir_in(self.root.join("personas"))?)
     }
 
     pub fn exists(&self, id: Uuid) -> bool {
