@@ -54,6 +54,8 @@ pub enum MindError {
     Organ(#[from] organs::OrganError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Pair(#[from] crate::pairing::PairError),
 }
 
 /// What the daemon hands her when she starts.
@@ -131,6 +133,7 @@ pub struct Life {
     in_a_row: AtomicU32,
     thinking: std::sync::atomic::AtomicBool,
     sickness: Mutex<Option<String>>,
+    pairings: Mutex<crate::pairing::Pairings>,
     outgoing: broadcast::Sender<Outgoing>,
     events: broadcast::Sender<LifeEvent>,
 }
@@ -272,6 +275,7 @@ impl Agent {
             in_a_row: AtomicU32::new(0),
             thinking: std::sync::atomic::AtomicBool::new(false),
             sickness: Mutex::new(None),
+            pairings: Mutex::new(Default::default()),
             outgoing: broadcast::channel(256).0,
             events: broadcast::channel(64).0,
             home,
@@ -377,6 +381,20 @@ impl Agent {
         }
         persona::atomic::append_line(&self.life.home.conversation(), &line.to_string())?;
         Ok(())
+    }
+
+    /// A pairing code for `chat`, issued by a channel gateway that received `/start`.
+    pub fn issue_pairing_code(&self, kind: persona::ChannelKind, chat: &str) -> String {
+        lock(&self.life.pairings).issue(kind, chat, self.life.clock.now())
+    }
+
+    /// `POST .../pair`: binds the channel a code was issued for and saves her record (read
+    /// fresh from disk, so nothing saved meanwhile is lost).
+    pub fn pair(&self, code: &str) -> Result<(Persona, persona::Channel), MindError> {
+        let mut record = self.life.store.load(self.persona.id)?;
+        let channel = lock(&self.life.pairings).redeem(code, &mut record.channels, self.life.clock.now())?;
+        self.life.store.save(&record)?;
+        Ok((record, channel))
     }
 
     /// The nightly ritual; see [`crate::ritual`]. Runs in her life task, so it never overlaps

@@ -15,9 +15,11 @@ pub mod health;
 pub mod home;
 pub mod meanings;
 pub mod memory;
+pub mod pairing;
 pub mod perceive;
 pub mod regulation;
 pub mod ritual;
+pub mod views;
 pub mod voice;
 
 pub use agent::{Agent, LifeEvent, LiveStatus, MindError, Outgoing, SICK_AFTER, Spoken, Surroundings};

@@ -157,6 +157,15 @@ impl Memory {
         }
     }
 
+    /// Reads `memory.json` for display, never moving an unreadable file.
+    pub fn load_readonly(path: &Path) -> Memory {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<Memory>>(&b).ok())
+            .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0)))
+            .unwrap_or_default()
+    }
+
     pub fn save(&self, path: &Path) -> io::Result<()> {
         let bytes = serde_json::to_vec(&[self]).map_err(io::Error::other)?;
         persona::atomic::write(path, &bytes)

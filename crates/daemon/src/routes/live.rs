@@ -1,0 +1,351 @@
+//! Live-agent routes: what reaches her while she runs (read, hear, attach, feed, pair), and the
+//! read-only views of what she keeps (conversation, knowledge, calendar, diagnose, media).
+//!
+//! The perception routes need her running (409 `Persona is not active.` otherwise). The read
+//! routes read her files, so they answer whether she runs or not (404 for an unknown persona),
+//! as the documentation of the knowledge API says.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use mind::{Agent, MindError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::body::{Body, Field, Kind, PersonaId, Validated, parse_id};
+use crate::error::{ApiError, ErrorBody, ValidationBody};
+use crate::view::PersonaView;
+
+impl From<MindError> for ApiError {
+    fn from(e: MindError) -> ApiError {
+        match e {
+            MindError::Stopped => ApiError::not_active(),
+            MindError::Unperceivable(m) => ApiError::Unsupported(m),
+            MindError::Invalid(m) => ApiError::BadRequest(m),
+            MindError::Pair(p) => ApiError::BadRequest(p.to_string()),
+            MindError::Organ(o) => ApiError::BadRequest(o.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+async fn running(state: &AppState, id: Uuid) -> Result<Arc<Agent>, ApiError> {
+    state.manager.agent(id).await.ok_or_else(ApiError::not_active)
+}
+
+fn known(state: &AppState, id: Uuid) -> Result<mind::home::Home, ApiError> {
+    let store = state.manager.store();
+    if !store.exists(id) {
+        return Err(ApiError::persona_not_found());
+    }
+    Ok(mind::home::Home::new(store.home(id), store.workspace(id)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Received {
+    /// Always `received`: her reply comes over the web channel.
+    pub status: &'static str,
+}
+
+const RECEIVED: Received = Received { status: "received" };
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReadRequest {
+    /// The text to send her.
+    pub message: String,
+}
+
+impl Validated for ReadRequest {
+    const FIELDS: &'static [Field] = &[Field::required("message", Kind::Str)];
+}
+
+/// Send her a text message, as typing in the chat box does.
+#[utoipa::path(post, path = "/api/persona/{persona_id}/read", tag = "perception",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    request_body = ReadRequest,
+    responses((status = 200, body = Received),
+        (status = 400, description = "Empty message", body = ErrorBody),
+        (status = 409, description = "Persona is not active.", body = ErrorBody),
+        (status = 422, description = "message missing or not a string", body = ValidationBody)))]
+pub async fn read(State(state): State<AppState>, PersonaId(id): PersonaId, Body(request): Body<ReadRequest>) -> Result<Json<Received>, ApiError> {
+    running(&state, id).await?.read(&request.message)?;
+    Ok(Json(RECEIVED))
+}
+
+struct Upload {
+    name: String,
+    mime: String,
+    bytes: Vec<u8>,
+}
+
+fn upload_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge("The upload is larger than this daemon accepts (ETERNEGO_UPLOAD_LIMIT_MB).".into())
+    } else {
+        ApiError::BadRequest(format!("Could not read the upload: {}", e.body_text()))
+    }
+}
+
+/// The file fields and text fields of a multipart form.
+async fn form(form: Result<Multipart, MultipartRejection>) -> Result<(HashMap<String, Upload>, HashMap<String, String>), ApiError> {
+    let mut form = form.map_err(|_| ApiError::BadRequest("Expected a multipart/form-data body.".into()))?;
+    let (mut files, mut texts) = (HashMap::new(), HashMap::new());
+    while let Some(field) = form.next_field().await.map_err(upload_error)? {
+        let key = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(name) => {
+                let mime = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let bytes = field.bytes().await.map_err(upload_error)?.to_vec();
+                files.insert(key, Upload { name, mime, bytes });
+            }
+            None => {
+                texts.insert(key, field.text().await.map_err(upload_error)?);
+            }
+        }
+    }
+    Ok((files, texts))
+}
+
+fn missing(field: &str) -> ApiError {
+    ApiError::Validation(vec![crate::error::FieldError::missing(&["body", field], Value::Null)])
+}
+
+/// The multipart form of `hear`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct HearForm {
+    /// A voice note (any format her ear accepts: mp3, m4a, wav, ogg, webm…).
+    #[schema(value_type = String, format = Binary)]
+    audio: Vec<u8>,
+}
+
+/// Send her a voice note; her ear transcribes it and she reads it.
+#[utoipa::path(post, path = "/api/persona/{persona_id}/hear", tag = "perception",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    request_body(content = HearForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = Received),
+        (status = 400, description = "Her ear could not transcribe it", body = ErrorBody),
+        (status = 409, description = "Persona is not active.", body = ErrorBody),
+        (status = 413, description = "The upload is too large", body = ErrorBody),
+        (status = 415, description = "She has no ear organ", body = ErrorBody),
+        (status = 422, description = "audio missing", body = ValidationBody)))]
+pub async fn hear(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+    upload: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Received>, ApiError> {
+    let agent = running(&state, id).await?;
+    let (mut files, _) = form(upload).await?;
+    let audio = files.remove("audio").ok_or_else(|| missing("audio"))?;
+    agent.hear(organs::Audio { bytes: audio.bytes, mime: audio.mime, file_name: audio.name }).await?;
+    Ok(Json(RECEIVED))
+}
+
+/// The multipart form of `attach`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AttachForm {
+    /// An image (png, jpeg, gif, webp) or a text document (txt, md, csv, json).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// What you say with it.
+    caption: Option<String>,
+}
+
+/// Send her a file: images go to her eye, text documents into the conversation.
+#[utoipa::path(post, path = "/api/persona/{persona_id}/attach", tag = "perception",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    request_body(content = AttachForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = Received),
+        (status = 409, description = "Persona is not active.", body = ErrorBody),
+        (status = 413, description = "The upload is too large", body = ErrorBody),
+        (status = 415, description = "No organ of hers can perceive this type", body = ErrorBody),
+        (status = 422, description = "file missing", body = ValidationBody)))]
+pub async fn attach(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+    upload: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Received>, ApiError> {
+    let agent = running(&state, id).await?;
+    let (mut files, texts) = form(upload).await?;
+    let file = files.remove("file").ok_or_else(|| missing("file"))?;
+    let caption = texts.get("caption").map(String::as_str).unwrap_or("");
+    agent.attach(&file.name, &file.mime, &file.bytes, caption)?;
+    Ok(Json(RECEIVED))
+}
+
+/// The multipart form of `feed`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FeedForm {
+    /// A ChatGPT `conversations.json` or a Claude export, UTF-8 JSON.
+    #[schema(value_type = String, format = Binary)]
+    history: Vec<u8>,
+    /// `claude` for a Claude export; anything else reads a ChatGPT export.
+    source: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FedReply {
+    pub persona: PersonaView,
+}
+
+/// Import chat history from another assistant; she consolidates each conversation into what
+/// she knows about her person. Synchronous.
+#[utoipa::path(post, path = "/api/persona/{persona_id}/feed", tag = "perception",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    request_body(content = FeedForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = FedReply),
+        (status = 400, description = "Unparseable export, or her Mind could not analyze it", body = ErrorBody),
+        (status = 409, description = "Persona is not active.", body = ErrorBody),
+        (status = 413, description = "The upload is too large", body = ErrorBody),
+        (status = 422, description = "history or source missing", body = ValidationBody)))]
+pub async fn feed(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+    upload: Result<Multipart, MultipartRejection>,
+) -> Result<Json<FedReply>, ApiError> {
+    let agent = running(&state, id).await?;
+    let (mut files, texts) = form(upload).await?;
+    let history = files.remove("history").ok_or_else(|| missing("history"))?;
+    let source = texts.get("source").ok_or_else(|| missing("source"))?;
+    agent.feed(&history.bytes, source).await?;
+    Ok(Json(FedReply { persona: PersonaView::of(agent.persona(), true) }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PairRequest {
+    /// The code she sent on the channel, any case.
+    pub code: String,
+}
+
+impl Validated for PairRequest {
+    const FIELDS: &'static [Field] = &[Field::required("code", Kind::Str)];
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelPaired {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub verified_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PairReply {
+    pub persona: PersonaView,
+    pub channel: ChannelPaired,
+}
+
+/// Bind a Telegram or Discord channel to the account that asked for the code.
+#[utoipa::path(post, path = "/api/persona/{persona_id}/pair", tag = "perception",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    request_body = PairRequest,
+    responses((status = 200, body = PairReply),
+        (status = 400, description = "Invalid or expired code, no such channel, or already verified", body = ErrorBody),
+        (status = 409, description = "Persona is not active.", body = ErrorBody),
+        (status = 422, description = "code missing", body = ValidationBody)))]
+pub async fn pair(State(state): State<AppState>, PersonaId(id): PersonaId, Body(request): Body<PairRequest>) -> Result<Json<PairReply>, ApiError> {
+    let (persona, channel) = running(&state, id).await?.pair(&request.code)?;
+    Ok(Json(PairReply {
+        persona: PersonaView::of(&persona, true),
+        channel: ChannelPaired { kind: channel.kind.as_str().into(), name: channel.name, verified_at: channel.verified_at },
+    }))
+}
+
+/// Her conversation log, entries as written (`role` is `person` or `assistant`).
+#[utoipa::path(get, path = "/api/persona/{persona_id}/conversation", tag = "knowledge",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    responses((status = 200, description = "{\"messages\": [...]}", body = Object),
+        (status = 404, description = "Persona not found.", body = ErrorBody)))]
+pub async fn conversation(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<Value>, ApiError> {
+    Ok(Json(mind::views::conversation(&known(&state, id)?)))
+}
+
+/// What she knows about her person and herself, and every instruction she can load.
+#[utoipa::path(get, path = "/api/persona/{persona_id}/knowledge", tag = "knowledge",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    responses((status = 200, description = "{\"memory\": {key: markdown}, \"instruction\": [{intention, body, source}]}", body = Object),
+        (status = 404, description = "Persona not found.", body = ErrorBody)))]
+pub async fn knowledge(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<Value>, ApiError> {
+    Ok(Json(mind::views::knowledge(&known(&state, id)?)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct Window {
+    /// ISO date or date-time, inclusive.
+    pub start: String,
+    /// ISO date or date-time, exclusive.
+    pub end: String,
+}
+
+/// What she archived (history) and planned (destiny) in a window; recurrences not projected.
+#[utoipa::path(get, path = "/api/persona/{persona_id}/calendar", tag = "knowledge",
+    params(("persona_id" = String, Path, description = "Her UUID"), Window),
+    responses((status = 200, description = "{start, end, history: {conversation, schedule, reminder}, destiny: {schedule, reminder}}", body = Object),
+        (status = 400, description = "start and end must be ISO dates", body = ErrorBody),
+        (status = 404, description = "Persona not found.", body = ErrorBody)))]
+pub async fn calendar(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+    window: Result<Query<Window>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let home = known(&state, id)?;
+    let bad = || ApiError::BadRequest("start and end must be ISO dates".into());
+    let Query(window) = window.map_err(|_| bad())?;
+    let start = mind::views::calendar_bound(&window.start).ok_or_else(bad)?;
+    let end = mind::views::calendar_bound(&window.end).ok_or_else(bad)?;
+    Ok(Json(mind::views::calendar(&home, start, end)))
+}
+
+/// Her vital status, her last saved mind, a 24-hour uptime grid, and, while she runs, her live
+/// state and the identity contract regulating her.
+#[utoipa::path(get, path = "/api/persona/{persona_id}/diagnose", tag = "knowledge",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    responses((status = 200, description = "{status, mind: {messages, archive, context}, uptime: {rows}, live?}", body = Object),
+        (status = 404, description = "Persona not found.", body = ErrorBody)))]
+pub async fn diagnose(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<Value>, ApiError> {
+    let home = known(&state, id)?;
+    let record = state.manager.store().load(id).map_err(|_| ApiError::persona_not_found())?;
+    let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let mut view = mind::views::diagnose(&home, record.status.as_str(), now);
+    if let Some(agent) = state.manager.agent(id).await {
+        view["live"] = serde_json::to_value(agent.status()).unwrap_or(Value::Null);
+    }
+    Ok(Json(view))
+}
+
+/// A file from her `media/` folder (flat names only).
+#[utoipa::path(get, path = "/api/persona/{persona_id}/media/{filename}", tag = "knowledge",
+    params(("persona_id" = String, Path, description = "Her UUID"), ("filename" = String, Path, description = "A file name in her media folder")),
+    responses((status = 200, description = "The file's bytes"),
+        (status = 404, description = "File not found.", body = ErrorBody)))]
+pub async fn media(State(state): State<AppState>, Path((raw, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let id = parse_id(&raw).ok_or_else(ApiError::persona_not_found)?;
+    let home = known(&state, id)?;
+    let not_found = || ApiError::NotFound("File not found.".into());
+    if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
+        return Err(not_found());
+    }
+    let bytes = tokio::fs::read(home.media().join(&file)).await.map_err(|_| not_found())?;
+    let mime = match file.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("mp3") => "audio/mpeg",
+        Some("wav") => "audio/wav",
+        Some("txt" | "md") => "text/plain; charset=utf-8",
+        Some("json" | "jsonl") => "application/json",
+        _ => "application/octet-stream",
+    };
+    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+}
