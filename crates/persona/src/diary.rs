@@ -295,6 +295,7 @@ fn unpack(zip: &[u8], root: &Path, limit: u64) -> Result<(), DiaryError> {
     }
     let mut written = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut made = std::collections::HashSet::new();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|_| DiaryError::Unreadable)?;
         let name = entry.name().map_err(|_| DiaryError::Unreadable)?.into_owned();
@@ -305,10 +306,13 @@ fn unpack(zip: &[u8], root: &Path, limit: u64) -> Result<(), DiaryError> {
         let path = root.join(&rel);
         if entry.is_dir() {
             fs::create_dir_all(&path)?;
+            made.insert(path);
             continue;
         }
-        if let Some(parent) = path.parent() {
+        let parent = path.parent().expect("an entry path is below the root");
+        if !made.contains(parent) {
             fs::create_dir_all(parent)?;
+            made.insert(parent.to_path_buf());
         }
         let mut out = create_new(&path).map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => DiaryError::Unsafe(format!("{name} appears twice")),
