@@ -53,7 +53,8 @@ pub async fn bind(config: &Config) -> Result<TcpListener, LaunchError> {
         match TcpListener::bind(SocketAddr::new(config.host, port)).await {
             Ok(listener) => {
                 if port != first {
-                    println!("Port {first} was in use; using {port} instead.");
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stdout(), "Port {first} was in use; using {port} instead.");
                 }
                 return Ok(listener);
             }

@@ -56,13 +56,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(port) = cli.port {
         config.port = port;
     }
+    let shutdown = shutdown_signal()?;
     let listener = daemon::bind(&config).await?;
     let address = listener.local_addr().context("reading the bound address")?;
     let home = config.home.display().to_string();
     let daemon = Daemon::open(config)?;
-    println!("Eternego is listening on http://{address} (data: {home})");
-    daemon.launch(listener, shutdown_signal()).await?;
-    println!("Eternego stopped.");
+    say(&format!("Eternego is listening on http://{address} (data: {home})"));
+    daemon.launch(listener, shutdown).await?;
+    say("Eternego stopped.");
     Ok(())
 }
 
@@ -77,24 +78,31 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT/SIGTERM handlers now (so a signal that arrives while personas are still
+/// booting is not lost to the default action) and resolves when one arrives.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Prints a status line. A closed stdout (the person piped us into `head`) must not turn a
+/// clean stop into a panic.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }

@@ -1,0 +1,102 @@
+//! The `eternego` binary as a person runs it: flags before or after the subcommand, the port
+//! fallback line, a clear failure when no port is free, and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+
+fn eternego(home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eternego"));
+    cmd.env("ETERNEGO_HOME", home)
+        .env_remove("WEB_PORT")
+        .env_remove("WEB_HOST")
+        // No persona exists, so nothing is contacted; point the engine somewhere closed anyway.
+        .env("OLLAMA_BASE_URL", "http://127.0.0.1:9")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Reads stdout lines until the "listening" line; returns every line read.
+fn read_until_listening(child: &mut Child) -> Vec<String> {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.contains("is listening on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    lines
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    child.wait().unwrap()
+}
+
+/// Holds `count` consecutive loopback ports and returns the first.
+fn hold_ports(count: u16) -> (u16, Vec<TcpListener>) {
+    'search: for start in (20000..60000).step_by(37) {
+        let mut held = Vec::new();
+        for port in start..start + count {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => held.push(l),
+                Err(_) => continue 'search,
+            }
+        }
+        return (start, held);
+    }
+    panic!("no run of free ports");
+}
+
+#[test]
+fn a_taken_port_moves_to_the_next_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let (port, held) = hold_ports(1);
+    let mut child = eternego(home.path()).args(["daemon", "--port", &port.to_string()]).spawn().unwrap();
+    let lines = read_until_listening(&mut child);
+    let next = port + 1;
+    assert_eq!(lines[0], format!("Port {port} was in use; using {next} instead."));
+    assert!(lines.last().unwrap().contains(&format!("127.0.0.1:{next}")), "{lines:?}");
+    let body = http_get(&format!("http://127.0.0.1:{next}/api/personas"));
+    assert_eq!(body, r#"{"personas":[]}"#);
+    assert!(terminate(&mut child).success(), "SIGTERM is a clean stop");
+    drop(held);
+}
+
+#[test]
+fn flags_work_before_the_subcommand_too() {
+    let home = tempfile::tempdir().unwrap();
+    let (port, held) = hold_ports(1);
+    drop(held);
+    let mut child = eternego(home.path()).args(["--port", &port.to_string(), "--host", "127.0.0.1", "daemon"]).spawn().unwrap();
+    let lines = read_until_listening(&mut child);
+    assert!(lines.last().unwrap().contains(&format!("127.0.0.1:{port}")), "{lines:?}");
+    assert!(terminate(&mut child).success());
+}
+
+#[test]
+fn no_free_port_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let (port, _held) = hold_ports(20);
+    let out = eternego(home.path()).env("WEB_PORT", port.to_string()).arg("daemon").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("No free port in {port}..{}", port + 19)), "{err}");
+}
+
+/// A minimal blocking GET over a raw socket, so this test needs no async runtime.
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+}
