@@ -92,6 +92,8 @@ pub enum LifeEvent {
     /// She is sick (saved as `status: sick` with `sickness`) and has stopped herself; the
     /// registry should drop her.
     Sick { reason: String },
+    /// She folded a stretch of conversation into her files and archived it.
+    Consolidated,
     /// Her sleep ritual finished.
     Slept,
 }

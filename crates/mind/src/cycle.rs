@@ -599,6 +599,7 @@ async fn consolidate(life: &Life, cancel: &CancellationToken) -> Step<()> {
         }
         m.consolidate();
     });
+    let _ = life.events().send(crate::agent::LifeEvent::Consolidated);
     Ok(())
 }
 

@@ -154,6 +154,7 @@ async fn sleep_consolidates_her_person_archives_the_day_and_writes_the_diary() {
     agent.read("I'm Ada and I love green tea.").unwrap();
     assert_eq!(next_line(&mut out).await.content, "Nice to meet you, Ada.");
     agent.sleep().await.unwrap();
+    assert_eq!(next_event(&mut events).await, LifeEvent::Consolidated);
     assert_eq!(next_event(&mut events).await, LifeEvent::Slept);
     let home = world.home();
     assert_eq!(std::fs::read_to_string(home.join("person.md")).unwrap(), "Ada. Loves green tea.");
@@ -200,7 +201,7 @@ async fn a_dead_mind_makes_her_sick() {
                 world.clock.advance(time::Duration::minutes(1));
             }
             LifeEvent::Sick { reason } => break reason,
-            LifeEvent::Slept => unreachable!(),
+            other => panic!("unexpected {other:?}"),
         }
     };
     assert!(reason.contains("failed 3 beats in a row"), "{reason}");
