@@ -10,7 +10,7 @@ fn stream() -> Vec<Observation> {
         .map(|i: usize| {
             let mode = if (300..380).contains(&i) { Mode::StressResponse } else { Mode::ALL[(i * 5) % 7] };
             let s = ((i * 37) % 101) as f64 / 100.0;
-            Observation::new(mode, s, if i % 3 == 0 { 0.7 } else { 1.0 }).unwrap()
+            Observation::new(mode, s, if i.is_multiple_of(3) { 0.7 } else { 1.0 }).unwrap()
         })
         .collect()
 }

@@ -406,10 +406,11 @@ impl Service {
         let at = input.timestamp.map(clock::normalize).unwrap_or_else(|| self.now());
         let min = self.settings.min_interval;
         self.with_live(id, async |live| {
-            if let Some(last) = live.last_observation_at {
-                if !min.is_zero() && at < last + min {
-                    return Ok(Self::outcome(live, true));
-                }
+            if let Some(last) = live.last_observation_at
+                && !min.is_zero()
+                && at < last + min
+            {
+                return Ok(Self::outcome(live, true));
             }
             Self::commit(live, self.event_for(&input, at)).await?;
             Ok(Self::outcome(live, false))

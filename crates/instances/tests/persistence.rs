@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::Duration;
 
 fn obs(i: usize) -> Observation {
-    Observation::new(Mode::ALL[(i * 3) % 7], ((i * 41) % 100) as f64 / 100.0, if i % 4 == 0 { 0.6 } else { 1.0 }).unwrap()
+    Observation::new(Mode::ALL[(i * 3) % 7], ((i * 41) % 100) as f64 / 100.0, if i.is_multiple_of(4) { 0.6 } else { 1.0 }).unwrap()
 }
 
 #[tokio::test]
