@@ -112,7 +112,11 @@ impl Daemon {
             .split_for_parts();
         let openapi = Arc::new(openapi);
         let guard = Guard { port, allowed_hosts: Arc::new(self.state.config.allowed_hosts.clone()) };
+        let sockets = Router::new()
+            .route("/ws/{persona_id}", get(crate::routes::socket::persona_socket))
+            .with_state(self.state.clone());
         api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+            .merge(sockets)
             .merge(instances::router(self.identity.clone()))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)

@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use channels::PlatformUrls;
-use mind::{Agent, Surroundings};
+use mind::{Agent, LifeEvent, Outgoing, Surroundings};
 use organs::{OrganRequest, Preparer};
 use persona::{Channel, ChannelKind, Organ, OrganSlot, Persona, Phrase, Status, Store, StoreError};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, broadcast};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -79,6 +79,8 @@ pub struct Changes {
     pub clear: Vec<OrganSlot>,
 }
 
+type Agents = Arc<Mutex<HashMap<Uuid, Arc<Agent>>>>;
+
 pub struct Manager {
     store: Store,
     preparer: Preparer,
@@ -86,7 +88,9 @@ pub struct Manager {
     platforms: PlatformUrls,
     /// What every agent is started with: HTTP client, identity engine, clock.
     surroundings: Surroundings,
-    agents: Mutex<HashMap<Uuid, Arc<Agent>>>,
+    agents: Agents,
+    /// Every running persona's outgoing lines, so a web socket survives her restarts.
+    hub: broadcast::Sender<Outgoing>,
     /// One lifecycle change at a time per persona, without holding up the others.
     locks: std::sync::Mutex<HashMap<Uuid, Arc<Mutex<()>>>>,
 }
@@ -105,7 +109,8 @@ impl Manager {
             http,
             platforms,
             surroundings,
-            agents: Mutex::new(HashMap::new()),
+            agents: Agents::default(),
+            hub: broadcast::channel(256).0,
             locks: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -125,10 +130,6 @@ impl Manager {
     /// Her running agent, for the live-agent routes.
     pub async fn agent(&self, id: Uuid) -> Option<Arc<Agent>> {
         self.agents.lock().await.get(&id).cloned()
-    }
-
-    pub async fn running(&self) -> Vec<Uuid> {
-        self.agents.lock().await.keys().copied().collect()
     }
 
     /// Starts every persona whose status is `active`. A persona that fails to start is logged
@@ -172,8 +173,15 @@ impl Manager {
         self.preparer.prepare(OrganSlot::Thinking, &request).await.map_err(|e| e.to_string())?;
         let id = persona.id;
         let agent = Agent::start(persona, self.store.clone(), self.surroundings.clone()).await.map_err(|e| e.to_string())?;
-        self.agents.lock().await.insert(id, Arc::new(agent));
+        let agent = Arc::new(agent);
+        tokio::spawn(attend(Arc::downgrade(&agent), self.agents.clone(), self.hub.clone()));
+        self.agents.lock().await.insert(id, agent);
         Ok(())
+    }
+
+    /// Her outgoing lines and every other running persona's, for the web socket.
+    pub fn listen(&self) -> broadcast::Receiver<Outgoing> {
+        self.hub.subscribe()
     }
 
     async fn take_down(&self, id: Uuid) -> bool {
@@ -526,6 +534,41 @@ impl Manager {
             self.store.install(id, staged).map_err(internal)?;
         }
         Ok(())
+    }
+}
+
+/// Follows one running agent: forwards what she says to the hub, and when she falls sick (she
+/// has already saved `status: sick` and why) drops her from the registry, as the original did.
+/// Ends when she is stopped and her channels close.
+async fn attend(agent: std::sync::Weak<Agent>, agents: Agents, hub: broadcast::Sender<Outgoing>) {
+    let (mut said, mut events) = match agent.upgrade() {
+        Some(a) => (a.subscribe(), a.life_events()),
+        None => return,
+    };
+    loop {
+        tokio::select! {
+            line = said.recv() => match line {
+                Ok(line) => { let _ = hub.send(line); }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            event = events.recv() => match event {
+                Ok(LifeEvent::Sick { reason }) => {
+                    let Some(sick) = agent.upgrade() else { return };
+                    let id = sick.persona().id;
+                    tracing::warn!(persona = %id, %reason, "persona fell sick; stopping her");
+                    let mut map = agents.lock().await;
+                    if map.get(&id).is_some_and(|current| Arc::ptr_eq(current, &sick)) {
+                        map.remove(&id);
+                    }
+                    drop(map);
+                    sick.stop().await;
+                    return;
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
     }
 }
 

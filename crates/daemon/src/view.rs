@@ -31,6 +31,11 @@ pub struct PersonaView {
     /// Why she is sick, when she is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sickness: Option<String>,
+    /// What her life looks like right now, while she runs: phase, faults, and the identity
+    /// engine's regulation (stress level, energy, allowed and forbidden actions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub life: Option<mind::LiveStatus>,
     pub thinking: Option<OrganView>,
     pub imagination: Option<OrganView>,
     pub mouth: Option<OrganView>,
@@ -50,7 +55,8 @@ fn channel_view(channel: &Channel) -> ChannelView {
 }
 
 impl PersonaView {
-    pub fn of(persona: &Persona, running: bool) -> PersonaView {
+    pub fn of(persona: &Persona, life: Option<mind::LiveStatus>) -> PersonaView {
+        let running = life.is_some();
         let organ = |slot: OrganSlot| persona.organ(slot).map(organ_view);
         let mut thinking = organ_view(&persona.thinking);
         // A local Mind runs under an internal `eternego-<id>` wrapper; show the model the person chose.
@@ -65,6 +71,7 @@ impl PersonaView {
             running,
             status: persona.status.as_str().to_string(),
             sickness: persona.sickness.clone(),
+            life,
             thinking: Some(thinking),
             imagination: organ(OrganSlot::Imagination),
             mouth: organ(OrganSlot::Mouth),

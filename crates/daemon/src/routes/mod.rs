@@ -5,3 +5,4 @@ pub mod birth;
 pub mod diary;
 pub mod lifecycle;
 pub mod personas;
+pub mod socket;

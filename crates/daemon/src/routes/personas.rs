@@ -33,14 +33,11 @@ pub struct Providers {
 #[utoipa::path(get, path = "/api/personas", tag = "personas",
     responses((status = 200, description = "Every persona", body = PersonaList)))]
 pub async fn list(State(state): State<AppState>) -> Json<PersonaList> {
-    let running = state.manager.running().await;
-    let personas = state
-        .manager
-        .store()
-        .list()
-        .iter()
-        .map(|p| PersonaView::of(p, running.contains(&p.id)))
-        .collect();
+    let mut personas = Vec::new();
+    for persona in state.manager.store().list() {
+        let life = state.manager.agent(persona.id).await.map(|a| a.status());
+        personas.push(PersonaView::of(&persona, life));
+    }
     Json(PersonaList { personas })
 }
 
