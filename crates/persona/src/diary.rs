@@ -7,6 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
@@ -15,7 +16,7 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use time::macros::format_description;
 use uuid::Uuid;
-use zip::write::SimpleFileOptions;
+use zip::write::{PreparedZipFile, SimpleFileOptions, ZipFileBuilder};
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::Phrase;
@@ -212,27 +213,82 @@ fn prune(nights: &Path) {
 
 /// Zips every file and folder under `home`, paths relative to it, in a stable order. Links are
 /// not followed (one could pull a file from outside her home into the diary) and are skipped.
+///
+/// Deflate is the costly step, so files are compressed on every core, a batch at a time (which
+/// bounds the memory held by finished files waiting for their turn), and appended in order.
 fn pack(home: &Path) -> Result<Vec<u8>, DiaryError> {
     let mut entries = Vec::new();
     let mut bytes = 0u64;
     collect(home, "", &mut entries, &mut bytes)?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(bytes as usize / 2 + 4096)));
-    let base = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    for entry in &entries {
-        let options = base.last_modified_time(entry.modified);
-        if entry.dir {
-            zip.add_directory(entry.name.as_str(), options.unix_permissions(0o755)).map_err(zip_io)?;
-        } else {
-            let options = options
-                .unix_permissions(0o644)
-                .compression_level(Some(DEFLATE_LEVEL))
-                .large_file(entry.len >= u32::MAX as u64);
-            zip.start_file(entry.name.as_str(), options).map_err(zip_io)?;
-            let mut file = File::open(home.join(&entry.name))?;
-            io::copy(&mut file, &mut zip)?;
+    for batch in batches(&entries) {
+        for (entry, prepared) in batch.iter().zip(compress_batch(home, batch, workers)?) {
+            match prepared {
+                Some(file) => zip.add_prepared_file(file).map_err(zip_io)?,
+                None => zip.add_directory(entry.name.as_str(), options(entry)).map_err(zip_io)?,
+            }
         }
     }
     Ok(zip.finish().map_err(zip_io)?.into_inner())
+}
+
+/// Consecutive runs of entries holding at most 16 MiB or 512 entries (a bigger file goes alone).
+fn batches(entries: &[Entry]) -> Vec<&[Entry]> {
+    const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+    const BATCH_ENTRIES: usize = 512;
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, entry) in entries.iter().enumerate() {
+        if i > start && (bytes + entry.len > BATCH_BYTES || i - start == BATCH_ENTRIES) {
+            out.push(&entries[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += entry.len;
+    }
+    if start < entries.len() {
+        out.push(&entries[start..]);
+    }
+    out
+}
+
+/// Compresses the batch's files on `workers` threads; folders get `None`.
+fn compress_batch(home: &Path, batch: &[Entry], workers: usize) -> Result<Vec<Option<PreparedZipFile>>, DiaryError> {
+    let next = AtomicUsize::new(0);
+    let compress_some = || -> Result<Vec<(usize, PreparedZipFile)>, DiaryError> {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(entry) = batch.get(i) else { return Ok(done) };
+            if !entry.dir {
+                let mut builder = ZipFileBuilder::new(&entry.name, options(entry)).map_err(zip_io)?;
+                io::copy(&mut File::open(home.join(&entry.name))?, &mut builder)?;
+                done.push((i, builder.finish().map_err(zip_io)?));
+            }
+        }
+    };
+    let mut slots: Vec<Option<PreparedZipFile>> = batch.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.min(batch.len())).map(|_| scope.spawn(compress_some)).collect();
+        for handle in handles {
+            for (i, file) in handle.join().expect("a compression worker does not panic")? {
+                slots[i] = Some(file);
+            }
+        }
+        Ok(slots)
+    })
+}
+
+fn options(entry: &Entry) -> SimpleFileOptions {
+    let base = SimpleFileOptions::default().last_modified_time(entry.modified);
+    if entry.dir {
+        base.unix_permissions(0o755)
+    } else {
+        base.compression_method(CompressionMethod::Deflated)
+            .compression_level(Some(DEFLATE_LEVEL))
+            .unix_permissions(0o644)
+            .large_file(entry.len >= u32::MAX as u64)
+    }
 }
 
 struct Entry {
