@@ -119,7 +119,8 @@ pub fn nights(diary_dir: &Path) -> Vec<PathBuf> {
     night_names(&diary_dir.join(NIGHTS)).into_iter().map(|n| diary_dir.join(NIGHTS).join(n)).collect()
 }
 
-/// Opens a diary token and unpacks her home into `dest` (which must not exist yet).
+/// Opens a diary token and unpacks her home into `dest`, which must not exist yet (its parent
+/// must).
 pub fn restore(token: &[u8], id: Uuid, phrase: &Phrase, dest: &Path) -> Result<(), DiaryError> {
     restore_with(token, &DiaryKey::derive(phrase, id), dest, MAX_HOME_BYTES)
 }
@@ -136,7 +137,6 @@ pub fn restore_with(token: &[u8], key: &DiaryKey, dest: &Path, limit: u64) -> Re
     let parent = dest
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "restore target has no parent"))?;
-    fs::create_dir_all(parent)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".restore-");
     #[cfg(unix)]

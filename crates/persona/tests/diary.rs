@@ -183,6 +183,7 @@ fn entries_escaping_her_home_are_refused_and_leave_nothing() {
         ("nested parent", zip_of(file("history/../../evil".into()))),
         ("absolute", zip_of(file(absolute.to_str().unwrap().into()))),
         ("backslash", zip_of(file("..\\evil".into()))),
+        ("drive", zip_of(file("C:/evil".into()))),
         ("symlink", zip_of(|z| z.add_symlink("notes.md", "/etc/passwd", SimpleFileOptions::default()).unwrap())),
     ];
     for (what, zip) in cases {
