@@ -61,8 +61,14 @@ impl DiaryKey {
     pub fn derive(phrase: &Phrase, id: Uuid) -> DiaryKey {
         let mut raw = [0u8; 32];
         let salt = id.hyphenated().to_string();
-        pbkdf2::pbkdf2_hmac::<Sha256>(phrase.as_str().as_bytes(), salt.as_bytes(), KDF_ITERATIONS, &mut raw);
-        let fernet = Fernet::new(&URL_SAFE.encode(raw)).expect("a 32-byte key is a valid Fernet key");
+        pbkdf2::pbkdf2_hmac::<Sha256>(
+            phrase.as_str().as_bytes(),
+            salt.as_bytes(),
+            KDF_ITERATIONS,
+            &mut raw,
+        );
+        let fernet =
+            Fernet::new(&URL_SAFE.encode(raw)).expect("a 32-byte key is a valid Fernet key");
         DiaryKey(fernet)
     }
 
@@ -72,7 +78,9 @@ impl DiaryKey {
         let text = std::str::from_utf8(token).map_err(|_| DiaryError::Unreadable)?;
         // The original never checks the token's timestamp; a diary from a machine whose clock ran
         // ahead must still open, so the clock-skew check is given a "now" no token reaches.
-        self.0.decrypt_at_time(text.trim(), None, u64::MAX / 2).map_err(|_| DiaryError::Unreadable)
+        self.0
+            .decrypt_at_time(text.trim(), None, u64::MAX / 2)
+            .map_err(|_| DiaryError::Unreadable)
     }
 }
 
@@ -83,7 +91,12 @@ pub fn seal(home: &Path, key: &DiaryKey) -> Result<String, DiaryError> {
 }
 
 /// Seals `home` and writes it as `<diary_dir>/<id>.diary`, keeping earlier nights.
-pub fn write(diary_dir: &Path, home: &Path, id: Uuid, phrase: &Phrase) -> Result<PathBuf, DiaryError> {
+pub fn write(
+    diary_dir: &Path,
+    home: &Path,
+    id: Uuid,
+    phrase: &Phrase,
+) -> Result<PathBuf, DiaryError> {
     write_at(diary_dir, home, id, phrase, OffsetDateTime::now_utc())
 }
 
@@ -116,7 +129,10 @@ pub fn latest(diary_dir: &Path, id: Uuid) -> Option<PathBuf> {
 
 /// Her earlier diaries still kept, oldest first (the newest is the same token as [`latest`]).
 pub fn nights(diary_dir: &Path) -> Vec<PathBuf> {
-    night_names(&diary_dir.join(NIGHTS)).into_iter().map(|n| diary_dir.join(NIGHTS).join(n)).collect()
+    night_names(&diary_dir.join(NIGHTS))
+        .into_iter()
+        .map(|n| diary_dir.join(NIGHTS).join(n))
+        .collect()
 }
 
 /// Opens a diary token and unpacks her home into `dest`, which must not exist yet (its parent
@@ -129,14 +145,23 @@ pub fn restore(token: &[u8], id: Uuid, phrase: &Phrase, dest: &Path) -> Result<(
 ///
 /// Her home is unpacked into a staging folder beside `dest` and renamed into place only when
 /// every entry is out, so a failure leaves neither `dest` nor the staging folder behind.
-pub fn restore_with(token: &[u8], key: &DiaryKey, dest: &Path, limit: u64) -> Result<(), DiaryError> {
+pub fn restore_with(
+    token: &[u8],
+    key: &DiaryKey,
+    dest: &Path,
+    limit: u64,
+) -> Result<(), DiaryError> {
     if fs::symlink_metadata(dest).is_ok() {
-        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", dest.display())).into());
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} already exists", dest.display()),
+        )
+        .into());
     }
     let zip = key.open(token)?;
-    let parent = dest
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "restore target has no parent"))?;
+    let parent = dest.parent().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "restore target has no parent")
+    })?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".restore-");
     #[cfg(unix)]
@@ -156,14 +181,18 @@ const NIGHTS: &str = "nights";
 
 fn stamp(now: OffsetDateTime) -> String {
     let utc = now.to_offset(time::UtcOffset::UTC);
-    utc.format(format_description!("[year]-[month]-[day]T[hour]-[minute]-[second]Z"))
-        .expect("a UTC date formats")
+    utc.format(format_description!(
+        "[year]-[month]-[day]T[hour]-[minute]-[second]Z"
+    ))
+    .expect("a UTC date formats")
 }
 
 /// Makes `latest` the same file as `night` in one rename; where hard links are not supported it
 /// falls back to writing the token a second time.
 fn link_over(night: &Path, latest: &Path, token: &[u8]) -> io::Result<()> {
-    let dir = latest.parent().expect("the latest diary lives in her diary folder");
+    let dir = latest
+        .parent()
+        .expect("the latest diary lives in her diary folder");
     let tmp = dir.join(format!(".link-{}.tmp", Uuid::new_v4()));
     match fs::hard_link(night, &tmp) {
         Ok(()) => {
@@ -179,7 +208,9 @@ fn link_over(night: &Path, latest: &Path, token: &[u8]) -> io::Result<()> {
 
 /// Night files, oldest first; anything else in the folder is left alone.
 fn night_names(nights: &Path) -> Vec<String> {
-    let Ok(entries) = fs::read_dir(nights) else { return Vec::new() };
+    let Ok(entries) = fs::read_dir(nights) else {
+        return Vec::new();
+    };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.len() == "YYYY-MM-DDTHH-MM-SSZ.diary".len() && n.ends_with("Z.diary"))
@@ -220,13 +251,17 @@ fn pack(home: &Path) -> Result<Vec<u8>, DiaryError> {
     let mut entries = Vec::new();
     let mut bytes = 0u64;
     collect(home, "", &mut entries, &mut bytes)?;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(bytes as usize / 2 + 4096)));
     for batch in batches(&entries) {
         for (entry, prepared) in batch.iter().zip(compress_batch(home, batch, workers)?) {
             match prepared {
                 Some(file) => zip.add_prepared_file(file).map_err(zip_io)?,
-                None => zip.add_directory(entry.name.as_str(), options(entry)).map_err(zip_io)?,
+                None => zip
+                    .add_directory(entry.name.as_str(), options(entry))
+                    .map_err(zip_io)?,
             }
         }
     }
@@ -253,15 +288,22 @@ fn batches(entries: &[Entry]) -> Vec<&[Entry]> {
 }
 
 /// Compresses the batch's files on `workers` threads; folders get `None`.
-fn compress_batch(home: &Path, batch: &[Entry], workers: usize) -> Result<Vec<Option<PreparedZipFile>>, DiaryError> {
+fn compress_batch(
+    home: &Path,
+    batch: &[Entry],
+    workers: usize,
+) -> Result<Vec<Option<PreparedZipFile>>, DiaryError> {
     let next = AtomicUsize::new(0);
     let compress_some = || -> Result<Vec<(usize, PreparedZipFile)>, DiaryError> {
         let mut done = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(entry) = batch.get(i) else { return Ok(done) };
+            let Some(entry) = batch.get(i) else {
+                return Ok(done);
+            };
             if !entry.dir {
-                let mut builder = ZipFileBuilder::new(&entry.name, options(entry)).map_err(zip_io)?;
+                let mut builder =
+                    ZipFileBuilder::new(&entry.name, options(entry)).map_err(zip_io)?;
                 io::copy(&mut File::open(home.join(&entry.name))?, &mut builder)?;
                 done.push((i, builder.finish().map_err(zip_io)?));
             }
@@ -269,9 +311,14 @@ fn compress_batch(home: &Path, batch: &[Entry], workers: usize) -> Result<Vec<Op
     };
     let mut slots: Vec<Option<PreparedZipFile>> = batch.iter().map(|_| None).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers.min(batch.len())).map(|_| scope.spawn(compress_some)).collect();
+        let handles: Vec<_> = (0..workers.min(batch.len()))
+            .map(|_| scope.spawn(compress_some))
+            .collect();
         for handle in handles {
-            for (i, file) in handle.join().expect("a compression worker does not panic")? {
+            for (i, file) in handle
+                .join()
+                .expect("a compression worker does not panic")?
+            {
                 slots[i] = Some(file);
             }
         }
@@ -298,23 +345,41 @@ struct Entry {
     modified: zip::DateTime,
 }
 
-fn collect(dir: &Path, prefix: &str, out: &mut Vec<Entry>, bytes: &mut u64) -> Result<(), DiaryError> {
+fn collect(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<Entry>,
+    bytes: &mut u64,
+) -> Result<(), DiaryError> {
     let mut children: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     children.sort_by_key(|e| e.file_name());
     for child in children {
         let name = child.file_name().into_string().map_err(|n| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("a file name in her home is not UTF-8: {n:?}"))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a file name in her home is not UTF-8: {n:?}"),
+            )
         })?;
         let meta = child.metadata()?;
         let modified = meta.modified().map(zip_time).unwrap_or_default();
         let rel = format!("{prefix}{name}");
         if meta.is_dir() {
             let dir_name = format!("{rel}/");
-            out.push(Entry { name: dir_name.clone(), dir: true, len: 0, modified });
+            out.push(Entry {
+                name: dir_name.clone(),
+                dir: true,
+                len: 0,
+                modified,
+            });
             collect(&child.path(), &dir_name, out, bytes)?;
         } else if meta.is_file() {
             *bytes += meta.len();
-            out.push(Entry { name: rel, dir: false, len: meta.len(), modified });
+            out.push(Entry {
+                name: rel,
+                dir: false,
+                len: meta.len(),
+                modified,
+            });
         } else {
             tracing::warn!(path = %rel, "not a regular file or folder; left out of the diary");
         }
@@ -354,7 +419,10 @@ fn unpack(zip: &[u8], root: &Path, limit: u64) -> Result<(), DiaryError> {
     let mut made = std::collections::HashSet::new();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|_| DiaryError::Unreadable)?;
-        let name = entry.name().map_err(|_| DiaryError::Unreadable)?.into_owned();
+        let name = entry
+            .name()
+            .map_err(|_| DiaryError::Unreadable)?
+            .into_owned();
         let rel = safe_relative(&name)?;
         if entry.is_symlink() {
             return Err(DiaryError::Unsafe(format!("{name} is a link")));

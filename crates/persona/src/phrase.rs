@@ -12,14 +12,20 @@ impl Phrase {
     pub fn generate() -> Phrase {
         let mut entropy = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut entropy);
-        let mnemonic = Mnemonic::from_entropy(&entropy).expect("32 bytes is a valid entropy length");
+        let mnemonic =
+            Mnemonic::from_entropy(&entropy).expect("32 bytes is a valid entropy length");
         Phrase(mnemonic.to_string())
     }
 
     /// Reads a phrase as a person typed it. No checksum is demanded: the original drew its words
     /// independently, so its phrases are usually not valid BIP-39 and must still open its diaries.
     pub fn parse(text: &str) -> Phrase {
-        Phrase(text.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" "))
+        Phrase(
+            text.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     }
 
     pub fn as_str(&self) -> &str {

@@ -38,7 +38,9 @@ impl Keyring {
         if std::env::var("ETERNEGO_KEYRING").is_ok_and(|v| v.eq_ignore_ascii_case("file")) {
             return Keyring::none();
         }
-        Keyring { program: find_on_path("secret-tool", std::env::var_os("PATH")) }
+        Keyring {
+            program: find_on_path("secret-tool", std::env::var_os("PATH")),
+        }
     }
 
     /// No keyring: the master key goes to a file.
@@ -48,19 +50,36 @@ impl Keyring {
 
     /// A `secret-tool`-compatible program at `path`.
     pub fn command(path: &Path) -> Keyring {
-        Keyring { program: Some(path.to_path_buf()) }
+        Keyring {
+            program: Some(path.to_path_buf()),
+        }
     }
 
     fn store(&self, item: &str, secret: &str) -> Result<(), String> {
         let label = format!("eternego:{item}");
-        self.run(&["store", "--label", &label, "application", "eternego", "key", item], Some(secret))?;
+        self.run(
+            &[
+                "store",
+                "--label",
+                &label,
+                "application",
+                "eternego",
+                "key",
+                item,
+            ],
+            Some(secret),
+        )?;
         Ok(())
     }
 
     fn lookup(&self, item: &str) -> Result<String, String> {
         let out = self.run(&["lookup", "application", "eternego", "key", item], None)?;
         let secret = out.trim().to_string();
-        if secret.is_empty() { Err("has no such entry".into()) } else { Ok(secret) }
+        if secret.is_empty() {
+            Err("has no such entry".into())
+        } else {
+            Ok(secret)
+        }
     }
 
     /// Runs the keyring command with a deadline: a locked or absent keyring daemon must not hang
@@ -95,13 +114,20 @@ impl Keyring {
             return Err(format!("refused ({status})"));
         }
         let mut out = String::new();
-        child.stdout.take().expect("stdout is piped").read_to_string(&mut out).map_err(|e| e.to_string())?;
+        child
+            .stdout
+            .take()
+            .expect("stdout is piped")
+            .read_to_string(&mut out)
+            .map_err(|e| e.to_string())?;
         Ok(out)
     }
 }
 
 fn find_on_path(name: &str, path: Option<OsString>) -> Option<PathBuf> {
-    std::env::split_paths(&path?).map(|dir| dir.join(name)).find(|p| is_executable(p))
+    std::env::split_paths(&path?)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -141,16 +167,21 @@ impl SecretStore {
         let fernet = master_key(&dir, keyring, path.exists())?;
         let cache = match std::fs::read(&path) {
             Ok(token) => {
-                let text = String::from_utf8(token).map_err(|_| SecretError::Corrupt("the vault is not a token".into()))?;
-                let json = fernet
-                    .decrypt(text.trim())
-                    .map_err(|_| SecretError::Corrupt("the vault does not open with its master key".into()))?;
+                let text = String::from_utf8(token)
+                    .map_err(|_| SecretError::Corrupt("the vault is not a token".into()))?;
+                let json = fernet.decrypt(text.trim()).map_err(|_| {
+                    SecretError::Corrupt("the vault does not open with its master key".into())
+                })?;
                 serde_json::from_slice(&json).map_err(|e| SecretError::Corrupt(e.to_string()))?
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(e.into()),
         };
-        Ok(SecretStore { path, fernet: Arc::new(fernet), cache: Arc::new(Mutex::new(cache)) })
+        Ok(SecretStore {
+            path,
+            fernet: Arc::new(fernet),
+            cache: Arc::new(Mutex::new(cache)),
+        })
     }
 
     pub fn get(&self, key: &str) -> Result<Option<String>, SecretError> {
@@ -162,7 +193,11 @@ impl SecretStore {
     }
 
     /// Removes every key under `prefix`, then sets `entries`, in one durable write.
-    pub fn replace_prefix(&self, prefix: &str, entries: &[(String, String)]) -> Result<(), SecretError> {
+    pub fn replace_prefix(
+        &self,
+        prefix: &str,
+        entries: &[(String, String)],
+    ) -> Result<(), SecretError> {
         let mut map = self.cache.lock().unwrap();
         let mut next = map.clone();
         next.retain(|k, _| !k.starts_with(prefix));
@@ -199,7 +234,10 @@ fn private_dir(dir: &Path) -> io::Result<()> {
 /// The vault's key: from wherever this store keeps it, or, for a store without a vault yet, a new
 /// one put in the keyring if it answers (and reads back), else in the key file.
 fn master_key(dir: &Path, keyring: &Keyring, vault_exists: bool) -> Result<Fernet, SecretError> {
-    let parse = |text: &str| Fernet::new(text.trim()).ok_or_else(|| SecretError::Corrupt("the master key is malformed".into()));
+    let parse = |text: &str| {
+        Fernet::new(text.trim())
+            .ok_or_else(|| SecretError::Corrupt("the master key is malformed".into()))
+    };
     let key_file = dir.join(KEY_FILE);
     match std::fs::read_to_string(&key_file) {
         Ok(text) => return parse(&text),
@@ -215,12 +253,17 @@ fn master_key(dir: &Path, keyring: &Keyring, vault_exists: bool) -> Result<Ferne
         Err(_) => {}
     }
     if vault_exists {
-        return Err(SecretError::Corrupt("the vault's master key is missing".into()));
+        return Err(SecretError::Corrupt(
+            "the vault's master key is missing".into(),
+        ));
     }
     let key = Fernet::generate_key();
     let item = format!("vault-{}", uuid::Uuid::new_v4());
     let in_keyring = keyring.program.is_some()
-        && keyring.store(&item, &key).and_then(|()| keyring.lookup(&item)).is_ok_and(|back| back == key);
+        && keyring
+            .store(&item, &key)
+            .and_then(|()| keyring.lookup(&item))
+            .is_ok_and(|back| back == key);
     if in_keyring {
         crate::atomic::write(&dir.join(KEYRING_MARK), item.as_bytes())?;
     } else {

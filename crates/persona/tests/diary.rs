@@ -27,7 +27,12 @@ fn fixture_phrase() -> Phrase {
 /// Encrypts arbitrary bytes as a diary of `id`, deriving the key independently of the crate.
 fn encrypt_as_diary(plain: &[u8], id: Uuid, phrase: &Phrase) -> String {
     let mut raw = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(phrase.as_str().as_bytes(), id.to_string().as_bytes(), 480_000, &mut raw);
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        phrase.as_str().as_bytes(),
+        id.to_string().as_bytes(),
+        480_000,
+        &mut raw,
+    );
     let key = base64::engine::general_purpose::URL_SAFE.encode(raw);
     fernet::Fernet::new(&key).unwrap().encrypt(plain)
 }
@@ -37,22 +42,36 @@ fn the_original_diary_restores_every_file_byte_for_byte() {
     let token = std::fs::read(fixture(&format!("{FIXTURE_ID}.diary"))).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("home");
-    diary::restore(&token, FIXTURE_ID.parse().unwrap(), &fixture_phrase(), &dest).unwrap();
+    diary::restore(
+        &token,
+        FIXTURE_ID.parse().unwrap(),
+        &fixture_phrase(),
+        &dest,
+    )
+    .unwrap();
 
     let manifest = std::fs::read_to_string(fixture("home.sha256")).unwrap();
     let mut listed = Vec::new();
     for line in manifest.lines().filter(|l| !l.trim().is_empty()) {
         let (hash, rel) = line.split_once("  ").unwrap();
-        let bytes = std::fs::read(dest.join(rel)).unwrap_or_else(|e| panic!("{rel} not restored: {e}"));
+        let bytes =
+            std::fs::read(dest.join(rel)).unwrap_or_else(|e| panic!("{rel} not restored: {e}"));
         assert_eq!(hex(&Sha256::digest(&bytes)), hash, "{rel} differs");
         listed.push(rel.to_string());
     }
-    let mut restored: Vec<String> =
-        common::tree(&dest).into_iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k).collect();
+    let mut restored: Vec<String> = common::tree(&dest)
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k)
+        .collect();
     listed.sort();
     restored.sort();
     assert_eq!(restored, listed, "restored files are exactly the manifest");
-    assert_eq!(common::listing(tmp.path()), ["home"], "no staging folder is left");
+    assert_eq!(
+        common::listing(tmp.path()),
+        ["home"],
+        "no staging folder is left"
+    );
 }
 
 #[test]
@@ -61,7 +80,13 @@ fn the_original_diary_opens_with_a_carelessly_typed_phrase() {
     let typed = std::fs::read_to_string(fixture("phrase.txt")).unwrap();
     let careless = format!("  {}  ", typed.trim().to_uppercase().replace(' ', "   "));
     let tmp = tempfile::tempdir().unwrap();
-    diary::restore(&token, FIXTURE_ID.parse().unwrap(), &Phrase::parse(&careless), &tmp.path().join("home")).unwrap();
+    diary::restore(
+        &token,
+        FIXTURE_ID.parse().unwrap(),
+        &Phrase::parse(&careless),
+        &tmp.path().join("home"),
+    )
+    .unwrap();
     assert!(tmp.path().join("home/config.json").is_file());
 }
 
@@ -77,7 +102,10 @@ fn a_written_diary_restores_her_whole_home() {
     assert_eq!(path, diary_dir.join(format!("{id}.diary")));
     assert_eq!(diary::latest(&diary_dir, id), Some(path.clone()));
     let token = std::fs::read(&path).unwrap();
-    assert!(token.starts_with(b"gAAAAA"), "a Fernet token, version byte 0x80");
+    assert!(
+        token.starts_with(b"gAAAAA"),
+        "a Fernet token, version byte 0x80"
+    );
     assert!(!token.ends_with(b"\n"));
 
     let dest = tmp.path().join("restored");
@@ -105,7 +133,11 @@ fn refused(token: &[u8], id: Uuid, phrase: &Phrase, expected: fn(&DiaryError) ->
     std::fs::write(tmp.path().join("witness"), b"untouched").unwrap();
     let err = diary::restore(token, id, phrase, &tmp.path().join("home")).unwrap_err();
     assert!(expected(&err), "unexpected error: {err:?}");
-    assert_eq!(common::listing(tmp.path()), ["witness"], "nothing left on disk");
+    assert_eq!(
+        common::listing(tmp.path()),
+        ["witness"],
+        "nothing left on disk"
+    );
 }
 
 fn unreadable(e: &DiaryError) -> bool {
@@ -136,7 +168,8 @@ fn a_damaged_diary_is_unreadable() {
     let key = DiaryKey::derive(&fixture_phrase(), id);
     let assert_unreadable = |bad: &[u8]| {
         let tmp = tempfile::tempdir().unwrap();
-        let err = diary::restore_with(bad, &key, &tmp.path().join("home"), diary::MAX_HOME_BYTES).unwrap_err();
+        let err = diary::restore_with(bad, &key, &tmp.path().join("home"), diary::MAX_HOME_BYTES)
+            .unwrap_err();
         assert!(unreadable(&err), "unexpected error: {err:?}");
         assert!(common::listing(tmp.path()).is_empty());
     };
@@ -157,10 +190,13 @@ fn a_damaged_diary_is_unreadable() {
 
 fn zip_of(build: impl FnOnce(&mut zip::ZipWriter<Cursor<Vec<u8>>>)) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    zip.start_file("config.json", SimpleFileOptions::default()).unwrap();
+    zip.start_file("config.json", SimpleFileOptions::default())
+        .unwrap();
     zip.write_all(b"{}").unwrap();
-    zip.add_directory("history/", SimpleFileOptions::default()).unwrap();
-    zip.start_file("history/today.md", SimpleFileOptions::default()).unwrap();
+    zip.add_directory("history/", SimpleFileOptions::default())
+        .unwrap();
+    zip.start_file("history/today.md", SimpleFileOptions::default())
+        .unwrap();
     zip.write_all(b"hello").unwrap();
     build(&mut zip);
     zip.finish().unwrap().into_inner()
@@ -184,7 +220,13 @@ fn entries_escaping_her_home_are_refused_and_leave_nothing() {
         ("absolute", zip_of(file(absolute.to_str().unwrap().into()))),
         ("backslash", zip_of(file("..\\evil".into()))),
         ("drive", zip_of(file("C:/evil".into()))),
-        ("symlink", zip_of(|z| z.add_symlink("notes.md", "/etc/passwd", SimpleFileOptions::default()).unwrap())),
+        (
+            "symlink",
+            zip_of(|z| {
+                z.add_symlink("notes.md", "/etc/passwd", SimpleFileOptions::default())
+                    .unwrap()
+            }),
+        ),
     ];
     for (what, zip) in cases {
         let token = encrypt_as_diary(&zip, id, &phrase);
@@ -192,8 +234,16 @@ fn entries_escaping_her_home_are_refused_and_leave_nothing() {
         std::fs::create_dir(&jail).unwrap();
         let err = diary::restore(token.as_bytes(), id, &phrase, &jail.join("home")).unwrap_err();
         assert!(unsafe_entry(&err), "{what}: unexpected error {err:?}");
-        assert!(common::listing(&jail).is_empty(), "{what}: left {:?}", common::listing(&jail));
-        assert_eq!(common::listing(tmp.path()), ["jail"], "{what}: wrote outside her home");
+        assert!(
+            common::listing(&jail).is_empty(),
+            "{what}: left {:?}",
+            common::listing(&jail)
+        );
+        assert_eq!(
+            common::listing(tmp.path()),
+            ["jail"],
+            "{what}: wrote outside her home"
+        );
         std::fs::remove_dir(&jail).unwrap();
     }
 }
@@ -203,19 +253,40 @@ fn a_zip_bomb_stops_at_the_limit_and_leaves_nothing() {
     let id = Uuid::new_v4();
     let phrase = Phrase::generate();
     let zip = zip_of(|z| {
-        z.start_file("big.bin", SimpleFileOptions::default()).unwrap();
+        z.start_file("big.bin", SimpleFileOptions::default())
+            .unwrap();
         z.write_all(&vec![0u8; 4 * 1024 * 1024]).unwrap();
     });
     assert!(zip.len() < 64 * 1024, "deflate squeezes zeros");
     let token = encrypt_as_diary(&zip, id, &phrase);
     let key = DiaryKey::derive(&phrase, id);
     let tmp = tempfile::tempdir().unwrap();
-    let err = diary::restore_with(token.as_bytes(), &key, &tmp.path().join("home"), 1024 * 1024).unwrap_err();
-    assert!(matches!(err, DiaryError::TooLarge { limit: 1048576 }), "{err:?}");
+    let err = diary::restore_with(
+        token.as_bytes(),
+        &key,
+        &tmp.path().join("home"),
+        1024 * 1024,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DiaryError::TooLarge { limit: 1048576 }),
+        "{err:?}"
+    );
     assert!(common::listing(tmp.path()).is_empty());
     // Under a generous limit the same diary restores.
-    diary::restore_with(token.as_bytes(), &key, &tmp.path().join("home"), 8 * 1024 * 1024).unwrap();
-    assert_eq!(std::fs::metadata(tmp.path().join("home/big.bin")).unwrap().len(), 4 * 1024 * 1024);
+    diary::restore_with(
+        token.as_bytes(),
+        &key,
+        &tmp.path().join("home"),
+        8 * 1024 * 1024,
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::metadata(tmp.path().join("home/big.bin"))
+            .unwrap()
+            .len(),
+        4 * 1024 * 1024
+    );
 }
 
 #[test]
@@ -225,8 +296,12 @@ fn restore_never_replaces_an_existing_folder() {
     let key = DiaryKey::derive(&Phrase::generate(), Uuid::new_v4());
     let token = diary::seal(&home, &key).unwrap();
     let before = common::tree(&home);
-    let err = diary::restore_with(token.as_bytes(), &key, &home, diary::MAX_HOME_BYTES).unwrap_err();
-    assert!(matches!(err, DiaryError::Io(ref e) if e.kind() == std::io::ErrorKind::AlreadyExists), "{err:?}");
+    let err =
+        diary::restore_with(token.as_bytes(), &key, &home, diary::MAX_HOME_BYTES).unwrap_err();
+    assert!(
+        matches!(err, DiaryError::Io(ref e) if e.kind() == std::io::ErrorKind::AlreadyExists),
+        "{err:?}"
+    );
     assert_eq!(common::tree(&home), before);
     assert_eq!(common::listing(tmp.path()), ["home"]);
 }
@@ -239,18 +314,36 @@ fn a_bad_night_keeps_the_last_good_diary() {
     let phrase = Phrase::generate();
     let diary_dir = tmp.path().join("diary");
     let good = common::tree(&home);
-    diary::write_at(&diary_dir, &home, id, &phrase, datetime!(2026-06-03 00:00 UTC)).unwrap();
+    diary::write_at(
+        &diary_dir,
+        &home,
+        id,
+        &phrase,
+        datetime!(2026-06-03 00:00 UTC),
+    )
+    .unwrap();
 
     // Her home is damaged during the day, and the same day's sleep seals the damage.
     std::fs::write(home.join("memory.json"), b"").unwrap();
     std::fs::remove_dir_all(home.join("history")).unwrap();
-    diary::write_at(&diary_dir, &home, id, &phrase, datetime!(2026-06-03 15:30 UTC)).unwrap();
+    diary::write_at(
+        &diary_dir,
+        &home,
+        id,
+        &phrase,
+        datetime!(2026-06-03 15:30 UTC),
+    )
+    .unwrap();
 
     let nights = diary::nights(&diary_dir);
     assert_eq!(nights.len(), 2);
     let dest = tmp.path().join("recovered");
     diary::restore(&std::fs::read(&nights[0]).unwrap(), id, &phrase, &dest).unwrap();
-    assert_eq!(common::tree(&dest), good, "the earlier diary still holds the good home");
+    assert_eq!(
+        common::tree(&dest),
+        good,
+        "the earlier diary still holds the good home"
+    );
     assert_eq!(
         std::fs::read(diary::latest(&diary_dir, id).unwrap()).unwrap(),
         std::fs::read(&nights[1]).unwrap(),
@@ -265,12 +358,32 @@ fn a_failed_write_leaves_the_previous_diary_in_place() {
     let id = Uuid::new_v4();
     let phrase = Phrase::generate();
     let diary_dir = tmp.path().join("diary");
-    let latest = diary::write_at(&diary_dir, &home, id, &phrase, datetime!(2026-06-03 00:00 UTC)).unwrap();
+    let latest = diary::write_at(
+        &diary_dir,
+        &home,
+        id,
+        &phrase,
+        datetime!(2026-06-03 00:00 UTC),
+    )
+    .unwrap();
     let before = std::fs::read(&latest).unwrap();
-    assert!(diary::write_at(&diary_dir, &tmp.path().join("gone"), id, &phrase, datetime!(2026-06-04 00:00 UTC)).is_err());
+    assert!(
+        diary::write_at(
+            &diary_dir,
+            &tmp.path().join("gone"),
+            id,
+            &phrase,
+            datetime!(2026-06-04 00:00 UTC)
+        )
+        .is_err()
+    );
     assert_eq!(std::fs::read(&latest).unwrap(), before);
     assert_eq!(diary::nights(&diary_dir).len(), 1);
-    assert_eq!(common::listing(&diary_dir), [format!("{id}.diary"), "nights".to_string()], "no temp file left");
+    assert_eq!(
+        common::listing(&diary_dir),
+        [format!("{id}.diary"), "nights".to_string()],
+        "no temp file left"
+    );
 }
 
 #[test]
@@ -300,7 +413,14 @@ fn retention_keeps_one_diary_a_day_for_a_month_and_the_newest_few() {
     std::fs::write(nights_dir.join("notes.txt"), b"not a night").unwrap();
     let today = start + time::Duration::days(40);
     for minute in 0..3 {
-        diary::write_at(&diary_dir, &home, id, &phrase, today + time::Duration::minutes(minute)).unwrap();
+        diary::write_at(
+            &diary_dir,
+            &home,
+            id,
+            &phrase,
+            today + time::Duration::minutes(minute),
+        )
+        .unwrap();
     }
 
     let kept: Vec<String> = diary::nights(&diary_dir)
@@ -313,8 +433,14 @@ fn retention_keeps_one_diary_a_day_for_a_month_and_the_newest_few() {
     expected.push(name(start + time::Duration::days(39)));
     expected.extend((0..3).map(|m| name(today + time::Duration::minutes(m))));
     expected.sort();
-    assert_eq!(kept, expected, "the newest of 30 days, and the 5 newest overall");
-    assert!(nights_dir.join("notes.txt").exists(), "foreign files are left alone");
+    assert_eq!(
+        kept, expected,
+        "the newest of 30 days, and the 5 newest overall"
+    );
+    assert!(
+        nights_dir.join("notes.txt").exists(),
+        "foreign files are left alone"
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {

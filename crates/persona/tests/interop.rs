@@ -24,7 +24,9 @@ fn python_has_cryptography() -> bool {
 #[test]
 fn python_cryptography_opens_our_diary_and_lists_her_files() {
     if !python_has_cryptography() {
-        println!("SKIPPED: python3 with the `cryptography` package is not available (pip install cryptography)");
+        println!(
+            "SKIPPED: python3 with the `cryptography` package is not available (pip install cryptography)"
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -42,16 +44,28 @@ fn python_cryptography_opens_our_diary_and_lists_her_files() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(phrase.as_str().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(phrase.as_str().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let expected: serde_json::Map<String, serde_json::Value> = common::tree(&home)
         .into_iter()
         .map(|(name, content)| {
             let hash = content.map(|bytes| {
-                Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+                Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
             });
             (name, serde_json::json!(hash))
         })

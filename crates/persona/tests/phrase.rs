@@ -10,7 +10,8 @@ fn a_new_phrase_is_a_valid_24_word_bip39_mnemonic() {
         let words: Vec<&str> = phrase.as_str().split(' ').collect();
         assert_eq!(words.len(), 24);
         assert!(words.iter().all(|w| english.contains(w)), "{words:?}");
-        let mnemonic = bip39::Mnemonic::parse_in(bip39::Language::English, phrase.as_str()).unwrap();
+        let mnemonic =
+            bip39::Mnemonic::parse_in(bip39::Language::English, phrase.as_str()).unwrap();
         assert_eq!(mnemonic.to_entropy().len(), 32, "256 bits of entropy");
         assert_eq!(Phrase::parse(phrase.as_str()), phrase, "already normal");
     }

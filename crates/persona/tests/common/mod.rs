@@ -22,7 +22,12 @@ pub fn tree(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        let rel = path.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         if path.is_dir() {
             out.insert(rel, None);
             walk(root, &path, out);
@@ -34,9 +39,12 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Option<Vec<u8>>>) {
 
 /// The names directly inside `dir`, sorted (empty if it does not exist).
 pub fn listing(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut names: Vec<String> =
-        entries.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     names
 }
@@ -46,11 +54,23 @@ pub fn sample_home(root: &Path) -> PathBuf {
     let home = root.join("home");
     let files: &[(&str, &[u8])] = &[
         ("config.json", br#"{"id":"x","name":"Iris"}"#),
-        ("memory.json", br#"[{"messages":[],"archive":[],"context":null}]"#),
-        ("conversation.jsonl", b"{\"role\":\"person\",\"content\":\"hi\"}\n"),
-        ("history/conversation-2026-06-03.md", b"[10:00] person: hi\n"),
+        (
+            "memory.json",
+            br#"[{"messages":[],"archive":[],"context":null}]"#,
+        ),
+        (
+            "conversation.jsonl",
+            b"{\"role\":\"person\",\"content\":\"hi\"}\n",
+        ),
+        (
+            "history/conversation-2026-06-03.md",
+            b"[10:00] person: hi\n",
+        ),
         ("meanings/learned.json", b"{}"),
-        ("media/screenshots/20260603100000.png", &[0x89, b'P', b'N', b'G', 0, 0xff, 0x10, 0x80]),
+        (
+            "media/screenshots/20260603100000.png",
+            &[0x89, b'P', b'N', b'G', 0, 0xff, 0x10, 0x80],
+        ),
         ("notes/caf\u{e9}.md", "un caf\u{e9}, merci\n".as_bytes()),
     ];
     for (rel, bytes) in files {
