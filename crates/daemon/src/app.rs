@@ -74,7 +74,8 @@ pub struct Daemon {
 impl Daemon {
     pub fn open(config: Config) -> Result<Daemon, LaunchError> {
         let home_error = |e: &dyn std::fmt::Display| LaunchError::Home { path: config.home.display().to_string(), reason: e.to_string() };
-        let store = persona::Store::open(&config.home).map_err(|e| home_error(&e))?;
+        let keyring = if config.system_keyring { persona::secrets::Keyring::system() } else { persona::secrets::Keyring::none() };
+        let store = persona::Store::open(&config.home, &keyring).map_err(|e| home_error(&e))?;
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()

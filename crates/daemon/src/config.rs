@@ -24,6 +24,9 @@ pub struct Config {
     pub upload_limit: usize,
     /// Extra `Host`/`Origin` names the person allows (e.g. a reverse proxy's name).
     pub allowed_hosts: Vec<String>,
+    /// Keep the secret store's master key in the system keyring when one exists
+    /// (`ETERNEGO_KEYRING=file` turns this off: headless servers, tests).
+    pub system_keyring: bool,
 }
 
 /// Defaults shared by [`Config::from_env`] and tests.
@@ -75,7 +78,8 @@ impl Config {
         let allowed_hosts = var("ETERNEGO_ALLOWED_HOSTS")
             .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
             .unwrap_or_default();
-        Ok(Config { host, port, home, providers, platforms, identity_min_interval, upload_limit, allowed_hosts })
+        let system_keyring = !var("ETERNEGO_KEYRING").is_some_and(|v| v.trim().eq_ignore_ascii_case("file"));
+        Ok(Config { host, port, home, providers, platforms, identity_min_interval, upload_limit, allowed_hosts, system_keyring })
     }
 }
 

@@ -32,12 +32,9 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// The system keyring through `secret-tool` when it is on `PATH`, unless `ETERNEGO_KEYRING`
-    /// is `file` (headless servers, tests), which keeps the key in a file.
+    /// The system keyring through `secret-tool` when it is on `PATH`. (The daemon's
+    /// configuration decides whether to use it: `ETERNEGO_KEYRING=file` keeps the key in a file.)
     pub fn system() -> Keyring {
-        if std::env::var("ETERNEGO_KEYRING").is_ok_and(|v| v.eq_ignore_ascii_case("file")) {
-            return Keyring::none();
-        }
         Keyring {
             program: find_on_path("secret-tool", std::env::var_os("PATH")),
         }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
 use crate::record::{Credentials, OrganSlot, Persona};
-use crate::secrets::{SecretError, SecretStore};
+use crate::secrets::{Keyring, SecretError, SecretStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -47,9 +47,10 @@ fn config_prefix(id: Uuid) -> String {
 }
 
 impl Store {
-    pub fn open(root: &Path) -> Result<Store, StoreError> {
+    /// Opens `root`, keeping the secret store's master key in `keyring` when it can.
+    pub fn open(root: &Path, keyring: &Keyring) -> Result<Store, StoreError> {
         std::fs::create_dir_all(root.join("personas"))?;
-        let secrets = SecretStore::open(root)?;
+        let secrets = SecretStore::open_with(root, keyring)?;
         Ok(Store { root: root.to_path_buf(), secrets })
     }
 

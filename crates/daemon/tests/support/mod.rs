@@ -70,6 +70,7 @@ pub fn config(home: &Path, fakes: &Fakes) -> Config {
         identity_min_interval: Duration::ZERO,
         upload_limit: 8 * 1024 * 1024,
         allowed_hosts: vec![],
+        system_keyring: false,
     }
 }
 

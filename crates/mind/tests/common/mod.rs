@@ -31,7 +31,7 @@ pub fn mind_at(provider: Option<Provider>, url: &str, name: &str) -> Organ {
 impl World {
     pub fn new(thinking: Organ) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &persona::secrets::Keyring::none()).unwrap();
         let persona = Persona {
             id: uuid::Uuid::new_v4(),
             name: "Iris".into(),
