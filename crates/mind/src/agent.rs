@@ -183,7 +183,8 @@ impl Life {
         lock(&self.pending).push(e);
     }
 
-    /// Hands the events since the last flush to her identity instance and reads her contract.
+    /// Hands the events since the last flush to her identity instance (one durable batch) and
+    /// reads her contract.
     pub async fn regulate(&self) {
         let events: Vec<Event> = std::mem::take(&mut *lock(&self.pending));
         let at = self.clock.now();
@@ -204,22 +205,29 @@ impl Life {
                 tracing::warn!(persona = %self.persona.id, error = %e, "identity engine refused observations");
             }
         }
+        self.read_contract().await;
+    }
+
+    /// Reads her current contract without writing anything: what she must know before she
+    /// decides, kept off the path of a message by leaving the durable flush for after.
+    pub async fn read_contract(&self) {
         match self.identity.contract(&self.instance).await {
             Ok(c) => *lock(&self.regulated) = Regulated::from_contract(&self.instance, &c),
             Err(e) => tracing::warn!(persona = %self.persona.id, error = %e, "could not read her contract"),
         }
     }
 
-    /// She says something: it joins her memory and conversation log and reaches her person.
+    /// She says something: it reaches her person first (the wait she feels), then joins her
+    /// memory and conversation log before anything else in her can run.
     pub fn speak(&self, text: &str, kind: Spoken) {
         let via = self.web();
+        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind });
         self.with_memory(|m| m.remember(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None })));
         let line = json!({"role": "assistant", "content": text, "channel": if kind == Spoken::Say { json!(via) } else { json!(null) },
                           "time": clock::iso(self.clock.now())});
         if let Err(e) = persona::atomic::append_line(&self.home.conversation(), &line.to_string()) {
             tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl");
         }
-        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind });
         self.observe(Event::Answered);
     }
 
@@ -477,7 +485,7 @@ fn begin(life: &Arc<Life>, tx: &mpsc::UnboundedSender<Command>, generation: &mut
     let (life, tx, token, g) = (life.clone(), tx.clone(), cancel.clone(), *generation);
     let task = tokio::spawn(async move {
         life.thinking.store(true, Ordering::Relaxed);
-        life.regulate().await;
+        life.read_contract().await;
         let outcome = cycle::run(&life, &token).await;
         life.regulate().await;
         life.thinking.store(false, Ordering::Relaxed);
