@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::guard::Guard;
 use crate::manager::Manager;
-use crate::routes::{birth, diary, lifecycle, personas};
+use crate::routes::{birth, diary, lifecycle, live, personas};
 
 /// Largest JSON body any route but migrate accepts.
 const JSON_LIMIT: usize = 1024 * 1024;
@@ -103,10 +103,20 @@ impl Daemon {
             .routes(routes!(lifecycle::update))
             .routes(routes!(lifecycle::delete))
             .routes(routes!(diary::export))
+            .routes(routes!(live::read))
+            .routes(routes!(live::pair))
+            .routes(routes!(live::conversation))
+            .routes(routes!(live::knowledge))
+            .routes(routes!(live::calendar))
+            .routes(routes!(live::diagnose))
+            .routes(routes!(live::media))
             .layer(DefaultBodyLimit::max(JSON_LIMIT))
             .merge(
                 OpenApiRouter::new()
                     .routes(routes!(diary::migrate))
+                    .routes(routes!(live::hear))
+                    .routes(routes!(live::attach))
+                    .routes(routes!(live::feed))
                     .layer(DefaultBodyLimit::max(self.state.config.upload_limit)),
             )
             .with_state(self.state.clone())

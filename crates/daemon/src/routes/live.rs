@@ -218,7 +218,7 @@ pub async fn feed(
     let history = files.remove("history").ok_or_else(|| missing("history"))?;
     let source = texts.get("source").ok_or_else(|| missing("source"))?;
     agent.feed(&history.bytes, source).await?;
-    Ok(Json(FedReply { persona: PersonaView::of(agent.persona(), true) }))
+    Ok(Json(FedReply { persona: PersonaView::of(agent.persona(), Some(agent.status())) }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -254,9 +254,10 @@ pub struct PairReply {
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 422, description = "code missing", body = ValidationBody)))]
 pub async fn pair(State(state): State<AppState>, PersonaId(id): PersonaId, Body(request): Body<PairRequest>) -> Result<Json<PairReply>, ApiError> {
-    let (persona, channel) = running(&state, id).await?.pair(&request.code)?;
+    let agent = running(&state, id).await?;
+    let (persona, channel) = agent.pair(&request.code)?;
     Ok(Json(PairReply {
-        persona: PersonaView::of(&persona, true),
+        persona: PersonaView::of(&persona, Some(agent.status())),
         channel: ChannelPaired { kind: channel.kind.as_str().into(), name: channel.name, verified_at: channel.verified_at },
     }))
 }

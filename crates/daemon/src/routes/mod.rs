@@ -4,5 +4,6 @@
 pub mod birth;
 pub mod diary;
 pub mod lifecycle;
+pub mod live;
 pub mod personas;
 pub mod socket;
