@@ -98,6 +98,8 @@ async fn main() {
         }
     }
     agent.stop().await;
+    summary("read -> Mind request, first 50 turns", inbound[..50].to_vec());
+    summary("read -> Mind request, last 50 turns", inbound[inbound.len() - 50..].to_vec());
     summary("read -> Mind request", inbound);
     summary("Mind answer -> reply", outbound);
 

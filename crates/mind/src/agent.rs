@@ -127,6 +127,9 @@ pub struct Life {
     identity: Arc<instances::Service>,
     instance: String,
     memory: Mutex<Memory>,
+    memory_version: std::sync::atomic::AtomicU64,
+    /// Held while `memory.json` is written; the version last written.
+    memory_written: Mutex<u64>,
     phase: Mutex<Phase>,
     last_activity: Mutex<OffsetDateTime>,
     pending: Mutex<Vec<Event>>,
@@ -151,12 +154,30 @@ impl Life {
 
     /// Changes her memory and saves it before anyone else can see the change.
     pub fn with_memory<R>(&self, f: impl FnOnce(&mut Memory) -> R) -> R {
+        let (r, snapshot) = self.change_memory(f);
+        self.persist(snapshot);
+        r
+    }
+
+    /// Changes her memory and returns a numbered copy to persist.
+    fn change_memory<R>(&self, f: impl FnOnce(&mut Memory) -> R) -> (R, (u64, Memory)) {
         let mut m = lock(&self.memory);
         let r = f(&mut m);
-        if let Err(e) = m.save(&self.home.memory()) {
-            tracing::error!(persona = %self.persona.id, error = %e, "could not save memory.json");
+        let version = self.memory_version.fetch_add(1, Ordering::Relaxed) + 1;
+        (r, (version, m.clone()))
+    }
+
+    /// Writes a copy of her memory unless a newer one is already on disk, so saves finishing
+    /// out of order never put an older mind back.
+    fn persist(&self, (version, memory): (u64, Memory)) {
+        let mut written = lock(&self.memory_written);
+        if version <= *written {
+            return;
         }
-        r
+        match memory.save(&self.home.memory()) {
+            Ok(()) => *written = version,
+            Err(e) => tracing::error!(persona = %self.persona.id, error = %e, "could not save memory.json"),
+        }
     }
 
     pub fn phase(&self) -> Phase {
@@ -270,6 +291,8 @@ impl Agent {
         let now = around.clock.now();
         let life = Arc::new(Life {
             memory: Mutex::new(Memory::load(&home.memory())),
+            memory_version: std::sync::atomic::AtomicU64::new(0),
+            memory_written: Mutex::new(0),
             persona: persona.clone(),
             store,
             voice: Voice::new(around.http.clone()),
@@ -487,7 +510,9 @@ fn begin(life: &Arc<Life>, tx: &mpsc::UnboundedSender<Command>, generation: &mut
         life.thinking.store(true, Ordering::Relaxed);
         life.read_contract().await;
         let outcome = cycle::run(&life, &token).await;
-        life.regulate().await;
+        if !matches!(outcome, Err(Halt::Interrupted)) {
+            life.regulate().await;
+        }
         life.thinking.store(false, Ordering::Relaxed);
         let _ = tx.send(Command::Settled { generation: g, outcome });
     });
@@ -506,7 +531,11 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
         match command {
             Command::Perceive(message) => {
                 interrupt(&mut running).await;
-                life.with_memory(|m| m.remember(message));
+                // What she heard is already durable in conversation.jsonl; her memory is written
+                // beside the cycle so the Mind's request does not wait for it.
+                let ((), snapshot) = life.change_memory(|m| m.remember(message));
+                let writer = life.clone();
+                tokio::task::spawn_blocking(move || writer.persist(snapshot));
                 life.observe(Event::Heard);
                 life.touch();
                 if life.phase() != Phase::Night {
@@ -533,6 +562,9 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 }
             }
             Command::Beat { since, at } => {
+                if running.is_none() {
+                    life.regulate().await;
+                }
                 let faults = std::mem::take(&mut *lock(&life.faults));
                 health::record(&life.home, at, &faults);
                 let n = life.in_a_row.load(Ordering::Relaxed);
@@ -572,4 +604,6 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
         }
     }
     interrupt(&mut running).await;
+    let ((), last) = life.change_memory(|_| ());
+    life.persist(last);
 }
