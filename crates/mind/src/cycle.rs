@@ -580,11 +580,10 @@ pub(crate) async fn keep(life: &Life, cancel: &CancellationToken, memory: &Memor
         return Ok(None);
     }
     for (key, file) in KNOWLEDGE {
-        if let Some(text) = field(&v, key) {
-            if let Err(e) = life.home.write(file, &text) {
+        if let Some(text) = field(&v, key)
+            && let Err(e) = life.home.write(file, &text) {
                 tracing::warn!(persona = %life.persona.id, file, error = %e, "could not write a knowledge file");
             }
-        }
     }
     life.observe(Event::Consolidated);
     Ok(Some(v))

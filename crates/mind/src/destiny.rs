@@ -63,11 +63,10 @@ fn trigger_of(stem: &str) -> Option<(String, PrimitiveDateTime)> {
 
 fn split_body(text: &str) -> (String, String) {
     let trimmed = text.trim_end();
-    if let Some((body, last)) = trimmed.rsplit_once('\n') {
-        if let Some(r) = last.trim().strip_prefix("recurrence:") {
+    if let Some((body, last)) = trimmed.rsplit_once('\n')
+        && let Some(r) = last.trim().strip_prefix("recurrence:") {
             return (body.trim_end().to_string(), r.trim().to_string());
         }
-    }
     if let Some(r) = trimmed.strip_prefix("recurrence:") {
         return (String::new(), r.trim().to_string());
     }
@@ -229,11 +228,10 @@ pub fn calendar(home: &Path, start: PrimitiveDateTime, end: PrimitiveDateTime) -
                 }
             } else if let Some((kind, at)) = trigger_of(stem) {
                 let time = display(at);
-                if inside(&time) {
-                    if let Some(Value::Array(list)) = history.get_mut(&kind) {
+                if inside(&time)
+                    && let Some(Value::Array(list)) = history.get_mut(&kind) {
                         list.push(json!({"time": time, "body": split_body(&body).0}));
                     }
-                }
             }
         }
     }
