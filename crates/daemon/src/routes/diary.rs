@@ -1,6 +1,5 @@
 //! Her diary over HTTP: migrate (restore her from a diary) and export (download her latest).
 
-use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
@@ -8,13 +7,13 @@ use axum::extract::{Multipart, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::{PersonaId, parse_id};
-use crate::error::{ApiError, ErrorBody, FieldError, ValidationBody};
+use crate::error::{ApiError, ErrorBody, ValidationBody};
 use crate::manager::{Environment, OrganAsk};
+use crate::upload;
 use persona::{OrganSlot, Persona, Phrase};
 
 #[derive(Serialize, ToSchema)]
@@ -43,19 +42,6 @@ pub struct MigrateForm {
     discord_token: Option<String>,
 }
 
-struct Upload {
-    name: String,
-    bytes: Vec<u8>,
-}
-
-fn upload_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge("The upload is larger than this daemon accepts (ETERNEGO_UPLOAD_LIMIT_MB).".into())
-    } else {
-        ApiError::BadRequest(format!("Could not read the upload: {}", e.body_text()))
-    }
-}
-
 /// Restore a persona from her encrypted diary onto this machine.
 #[utoipa::path(post, path = "/api/persona/migrate", tag = "create",
     request_body(content = MigrateForm, content_type = "multipart/form-data"),
@@ -68,33 +54,10 @@ pub async fn migrate(
     State(state): State<AppState>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<PersonaReply>, ApiError> {
-    let mut fields: HashMap<String, String> = HashMap::new();
-    let mut diary: Option<Upload> = None;
-    if let Ok(mut form) = form {
-        while let Some(field) = form.next_field().await.map_err(upload_error)? {
-            let name = field.name().unwrap_or_default().to_string();
-            if name == "diary" && field.file_name().is_some() {
-                let file = field.file_name().unwrap_or_default().to_string();
-                let bytes = field.bytes().await.map_err(upload_error)?;
-                diary = Some(Upload { name: file, bytes: bytes.to_vec() });
-            } else {
-                let text = field.text().await.map_err(upload_error)?;
-                fields.insert(name, text);
-            }
-        }
-    }
-    let mut missing = Vec::new();
-    if diary.is_none() {
-        missing.push(FieldError::missing(&["body", "diary"], Value::Null));
-    }
-    for required in ["phrase", "model"] {
-        if !fields.contains_key(required) {
-            missing.push(FieldError::missing(&["body", required], Value::Null));
-        }
-    }
-    let Some(diary) = diary.filter(|_| missing.is_empty()) else {
-        return Err(ApiError::Validation(missing));
-    };
+    let mut form = upload::read(form).await?;
+    upload::require(&form, &["diary"], &["phrase", "model"])?;
+    let diary = form.files.remove("diary").expect("required above");
+    let fields = form.texts;
     let stem = std::path::Path::new(diary.name.rsplit(['/', '\\']).next().unwrap_or_default())
         .file_stem()
         .and_then(|s| s.to_str())

@@ -5,7 +5,6 @@
 //! routes read her files, so they answer whether she runs or not (404 for an unknown persona),
 //! as the documentation of the knowledge API says.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -22,6 +21,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::body::{Body, Field, Kind, PersonaId, Validated, parse_id};
 use crate::error::{ApiError, ErrorBody, ValidationBody};
+use crate::upload;
 use crate::view::PersonaView;
 
 impl From<MindError> for ApiError {
@@ -80,44 +80,6 @@ pub async fn read(State(state): State<AppState>, PersonaId(id): PersonaId, Body(
     Ok(Json(RECEIVED))
 }
 
-struct Upload {
-    name: String,
-    mime: String,
-    bytes: Vec<u8>,
-}
-
-fn upload_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge("The upload is larger than this daemon accepts (ETERNEGO_UPLOAD_LIMIT_MB).".into())
-    } else {
-        ApiError::BadRequest(format!("Could not read the upload: {}", e.body_text()))
-    }
-}
-
-/// The file fields and text fields of a multipart form.
-async fn form(form: Result<Multipart, MultipartRejection>) -> Result<(HashMap<String, Upload>, HashMap<String, String>), ApiError> {
-    let mut form = form.map_err(|_| ApiError::BadRequest("Expected a multipart/form-data body.".into()))?;
-    let (mut files, mut texts) = (HashMap::new(), HashMap::new());
-    while let Some(field) = form.next_field().await.map_err(upload_error)? {
-        let key = field.name().unwrap_or_default().to_string();
-        match field.file_name().map(str::to_string) {
-            Some(name) => {
-                let mime = field.content_type().unwrap_or("application/octet-stream").to_string();
-                let bytes = field.bytes().await.map_err(upload_error)?.to_vec();
-                files.insert(key, Upload { name, mime, bytes });
-            }
-            None => {
-                texts.insert(key, field.text().await.map_err(upload_error)?);
-            }
-        }
-    }
-    Ok((files, texts))
-}
-
-fn missing(field: &str) -> ApiError {
-    ApiError::Validation(vec![crate::error::FieldError::missing(&["body", field], Value::Null)])
-}
-
 /// The multipart form of `hear`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -143,8 +105,9 @@ pub async fn hear(
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Received>, ApiError> {
     let agent = running(&state, id).await?;
-    let (mut files, _) = form(upload).await?;
-    let audio = files.remove("audio").ok_or_else(|| missing("audio"))?;
+    let mut form = upload::read(upload).await?;
+    upload::require(&form, &["audio"], &[])?;
+    let audio = form.files.remove("audio").expect("required above");
     agent.hear(organs::Audio { bytes: audio.bytes, mime: audio.mime, file_name: audio.name }).await?;
     Ok(Json(RECEIVED))
 }
@@ -175,9 +138,10 @@ pub async fn attach(
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Received>, ApiError> {
     let agent = running(&state, id).await?;
-    let (mut files, texts) = form(upload).await?;
-    let file = files.remove("file").ok_or_else(|| missing("file"))?;
-    let caption = texts.get("caption").map(String::as_str).unwrap_or("");
+    let mut form = upload::read(upload).await?;
+    upload::require(&form, &["file"], &[])?;
+    let file = form.files.remove("file").expect("required above");
+    let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
     agent.attach(&file.name, &file.mime, &file.bytes, caption)?;
     Ok(Json(RECEIVED))
 }
@@ -214,9 +178,10 @@ pub async fn feed(
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<FedReply>, ApiError> {
     let agent = running(&state, id).await?;
-    let (mut files, texts) = form(upload).await?;
-    let history = files.remove("history").ok_or_else(|| missing("history"))?;
-    let source = texts.get("source").ok_or_else(|| missing("source"))?;
+    let mut form = upload::read(upload).await?;
+    upload::require(&form, &["history"], &["source"])?;
+    let history = form.files.remove("history").expect("required above");
+    let source = &form.texts["source"];
     agent.feed(&history.bytes, source).await?;
     Ok(Json(FedReply { persona: PersonaView::of(agent.persona(), Some(agent.status())) }))
 }
