@@ -85,7 +85,7 @@ impl Daemon {
         let identity = instances::Service::open(&config.home.join("identity"), settings)
             .map_err(|e| LaunchError::Identity(e.to_string()))?;
         let surroundings =
-            mind::Surroundings { http: http.clone(), identity: identity.clone(), clock: Arc::new(mind::SystemClock) };
+            mind::Surroundings { http: http.clone(), identity: identity.clone(), clock: Arc::new(mind::SystemClock), platforms: config.platforms.clone() };
         let manager = Manager::new(store, preparer, http, config.platforms.clone(), surroundings);
         Ok(Daemon { state: AppState { config: Arc::new(config), manager: Arc::new(manager) }, identity })
     }

@@ -25,7 +25,7 @@ pub struct Guard {
 impl Guard {
     fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        host == "localhost" || host.parse::<IpAddr>().is_ok() || self.allowed_hosts.iter().any(|h| *h == host)
+        host == "localhost" || host.parse::<IpAddr>().is_ok() || self.allowed_hosts.contains(&host)
     }
 
     /// Checks a `Host` header value (`name[:port]`).
@@ -50,13 +50,11 @@ impl Guard {
         }
         let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         let upgrade = headers.contains_key(header::UPGRADE);
-        if changes_state || upgrade {
-            if let Some(origin) = headers.get(header::ORIGIN) {
-                let ok = origin.to_str().map(|o| self.check_origin(o)).unwrap_or(false);
-                if !ok {
-                    return Err(ApiError::Forbidden("Cross-origin request refused.".into()));
-                }
-            }
+        if (changes_state || upgrade)
+            && let Some(origin) = headers.get(header::ORIGIN)
+            && !origin.to_str().map(|o| self.check_origin(o)).unwrap_or(false)
+        {
+            return Err(ApiError::Forbidden("Cross-origin request refused.".into()));
         }
         Ok(())
     }

@@ -352,10 +352,10 @@ impl Manager {
         if dir.exists() {
             let _ = std::fs::remove_dir_all(&dir);
         }
-        if persona.thinks_locally() {
-            if let Err(e) = self.preparer.unregister_mind(&persona.thinking).await {
-                tracing::warn!(persona = %id, error = %e, "could not unregister the model of a failed create");
-            }
+        if persona.thinks_locally()
+            && let Err(e) = self.preparer.unregister_mind(&persona.thinking).await
+        {
+            tracing::warn!(persona = %id, error = %e, "could not unregister the model of a failed create");
         }
     }
 
@@ -399,10 +399,11 @@ impl Manager {
         if persona != before {
             self.store.save(&persona).map_err(|e| ManagerError::Invalid(format!("Could not save the persona's identity. ({e})")))?;
         }
-        if old_mind.provider.is_none() && old_mind != persona.thinking && old_mind.name != persona.thinking.name {
-            if let Err(e) = self.preparer.unregister_mind(&old_mind).await {
-                tracing::warn!(persona = %id, error = %e, "could not unregister her previous local model");
-            }
+        if old_mind.provider.is_none()
+            && old_mind.name != persona.thinking.name
+            && let Err(e) = self.preparer.unregister_mind(&old_mind).await
+        {
+            tracing::warn!(persona = %id, error = %e, "could not unregister her previous local model");
         }
         let running = self.is_running(id).await;
         let outcome = match (persona.status, running) {
