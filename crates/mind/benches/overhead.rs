@@ -70,7 +70,7 @@ async fn main() {
     let store = Store::open(dir.path(), &persona::secrets::Keyring::none()).unwrap();
     let identity = instances::Service::open(&dir.path().join("identity"), instances::Settings { min_interval: Duration::ZERO, ..Default::default() }).unwrap();
     let clock = ManualClock::at(time::macros::datetime!(2026-05-18 08:00 UTC));
-    let around = Surroundings { http: organs::http_client(), identity, clock: Arc::new(clock) };
+    let around = Surroundings { http: organs::http_client(), identity, clock: Arc::new(clock), platforms: Default::default() };
     let fake = testkit::ollama::start(&[MODEL]).await;
     let stamps: Arc<Mutex<(Option<Instant>, Option<Instant>)>> = Arc::default();
     let marks = stamps.clone();

@@ -23,6 +23,7 @@ use crate::cycle::{self, Halt, Phase};
 use crate::home::{Home, Routines};
 use crate::memory::{Media, Memory, Message, Via};
 use crate::regulation::{Event, Regulated};
+use crate::gateway::Gateways;
 use crate::voice::Voice;
 use crate::{destiny, health, ritual};
 
@@ -64,6 +65,8 @@ pub struct Surroundings {
     pub http: reqwest::Client,
     pub identity: Arc<instances::Service>,
     pub clock: Arc<dyn Clock>,
+    /// Where her Telegram and Discord gateways reach the platforms.
+    pub platforms: channels::PlatformUrls,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -82,6 +85,8 @@ pub struct Outgoing {
     pub persona_id: Uuid,
     pub content: String,
     pub kind: Spoken,
+    /// The channel a reply answers (web, or the paired Telegram chat); `None` for a notice.
+    pub channel: Option<Via>,
 }
 
 /// Changes in her life the daemon must act on.
@@ -139,6 +144,9 @@ pub struct Life {
     thinking: std::sync::atomic::AtomicBool,
     sickness: Mutex<Option<String>>,
     pairings: Mutex<crate::pairing::Pairings>,
+    /// Where the message she is answering came from; her replies go back there.
+    answering: Mutex<Option<Via>>,
+    pub(crate) gateways: Gateways,
     outgoing: broadcast::Sender<Outgoing>,
     events: broadcast::Sender<LifeEvent>,
 }
@@ -239,10 +247,17 @@ impl Life {
     }
 
     /// She says something: it reaches her person first (the wait she feels), then joins her
-    /// memory and conversation log before anything else in her can run.
+    /// memory and conversation log before anything else in her can run. A reply goes where
+    /// the message she answers came from; a notice goes to every paired chat. The web sees
+    /// every line.
     pub fn speak(&self, text: &str, kind: Spoken) {
-        let via = self.web();
-        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind });
+        let via = lock(&self.answering).clone().unwrap_or_else(|| self.web());
+        match kind {
+            Spoken::Say => self.gateways.reply(&via, text),
+            Spoken::Notify => self.gateways.notify(text),
+        }
+        let channel = if kind == Spoken::Say { Some(via.clone()) } else { None };
+        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind, channel });
         self.with_memory(|m| m.remember(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None })));
         let line = json!({"role": "assistant", "content": text, "channel": if kind == Spoken::Say { json!(via) } else { json!(null) },
                           "time": clock::iso(self.clock.now())});
@@ -260,6 +275,11 @@ impl Life {
         &self.events
     }
 
+    /// A pairing code for `chat`, issued by a gateway that heard from an unpaired chat.
+    pub(crate) fn issue_pairing(&self, kind: persona::ChannelKind, chat: &str) -> String {
+        lock(&self.pairings).issue(kind, chat, self.clock.now())
+    }
+
     pub fn web(&self) -> Via {
         Via { kind: "web".into(), name: self.persona.id.to_string() }
     }
@@ -268,6 +288,39 @@ impl Life {
     pub fn conversation_today(&self) -> String {
         let today = clock::date(self.clock.now());
         ritual::transcript(&self.home, Some(&today))
+    }
+}
+
+/// How a perception enters her life: logged in `conversation.jsonl` first, then handed to
+/// her life task. The web routes and her chat gateways share it.
+#[derive(Clone)]
+pub(crate) struct Inlet {
+    pub(crate) life: Arc<Life>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Inlet {
+    pub(crate) fn text(&self, text: &str, via: Via) -> Result<(), MindError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(MindError::Invalid("message must not be empty".into()));
+        }
+        self.deliver(text, None, Message::user(text, Some(via)))
+    }
+
+    /// An image kept at `source`, for her eye.
+    pub(crate) fn image(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
+        let media = json!({"source": source, "caption": caption});
+        self.deliver(caption, Some(media), Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via)))
+    }
+
+    fn deliver(&self, logged: &str, media: Option<serde_json::Value>, message: Message) -> Result<(), MindError> {
+        let mut line = json!({"role": "person", "content": logged, "channel": message.channel, "time": clock::iso(self.life.clock.now())});
+        if let Some(m) = media {
+            line["media"] = m;
+        }
+        persona::atomic::append_line(&self.life.home.conversation(), &line.to_string())?;
+        self.commands.send(Command::Perceive(message)).map_err(|_| MindError::Stopped)
     }
 }
 
@@ -289,6 +342,8 @@ impl Agent {
         let instance = bind_identity(&home, &persona, &around.identity).await?;
         let contract = around.identity.contract(&instance).await.map_err(|e| MindError::Identity(e.to_string()))?;
         let now = around.clock.now();
+        let stop = CancellationToken::new();
+        let (gateways, mut tasks) = Gateways::open(&persona, &around.http, &around.platforms, &stop);
         let life = Arc::new(Life {
             memory: Mutex::new(Memory::load(&home.memory())),
             memory_version: std::sync::atomic::AtomicU64::new(0),
@@ -309,16 +364,19 @@ impl Agent {
             thinking: std::sync::atomic::AtomicBool::new(false),
             sickness: Mutex::new(None),
             pairings: Mutex::new(Default::default()),
+            answering: Mutex::new(None),
+            gateways,
             outgoing: broadcast::channel(256).0,
             events: broadcast::channel(64).0,
             home,
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        let stop = CancellationToken::new();
+        tasks.extend(life.gateways.listen(&Inlet { life: life.clone(), commands: tx.clone() }, &stop));
         let started = clock::next_minute(now) - time::Duration::minutes(1);
         let heart = tokio::spawn(heartbeat(life.clock.clone(), started, tx.clone(), stop.clone()));
         let living = tokio::spawn(live(life.clone(), rx, tx.clone(), stop.clone()));
-        Ok(Agent { persona, life, commands: tx, stop, tasks: tokio::sync::Mutex::new(vec![living, heart]) })
+        tasks.extend([living, heart]);
+        Ok(Agent { persona, life, commands: tx, stop, tasks: tokio::sync::Mutex::new(tasks) })
     }
 
     pub fn persona(&self) -> &Persona {
@@ -363,15 +421,13 @@ impl Agent {
         self.commands.send(c).map_err(|_| MindError::Stopped)
     }
 
+    fn inlet(&self) -> Inlet {
+        Inlet { life: self.life.clone(), commands: self.commands.clone() }
+    }
+
     /// `POST .../read`: a text message from her person over the web channel.
     pub fn read(&self, text: &str) -> Result<(), MindError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(MindError::Invalid("message must not be empty".into()));
-        }
-        let via = self.life.web();
-        self.log_person(text, &via, None)?;
-        self.send(Command::Perceive(Message::user(text, Some(via))))
+        self.inlet().text(text, self.life.web())
     }
 
     /// `POST .../hear`: a voice note, transcribed by her ear, then read like text.
@@ -389,44 +445,34 @@ impl Agent {
             .ok_or_else(|| MindError::Unperceivable(format!("No organ of hers can perceive {mime} files.")))?;
         let via = self.life.web();
         let now = self.life.clock.now();
-        let message = match kind {
+        match kind {
             crate::perceive::Kind::Image => {
                 let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
-                let source = path.display().to_string();
-                self.log_person(caption, &via, Some(json!({"source": source, "caption": caption})))?;
-                Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via))
+                self.inlet().image(path.display().to_string(), caption, via)
             }
             crate::perceive::Kind::Text => {
                 let text = crate::perceive::document_text(file_name, bytes)?;
                 let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
-                let source = path.display().to_string();
-                self.log_person(caption, &via, Some(json!({"source": source, "caption": caption})))?;
-                Message::user(format!("{caption}\n\n[document {file_name}]\n{text}").trim().to_string(), Some(via))
+                let media = json!({"source": path.display().to_string(), "caption": caption});
+                let message = Message::user(format!("{caption}\n\n[document {file_name}]\n{text}").trim().to_string(), Some(via));
+                self.inlet().deliver(caption, Some(media), message)
             }
-        };
-        self.send(Command::Perceive(message))
-    }
-
-    fn log_person(&self, text: &str, via: &Via, media: Option<serde_json::Value>) -> Result<(), MindError> {
-        let mut line = json!({"role": "person", "content": text, "channel": via, "time": clock::iso(self.life.clock.now())});
-        if let Some(m) = media {
-            line["media"] = m;
         }
-        persona::atomic::append_line(&self.life.home.conversation(), &line.to_string())?;
-        Ok(())
     }
 
-    /// A pairing code for `chat`, issued by a channel gateway that received `/start`.
+    /// A pairing code for `chat`, as her gateways issue to a chat they do not know.
     pub fn issue_pairing_code(&self, kind: persona::ChannelKind, chat: &str) -> String {
-        lock(&self.life.pairings).issue(kind, chat, self.life.clock.now())
+        self.life.issue_pairing(kind, chat)
     }
 
     /// `POST .../pair`: binds the channel a code was issued for and saves her record (read
-    /// fresh from disk, so nothing saved meanwhile is lost).
+    /// fresh from disk, so nothing saved meanwhile is lost). Her gateway routes that chat to
+    /// her from the next message on.
     pub fn pair(&self, code: &str) -> Result<(Persona, persona::Channel), MindError> {
         let mut record = self.life.store.load(self.persona.id)?;
         let channel = lock(&self.life.pairings).redeem(code, &mut record.channels, self.life.clock.now())?;
         self.life.store.save(&record)?;
+        self.life.gateways.bind(channel.kind, &channel.name);
         Ok((record, channel))
     }
 
@@ -531,6 +577,9 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
         match command {
             Command::Perceive(message) => {
                 interrupt(&mut running).await;
+                if message.channel.is_some() {
+                    *lock(&life.answering) = message.channel.clone();
+                }
                 // What she heard is already durable in conversation.jsonl; her memory is written
                 // beside the cycle so the Mind's request does not wait for it.
                 let ((), snapshot) = life.change_memory(|m| m.remember(message));

@@ -3,7 +3,8 @@
 //! `agent` is the runtime (one life task, a cancellable cycle, a heartbeat); `cycle` the
 //! stages; `home`, `memory`, `meanings`, `destiny` her files; `abilities` her tools;
 //! `regulation` the identity engine's hold on her; `health` and `ritual` sickness and sleep;
-//! `perceive` and `feed` what reaches her from outside; `views` what the daemon shows.
+//! `perceive` and `feed` what reaches her from outside; `gateway` her Telegram and Discord
+//! chats; `views` what the daemon shows.
 
 pub mod abilities;
 pub mod agent;
@@ -11,6 +12,7 @@ pub mod clock;
 pub mod cycle;
 pub mod destiny;
 pub mod feed;
+pub mod gateway;
 pub mod health;
 pub mod home;
 pub mod meanings;

@@ -22,6 +22,8 @@ pub struct World {
     pub clock: ManualClock,
     pub identity: Arc<instances::Service>,
     pub persona: Persona,
+    /// Where her gateways reach Telegram and Discord (a fake on loopback in channel tests).
+    pub platforms: channels::PlatformUrls,
 }
 
 pub fn mind_at(provider: Option<Provider>, url: &str, name: &str) -> Organ {
@@ -60,7 +62,7 @@ impl World {
         store.set_phrase(persona.id, &Phrase::generate()).unwrap();
         let settings = instances::Settings { min_interval: Duration::ZERO, ..Default::default() };
         let identity = instances::Service::open(&dir.path().join("identity"), settings).unwrap();
-        World { dir, store, clock: ManualClock::at(START), identity, persona }
+        World { dir, store, clock: ManualClock::at(START), identity, persona, platforms: Default::default() }
     }
 
     pub fn home(&self) -> std::path::PathBuf {
@@ -68,7 +70,7 @@ impl World {
     }
 
     pub async fn start(&self) -> Agent {
-        let around = Surroundings { http: organs::http_client(), identity: self.identity.clone(), clock: Arc::new(self.clock.clone()) };
+        let around = Surroundings { http: organs::http_client(), identity: self.identity.clone(), clock: Arc::new(self.clock.clone()), platforms: self.platforms.clone() };
         Agent::start(self.persona.clone(), self.store.clone(), around).await.unwrap()
     }
 }

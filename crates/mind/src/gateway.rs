@@ -1,0 +1,253 @@
+//! Her chat gateways: how she is reached on Telegram and Discord while she runs.
+//!
+//! One gateway per platform, for the first channel of that kind in her record (pairing binds
+//! the first channel of a kind, so a second bot of the same kind could never be paired).
+//! Telegram is long-polled; Discord is send-only until the gateway websocket exists.
+//!
+//! A gateway that is not yet paired answers every private chat with a pairing code and lets
+//! nothing from it reach her mind. Once paired, only that chat reaches her; others are
+//! ignored. What she says goes out through a queue per gateway, so her lines arrive in the
+//! order she said them and her cycle never waits on a platform.
+
+use std::sync::{Arc, Mutex};
+
+use channels::PlatformUrls;
+use channels::discord::Discord;
+use channels::telegram::{Inbound, Telegram};
+use persona::{ChannelKind, Persona};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::Inlet;
+use crate::memory::Via;
+use crate::pairing::CODE_LIFETIME;
+
+/// Messages read from Telegram but not yet handled; the poll waits when this many queue up.
+const INBOX: usize = 32;
+
+#[derive(Clone)]
+enum Client {
+    Telegram(Telegram),
+    Discord(Discord),
+}
+
+enum Out {
+    Text { chat: String, text: String },
+    Typing { chat: String },
+}
+
+struct Gateway {
+    kind: ChannelKind,
+    client: Client,
+    /// The chat she is paired with, once verified. Shared with pairing so a code redeemed in
+    /// her panel routes the next message at once.
+    paired: Mutex<Option<String>>,
+    outbox: mpsc::UnboundedSender<Out>,
+}
+
+impl Gateway {
+    fn paired(&self) -> Option<String> {
+        self.paired.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn send(&self, chat: &str, text: &str) {
+        let _ = self.outbox.send(Out::Text { chat: chat.to_string(), text: text.to_string() });
+    }
+}
+
+/// Her open gateways.
+pub struct Gateways {
+    list: Vec<Arc<Gateway>>,
+}
+
+impl Gateways {
+    /// Opens a gateway for the first Telegram and the first Discord channel with a token, and
+    /// starts the task that sends each one's queue. Sending stops when `stop` fires.
+    pub(crate) fn open(persona: &Persona, http: &reqwest::Client, urls: &PlatformUrls, stop: &CancellationToken) -> (Gateways, Vec<JoinHandle<()>>) {
+        let mut list = Vec::new();
+        let mut tasks = Vec::new();
+        for kind in [ChannelKind::Telegram, ChannelKind::Discord] {
+            let Some(channel) = persona.channels.iter().find(|c| c.kind == kind) else { continue };
+            let Some(token) = channel.credentials.as_ref().map(|c| c.token.clone()).filter(|t| !t.is_empty()) else { continue };
+            let client = match kind {
+                ChannelKind::Telegram => Client::Telegram(Telegram::new(http.clone(), urls, token)),
+                _ => Client::Discord(Discord::new(http.clone(), urls, token)),
+            };
+            let paired = channel.verified_at.as_ref().filter(|_| !channel.name.is_empty()).map(|_| channel.name.clone());
+            let (outbox, queue) = mpsc::unbounded_channel();
+            tasks.push(tokio::spawn(deliver(client.clone(), queue, stop.clone(), persona.id)));
+            list.push(Arc::new(Gateway { kind, client, paired: Mutex::new(paired), outbox }));
+        }
+        (Gateways { list }, tasks)
+    }
+
+    /// Starts listening on every gateway that can receive (Telegram), handing what arrives to
+    /// `inlet`. Listening stops when `stop` fires.
+    pub(crate) fn listen(&self, inlet: &Inlet, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for gateway in &self.list {
+            let Client::Telegram(bot) = &gateway.client else { continue };
+            let (tx, rx) = mpsc::channel(INBOX);
+            let (poller, cancel, id) = (bot.clone(), stop.clone(), inlet.life.persona.id);
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = poller.poll(tx, cancel).await {
+                    tracing::warn!(persona = %id, error = %e, "Telegram gateway closed");
+                }
+            }));
+            tasks.push(tokio::spawn(receive(gateway.clone(), bot.clone(), rx, inlet.clone(), stop.clone())));
+        }
+        tasks
+    }
+
+    /// Routes the pairing just made: `chat` is now the one chat of her `kind` gateway.
+    pub(crate) fn bind(&self, kind: ChannelKind, chat: &str) {
+        if let Some(g) = self.list.iter().find(|g| g.kind == kind) {
+            *g.paired.lock().unwrap_or_else(|e| e.into_inner()) = Some(chat.to_string());
+        }
+    }
+
+    /// A reply goes back where the message came from; a web reply needs nothing from here.
+    pub(crate) fn reply(&self, via: &Via, text: &str) {
+        if let Some(g) = self.paired_to(via) {
+            g.send(&via.name, text);
+        }
+    }
+
+    /// Shows she is thinking in the chat a message came from.
+    pub(crate) fn typing(&self, via: &Via) {
+        if let Some(g) = self.paired_to(via) {
+            let _ = g.outbox.send(Out::Typing { chat: via.name.clone() });
+        }
+    }
+
+    /// A notice goes to every paired chat (the web sees every line anyway).
+    pub(crate) fn notify(&self, text: &str) {
+        for g in &self.list {
+            if let Some(chat) = g.paired() {
+                g.send(&chat, text);
+            }
+        }
+    }
+
+    fn paired_to(&self, via: &Via) -> Option<&Arc<Gateway>> {
+        self.list.iter().find(|g| g.kind.as_str() == via.kind && g.paired().as_deref() == Some(via.name.as_str()))
+    }
+}
+
+/// Sends a gateway's queue in order. A failed send is logged (without the token, which the
+/// channels crate never shows) and the next line is still tried.
+async fn deliver(client: Client, mut queue: mpsc::UnboundedReceiver<Out>, stop: CancellationToken, id: uuid::Uuid) {
+    loop {
+        let out = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            out = queue.recv() => match out { Some(o) => o, None => return },
+        };
+        let sent = tokio::select! {
+            _ = stop.cancelled() => return,
+            sent = send(&client, out) => sent,
+        };
+        if let Err(e) = sent {
+            tracing::warn!(persona = %id, error = %e, "could not send on her channel");
+        }
+    }
+}
+
+async fn send(client: &Client, out: Out) -> Result<(), channels::ChannelError> {
+    match (client, out) {
+        (Client::Telegram(bot), Out::Text { chat, text }) => bot.send(telegram_chat(&chat)?, &text).await,
+        (Client::Telegram(bot), Out::Typing { chat }) => bot.typing(telegram_chat(&chat)?).await,
+        (Client::Discord(bot), Out::Text { chat, text }) => bot.send(&chat, &text).await,
+        (Client::Discord(bot), Out::Typing { chat }) => bot.typing(&chat).await,
+    }
+}
+
+fn telegram_chat(chat: &str) -> Result<i64, channels::ChannelError> {
+    chat.parse()
+        .map_err(|_| channels::ChannelError::Platform { platform: "Telegram", reason: format!("{chat} is not a chat id") })
+}
+
+/// Handles what Telegram hands on until the poll ends or she stops.
+async fn receive(gateway: Arc<Gateway>, bot: Telegram, mut inbox: mpsc::Receiver<Inbound>, inlet: Inlet, stop: CancellationToken) {
+    loop {
+        let message = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            m = inbox.recv() => match m { Some(m) => m, None => return },
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            () = handle(&gateway, &bot, &inlet, message) => {}
+        }
+    }
+}
+
+async fn handle(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, message: Inbound) {
+    let id = inlet.life.persona.id;
+    let chat = message.chat_id.to_string();
+    match gateway.paired() {
+        None if message.chat_type == "private" => {
+            let code = inlet.life.issue_pairing(ChannelKind::Telegram, &chat);
+            gateway.send(&chat, &pairing_message(&inlet.life.persona.name, &code));
+        }
+        None => tracing::debug!(persona = %id, "ignoring a group message on an unpaired Telegram channel"),
+        Some(paired) if paired != chat => tracing::debug!(persona = %id, "ignoring a Telegram chat she is not paired with"),
+        Some(_) => {
+            let via = Via { kind: ChannelKind::Telegram.as_str().into(), name: chat.clone() };
+            let perceived = match (&message.photo, message.command.as_deref()) {
+                (Some(file_id), _) => match photo(bot, inlet, file_id).await {
+                    Ok(path) => inlet.image(path.display().to_string(), message.text.trim(), via.clone()),
+                    Err(reason) => {
+                        tracing::warn!(persona = %id, error = %reason, "could not download a Telegram photo");
+                        gateway.send(&chat, "I could not open that photo. Could you send it again?");
+                        return;
+                    }
+                },
+                (None, Some("start")) => {
+                    gateway.send(&chat, &format!("This chat is already paired with {}.", inlet.life.persona.name));
+                    return;
+                }
+                (None, _) if message.text.trim().is_empty() => return,
+                (None, _) => inlet.text(&message.text, via.clone()),
+            };
+            match perceived {
+                Ok(()) => inlet.life.gateways.typing(&via),
+                Err(e) => tracing::warn!(persona = %id, error = %e, "a Telegram message did not reach her"),
+            }
+        }
+    }
+}
+
+/// What an unpaired chat is told: the code, where it goes, and how long it lasts.
+fn pairing_message(name: &str, code: &str) -> String {
+    format!(
+        "Your pairing code is: {code}\n\nTo make this chat yours, enter the code in {name}'s panel (Settings, Channels, Verify). \
+         It works once and expires in {} minutes.",
+        CODE_LIFETIME.whole_minutes()
+    )
+}
+
+/// Downloads a photo into her media folder as `telegram-<stamp>-<file id>.jpg` (Telegram
+/// re-encodes every photo as JPEG).
+async fn photo(bot: &Telegram, inlet: &Inlet, file_id: &str) -> Result<std::path::PathBuf, String> {
+    let bytes = bot.download(file_id).await.map_err(|e| e.to_string())?;
+    let f = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    let stamp = inlet.life.clock.now().format(&f).unwrap_or_default();
+    let safe: String = file_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let path = inlet.life.home.media().join(format!("telegram-{stamp}-{safe}.jpg"));
+    persona::atomic::write(&path, &bytes).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pairing_message;
+
+    #[test]
+    fn the_pairing_message_carries_the_code_and_its_lifetime() {
+        let text = pairing_message("Iris", "ABC234");
+        assert!(text.starts_with("Your pairing code is: ABC234\n"));
+        assert!(text.contains("Iris's panel") && text.contains("10 minutes"), "{text}");
+    }
+}
