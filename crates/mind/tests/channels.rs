@@ -1,0 +1,239 @@
+//! Her Telegram and Discord gateways against fake platforms on loopback and a scripted fake
+//! Mind: pairing, where replies and notices go, photos, and stopping the poll.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mind::pairing::PairError;
+use mind::{Agent, MindError, Spoken};
+use persona::{Channel, ChannelKind, Credentials};
+use serde_json::{Value, json};
+use testkit::ScriptedReply;
+use testkit::discord::FakeDiscord;
+use testkit::ollama::FakeOllama;
+use testkit::telegram::FakeTelegram;
+
+const MODEL: &str = "eternego-iris";
+const TOKEN: &str = "7001:telegram-test-token";
+const DISCORD_TOKEN: &str = "discord-test-token";
+const PERSON: i64 = 4242;
+const STRANGER: i64 = 999;
+
+struct Scene {
+    mind: FakeOllama,
+    telegram: FakeTelegram,
+    discord: FakeDiscord,
+    world: World,
+}
+
+/// A fake Mind that does nothing until a test scripts it, fake platforms, and her record
+/// holding a Telegram channel, paired to `paired` when given.
+async fn scene(paired: Option<i64>) -> Scene {
+    let mind = testkit::ollama::start(&[MODEL]).await;
+    mind.set_responder(script(|_, _, _| json(json!({"decision": [{"done": null}]}))));
+    let telegram = testkit::telegram::start(&[TOKEN]).await;
+    let discord = testkit::discord::start(&[DISCORD_TOKEN]).await;
+    let mut world = World::new(mind_at(None, &mind.url(), MODEL));
+    world.platforms = channels::PlatformUrls { telegram: telegram.url(), discord: discord.url() };
+    world.persona.channels = vec![Channel {
+        kind: ChannelKind::Telegram,
+        name: paired.map(|c| c.to_string()).unwrap_or_default(),
+        credentials: Some(Credentials { token: TOKEN.into() }),
+        verified_at: paired.map(|_| "2026-05-01T08:00:00Z".to_string()),
+    }];
+    world.store.save(&world.persona).unwrap();
+    Scene { mind, telegram, discord, world }
+}
+
+/// Waits, within [`PATIENCE`], for `check` to find something; never passes on a timeout.
+async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let found = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Some(v) = check() {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("{what} never happened"))
+}
+
+/// The texts the bot sent to `chat`, in order.
+fn sent_to(telegram: &FakeTelegram, chat: i64) -> Vec<String> {
+    telegram
+        .sent(TOKEN)
+        .iter()
+        .filter(|m| m["chat_id"].to_string().trim_matches('"') == chat.to_string())
+        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn nth_to(telegram: &FakeTelegram, chat: i64, n: usize) -> String {
+    until(&format!("message {n} to the chat"), || sent_to(telegram, chat).get(n).cloned()).await
+}
+
+fn code_in(text: &str) -> String {
+    let rest = text.strip_prefix("Your pairing code is: ").unwrap_or_else(|| panic!("not a pairing message: {text}"));
+    rest.split_whitespace().next().unwrap().to_string()
+}
+
+fn mind_saw(mind: &FakeOllama, text: &str) -> bool {
+    mind.requests().to("/api/chat").iter().any(|r| r.raw.windows(text.len()).any(|w| w == text.as_bytes()))
+}
+
+fn telegram_via(chat: i64) -> Value {
+    json!({"type": "telegram", "name": chat.to_string()})
+}
+
+#[tokio::test]
+async fn an_unpaired_chat_gets_a_code_and_nothing_reaches_her_mind_until_paired() {
+    let s = scene(None).await;
+    let agent = s.world.start().await;
+    s.telegram.push_text(TOKEN, PERSON, "/start");
+    s.telegram.push_text(TOKEN, PERSON, "hello, are you there?");
+    let first = code_in(&nth_to(&s.telegram, PERSON, 0).await);
+    let second = code_in(&nth_to(&s.telegram, PERSON, 1).await);
+    assert_ne!(first, second);
+    assert!(sent_to(&s.telegram, PERSON)[0].contains("Iris's panel"));
+    assert!(s.mind.requests().to("/api/chat").is_empty(), "her mind was asked about an unpaired chat");
+    assert!(!s.world.home().join("conversation.jsonl").exists());
+
+    assert!(matches!(agent.pair("ZZZZZZ"), Err(MindError::Pair(PairError::Invalid))));
+    let (record, channel) = agent.pair(&first.to_lowercase()).unwrap();
+    assert_eq!((channel.kind, channel.name.as_str()), (ChannelKind::Telegram, "4242"));
+    assert!(channel.verified_at.is_some());
+    assert_eq!(record.channels[0].name, "4242");
+    let saved: Value = serde_json::from_slice(&std::fs::read(s.world.home().join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["channels"][0]["name"], "4242");
+    assert!(saved["channels"][0]["verified_at"].is_string());
+    assert!(matches!(agent.pair(&first), Err(MindError::Pair(PairError::Invalid))), "a code works once");
+    assert!(matches!(agent.pair(&second), Err(MindError::Pair(PairError::AlreadyVerified))));
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_from_the_paired_chat_is_answered_in_that_chat_and_logged_with_its_channel() {
+    let s = scene(None).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest == "How is the weather?" => {
+            json(json!({"decision": [{"say": format!("Sunny here. {}", "x".repeat(5000))}, {"done": null}]}))
+        }
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    let agent = s.world.start().await;
+    let mut out = agent.subscribe();
+    s.telegram.push_text(TOKEN, PERSON, "hi");
+    let code = code_in(&nth_to(&s.telegram, PERSON, 0).await);
+    agent.pair(&code).unwrap();
+
+    s.telegram.push_text(TOKEN, PERSON, "How is the weather?");
+    let line = next_line(&mut out).await;
+    assert_eq!(line.kind, Spoken::Say);
+    assert_eq!(serde_json::to_value(&line.channel).unwrap(), telegram_via(PERSON));
+    let first = nth_to(&s.telegram, PERSON, 1).await;
+    let second = nth_to(&s.telegram, PERSON, 2).await;
+    assert!(first.starts_with("Sunny here."));
+    assert!(first.chars().count() <= 4096 && second.chars().count() <= 4096, "long replies are split");
+    let typing = s.telegram.requests().all().into_iter().filter(|r| r.path.ends_with("/sendChatAction")).count();
+    assert!(typing >= 1, "she showed she was typing");
+    agent.stop().await;
+
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!((log[0]["role"].as_str(), log[0]["content"].as_str()), (Some("person"), Some("How is the weather?")));
+    assert_eq!(log[0]["channel"], telegram_via(PERSON));
+    assert_eq!(log[1]["role"], "assistant");
+    assert_eq!(log[1]["channel"], telegram_via(PERSON));
+}
+
+#[tokio::test]
+async fn another_chat_is_ignored_once_she_is_paired() {
+    let s = scene(Some(PERSON)).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest == "ping" => json(json!({"decision": [{"say": "pong"}, {"done": null}]})),
+        Stage::Recognize if latest == "let me in" => json(json!({"decision": [{"say": "welcome, stranger"}, {"done": null}]})),
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    let agent = s.world.start().await;
+    // Handled in order: by the time the paired chat is answered, the stranger was handled.
+    s.telegram.push_text(TOKEN, STRANGER, "let me in");
+    s.telegram.push_text(TOKEN, PERSON, "ping");
+    assert_eq!(nth_to(&s.telegram, PERSON, 0).await, "pong");
+    agent.stop().await;
+    assert!(sent_to(&s.telegram, STRANGER).is_empty(), "the stranger got neither a code nor a reply");
+    assert!(!mind_saw(&s.mind, "let me in"));
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    assert!(log.iter().all(|l| l["content"] != "let me in"), "{log:?}");
+}
+
+#[tokio::test]
+async fn a_photo_from_the_paired_chat_is_downloaded_and_seen() {
+    let s = scene(Some(PERSON)).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Eye => ScriptedReply::text("A red kite over a green hill."),
+        Stage::Recognize if latest.contains("A red kite") => json(json!({"decision": [{"say": "What a kite!"}, {"done": null}]})),
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    let agent = s.world.start().await;
+    s.telegram.push_photo(TOKEN, PERSON, b"\xFF\xD8\xFFjpeg-bytes", Some("look"));
+    assert_eq!(nth_to(&s.telegram, PERSON, 0).await, "What a kite!");
+    agent.stop().await;
+    let media: Vec<_> = std::fs::read_dir(s.world.home().join("media")).unwrap().map(|e| e.unwrap().path()).collect();
+    let kept = media.iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with("telegram-")).expect("photo kept");
+    assert_eq!(std::fs::read(kept).unwrap(), b"\xFF\xD8\xFFjpeg-bytes");
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    assert_eq!(log[0]["channel"], telegram_via(PERSON));
+    assert_eq!(log[0]["media"]["caption"], "look");
+}
+
+#[tokio::test]
+async fn web_replies_stay_on_the_web_and_notices_reach_every_paired_chat() {
+    let mut s = scene(Some(PERSON)).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest == "from the browser" => {
+            json(json!({"decision": [{"say": "hello, browser"}, {"notify": "Stretch time!"}, {"done": null}]}))
+        }
+        Stage::Recognize if latest == "from the phone" => json(json!({"decision": [{"say": "hello, phone"}, {"done": null}]})),
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    s.world.persona.channels.push(Channel {
+        kind: ChannelKind::Discord,
+        name: "555".into(),
+        credentials: Some(Credentials { token: DISCORD_TOKEN.into() }),
+        verified_at: Some("2026-05-01T08:00:00Z".into()),
+    });
+    s.world.store.save(&s.world.persona).unwrap();
+    let agent: Agent = s.world.start().await;
+    let mut out = agent.subscribe();
+    agent.read("from the browser").unwrap();
+    let said = next_line(&mut out).await;
+    assert_eq!((said.content.as_str(), said.channel.as_ref().map(|v| v.kind.as_str())), ("hello, browser", Some("web")));
+    assert_eq!(next_line(&mut out).await.kind, Spoken::Notify);
+    // Each gateway sends in order, so the notice arriving first proves the web reply was not sent.
+    assert_eq!(nth_to(&s.telegram, PERSON, 0).await, "Stretch time!");
+    until("the notice on Discord", || s.discord.sent("555").first().cloned()).await;
+    s.telegram.push_text(TOKEN, PERSON, "from the phone");
+    assert_eq!(nth_to(&s.telegram, PERSON, 1).await, "hello, phone");
+    agent.stop().await;
+    assert_eq!(sent_to(&s.telegram, PERSON), vec!["Stretch time!", "hello, phone"]);
+    assert_eq!(s.discord.sent("555"), vec!["Stretch time!"]);
+}
+
+#[tokio::test]
+async fn stopping_her_cancels_the_poll() {
+    let s = scene(Some(PERSON)).await;
+    let polls = || s.telegram.requests().all().into_iter().filter(|r| r.path.ends_with("/getUpdates")).count();
+    let agent = s.world.start().await;
+    // With nothing to deliver, the first poll is held open by the fake: no other can start.
+    until("her first poll", || (polls() >= 1).then_some(())).await;
+    agent.stop().await;
+    let before = polls();
+    s.telegram.push_text(TOKEN, PERSON, "are you still listening?");
+    assert_eq!(s.telegram.pending(TOKEN), 1, "nothing confirmed the update");
+    assert_eq!(polls(), before, "no poll after stop");
+    assert!(!mind_saw(&s.mind, "still listening"));
+    assert!(matches!(agent.read("hello"), Err(MindError::Stopped)));
+}
