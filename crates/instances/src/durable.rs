@@ -1,6 +1,5 @@
-//! The two write disciplines storage relies on: whole-file replacement that is atomic
-//! (temp file, fsync, rename, fsync of the directory) and appends that are on disk before
-//! they are acknowledged.
+//! Whole-file replacement that is atomic (temp file, fsync, rename, fsync of the directory).
+//! Journal appends have their own discipline in `group_commit`.
 
 use std::fs::File;
 use std::io::Write;
@@ -8,7 +7,9 @@ use std::path::Path;
 
 /// Replaces `path` with `bytes` so a crash leaves either the old or the new content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("path has no parent"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("path has no parent"))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -19,18 +20,4 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Makes a directory entry change (create, rename, remove) durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-/// Appends `bytes` and waits until they are on disk. On failure the file is cut back to
-/// `len`, so a half-written record never precedes a later good one.
-pub fn append_synced(file: &File, len: u64, bytes: &[u8]) -> std::io::Result<()> {
-    let result = (|| {
-        let mut f = file;
-        f.write_all(bytes)?;
-        f.sync_data()
-    })();
-    if result.is_err() {
-        let _ = file.set_len(len);
-    }
-    result
 }

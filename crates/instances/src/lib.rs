@@ -4,15 +4,16 @@
 pub mod clock;
 mod durable;
 mod error;
+mod group_commit;
 mod http;
-mod store;
 mod service;
+mod store;
 
 pub use clock::Clock;
 pub use error::InstancesError;
 pub use http::router;
 pub use service::{
-    InstanceView, ListQuery, ObservationInput, Page, ProcessOutcome, Service, Settings, SnapshotView, SortKey,
-    TestOutcome, TestSubject,
+    InstanceView, ListQuery, ObservationInput, Page, ProcessOutcome, Service, Settings,
+    SnapshotView, SortKey, TestOutcome, TestSubject,
 };
 pub use store::{DriftRecord, HistoryRecord, ResetTo};

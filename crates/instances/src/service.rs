@@ -1,14 +1,22 @@
 //! The instance service: creates, finds and changes instances, one at a time per instance
-//! (a tokio mutex each) and in parallel across instances. Every change is in the journal,
-//! fsynced, before it is applied in memory and acknowledged.
+//! (a tokio mutex each) and in parallel across instances.
+//!
+//! A change is queued for the journal and applied in memory under the instance's lock; the
+//! lock is then released and the answer waits, outside it, until the commit thread reports
+//! the journal on disk. Releasing early lets the next change to the same instance join the
+//! same disk flush; waiting before answering keeps the rule that nothing is acknowledged,
+//! and nothing is shown, before it is durable: every call, reads included, waits for all
+//! changes queued on its instance before it answers.
 
 use crate::clock::{self, Clock};
 use crate::error::InstancesError;
+use crate::group_commit::{Committer, Journal};
 use crate::store::{self, DriftRecord, Event, HistoryRecord, Live, Meta, ResetTo};
 use identity::{Contract, DriftLevel, InitialConfig, Modes, Observation, State, StressLevel};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -28,13 +36,18 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { min_interval: Duration::from_secs(1), clock: clock::system_clock() }
+        Settings {
+            min_interval: Duration::from_secs(1),
+            clock: clock::system_clock(),
+        }
     }
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings").field("min_interval", &self.min_interval).finish_non_exhaustive()
+        f.debug_struct("Settings")
+            .field("min_interval", &self.min_interval)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,7 +106,11 @@ pub struct ObservationInput {
 
 impl From<Observation> for ObservationInput {
     fn from(observation: Observation) -> Self {
-        ObservationInput { observation, context: Value::Null, timestamp: None }
+        ObservationInput {
+            observation,
+            context: Value::Null,
+            timestamp: None,
+        }
     }
 }
 
@@ -142,14 +159,37 @@ pub struct TestOutcome {
 
 struct Slot {
     live: tokio::sync::Mutex<Option<Live>>,
-    /// Kept current on every commit so listing never waits for a busy instance.
-    view: RwLock<InstanceView>,
+    /// Kept current once each change is durable, so listing never waits for a busy
+    /// instance and never shows a change that is not on disk yet.
+    view: RwLock<(u64, InstanceView)>,
+    /// Counts calls in the order they held the instance's lock; a view is replaced only by
+    /// a later one, whichever order their flushes are reported in.
+    calls: AtomicU64,
+}
+
+impl Slot {
+    fn new(live: Live) -> Slot {
+        let view = RwLock::new((0, view_of(&live)));
+        Slot {
+            live: tokio::sync::Mutex::new(Some(live)),
+            view,
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    fn show(&self, call: u64, view: InstanceView) {
+        let mut shown = self.view.write().expect("view lock");
+        if call >= shown.0 {
+            *shown = (call, view);
+        }
+    }
 }
 
 pub struct Service {
     root: PathBuf,
     settings: Settings,
     slots: RwLock<BTreeMap<String, Arc<Slot>>>,
+    committer: Arc<Committer>,
 }
 
 fn view_of(live: &Live) -> InstanceView {
@@ -171,7 +211,10 @@ fn check_name(name: &str) -> Result<(), InstancesError> {
         return Err(InstancesError::invalid("name", "must not be empty"));
     }
     if name.chars().count() > NAME_MAX_CHARS {
-        return Err(InstancesError::invalid("name", format!("must be at most {NAME_MAX_CHARS} characters")));
+        return Err(InstancesError::invalid(
+            "name",
+            format!("must be at most {NAME_MAX_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -195,6 +238,7 @@ impl Service {
     pub fn open(dir: &Path, settings: Settings) -> Result<Arc<Service>, InstancesError> {
         let root = dir.join("instances");
         std::fs::create_dir_all(&root).map_err(InstancesError::storage(&root))?;
+        let committer = Arc::new(Committer::start().map_err(InstancesError::storage(&root))?);
         let mut slots = BTreeMap::new();
         for entry in std::fs::read_dir(&root).map_err(InstancesError::storage(&root))? {
             let entry = entry.map_err(InstancesError::storage(&root))?;
@@ -207,10 +251,9 @@ impl Service {
                 std::fs::remove_dir_all(&path).map_err(InstancesError::storage(&path))?;
                 continue;
             }
-            match store::load(&path)? {
+            match store::load(&path, &committer)? {
                 Some(live) => {
-                    let view = RwLock::new(view_of(&live));
-                    slots.insert(live.meta.id.clone(), Arc::new(Slot { live: tokio::sync::Mutex::new(Some(live)), view }));
+                    slots.insert(live.meta.id.clone(), Arc::new(Slot::new(live)));
                 }
                 None => {
                     tracing::warn!(path = %path.display(), "removing an instance directory whose creation never finished");
@@ -218,25 +261,82 @@ impl Service {
                 }
             }
         }
-        Ok(Arc::new(Service { root, settings, slots: RwLock::new(slots) }))
+        Ok(Arc::new(Service {
+            root,
+            settings,
+            slots: RwLock::new(slots),
+            committer,
+        }))
     }
 
     fn slot(&self, id: &str) -> Result<Arc<Slot>, InstancesError> {
-        self.slots.read().expect("slot map lock").get(id).cloned().ok_or_else(|| InstancesError::NotFound(id.to_string()))
+        self.slots
+            .read()
+            .expect("slot map lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| InstancesError::NotFound(id.to_string()))
     }
 
-    /// Runs `f` on the live instance under its lock; a deleted instance is not found.
+    /// Runs `f` on the live instance under its lock, then, with the lock released, waits
+    /// until everything queued on the instance's journal is on disk before answering. A
+    /// deleted instance is not found.
     async fn with_live<T>(
         &self,
         id: &str,
         f: impl AsyncFnOnce(&mut Live) -> Result<T, InstancesError>,
     ) -> Result<T, InstancesError> {
         let slot = self.slot(id)?;
+        let (out, journal, queued, call, view) = {
+            let mut guard = slot.live.lock().await;
+            let live = guard
+                .as_mut()
+                .ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
+            let out = f(live).await;
+            let call = slot.calls.fetch_add(1, Ordering::Relaxed) + 1;
+            (
+                out,
+                live.journal.clone(),
+                live.journal.last_queued(),
+                call,
+                view_of(live),
+            )
+        };
+        if let Err(e) = journal.durable(queued).await {
+            self.recover(&slot, &journal).await;
+            return Err(InstancesError::storage(journal.path())(e));
+        }
+        slot.show(call, view);
+        out
+    }
+
+    /// Replaces an instance whose journal failed with what its journal on disk holds, so
+    /// changes that were applied in memory but never made durable are forgotten.
+    async fn recover(&self, slot: &Slot, failed: &Arc<Journal>) {
         let mut guard = slot.live.lock().await;
-        let live = guard.as_mut().ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
-        let out = f(live).await?;
-        *slot.view.write().expect("view lock") = view_of(live);
-        Ok(out)
+        let Some(live) = guard
+            .as_mut()
+            .filter(|live| Arc::ptr_eq(&live.journal, failed))
+        else {
+            return;
+        };
+        let (dir, committer) = (live.dir.clone(), self.committer.clone());
+        match tokio::task::spawn_blocking(move || store::load(&dir, &committer))
+            .await
+            .expect("reload task")
+        {
+            Ok(Some(fresh)) => {
+                let call = slot.calls.fetch_add(1, Ordering::Relaxed) + 1;
+                slot.show(call, view_of(&fresh));
+                *live = fresh;
+            }
+            Ok(None) => {
+                tracing::error!(dir = %live.dir.display(), "instance metadata vanished after a journal failure")
+            }
+            Err(e) => {
+                tracing::error!(dir = %live.dir.display(), error = %e, "could not reload an instance after a journal failure")
+            }
+        }
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -266,17 +366,26 @@ impl Service {
             initial_modes: initial.mode_strengths().0,
             initial_energy: initial.energy_level(),
         };
-        let root = self.root.clone();
-        let live = tokio::task::spawn_blocking(move || store::create(&root, &meta)).await.expect("create task")?;
+        let (root, committer) = (self.root.clone(), self.committer.clone());
+        let live = tokio::task::spawn_blocking(move || store::create(&root, &meta, &committer))
+            .await
+            .expect("create task")?;
         let view = view_of(&live);
-        let slot = Slot { live: tokio::sync::Mutex::new(Some(live)), view: RwLock::new(view.clone()) };
-        self.slots.write().expect("slot map lock").insert(id, Arc::new(slot));
+        self.slots
+            .write()
+            .expect("slot map lock")
+            .insert(id, Arc::new(Slot::new(live)));
         Ok(view)
     }
 
     pub fn list(&self, query: ListQuery) -> Page<InstanceView> {
-        let mut views: Vec<InstanceView> =
-            self.slots.read().expect("slot map lock").values().map(|s| s.view.read().expect("view lock").clone()).collect();
+        let mut views: Vec<InstanceView> = self
+            .slots
+            .read()
+            .expect("slot map lock")
+            .values()
+            .map(|s| s.view.read().expect("view lock").1.clone())
+            .collect();
         views.sort_by(|a, b| {
             let key = match query.sort {
                 SortKey::CreatedAt => a.created_at.cmp(&b.created_at),
@@ -288,8 +397,17 @@ impl Service {
             views.reverse();
         }
         let total = views.len();
-        let items = views.into_iter().skip(query.offset).take(query.limit).collect();
-        Page { items, total, limit: query.limit, offset: query.offset }
+        let items = views
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
+        Page {
+            items,
+            total,
+            limit: query.limit,
+            offset: query.offset,
+        }
     }
 
     pub async fn get(&self, id: &str) -> Result<InstanceView, InstancesError> {
@@ -321,7 +439,9 @@ impl Service {
             meta.updated_at = now.max(live.updated_at());
             let dir = live.dir.clone();
             let written = meta.clone();
-            tokio::task::spawn_blocking(move || store::write_meta(&dir, &written)).await.expect("meta task")?;
+            tokio::task::spawn_blocking(move || store::write_meta(&dir, &written))
+                .await
+                .expect("meta task")?;
             live.meta = meta;
             Ok(view_of(live))
         })
@@ -332,7 +452,9 @@ impl Service {
     pub async fn delete(&self, id: &str) -> Result<(), InstancesError> {
         let slot = self.slot(id)?;
         let mut guard = slot.live.lock().await;
-        let live = guard.take().ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
+        let live = guard
+            .take()
+            .ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
         self.slots.write().expect("slot map lock").remove(id);
         let root = self.root.clone();
         let id = id.to_string();
@@ -348,26 +470,23 @@ impl Service {
         .expect("delete task")
     }
 
-    /// Puts events on disk (one write, one fsync) before anything is applied; on a write
-    /// error the journal is cut back and the instance is unchanged.
-    async fn append(live: &mut Live, events: &[Event]) -> Result<(), InstancesError> {
+    /// Queues events for the journal as one write; `with_live` waits for them to be on disk
+    /// before the call answers.
+    fn queue(live: &mut Live, events: &[Event]) -> Result<(), InstancesError> {
         let bytes: Vec<u8> = events.iter().flat_map(Event::line).collect();
-        let (file, len, path) = (live.journal.clone(), live.journal_len, live.dir.join(store::JOURNAL));
-        let size = bytes.len() as u64;
-        tokio::task::spawn_blocking(move || crate::durable::append_synced(&file, len, &bytes))
-            .await
-            .expect("journal task")
-            .map_err(InstancesError::storage(path))?;
-        live.journal_len += size;
+        live.journal
+            .append(bytes)
+            .map_err(InstancesError::storage(live.journal.path()))?;
         Ok(())
     }
 
     fn apply(live: &mut Live, event: &Event) -> Result<(), InstancesError> {
-        live.apply(event).map_err(|reason| InstancesError::invalid("observation", reason))
+        live.apply(event)
+            .map_err(|reason| InstancesError::invalid("observation", reason))
     }
 
-    async fn commit(live: &mut Live, event: Event) -> Result<(), InstancesError> {
-        Self::append(live, std::slice::from_ref(&event)).await?;
+    fn commit(live: &mut Live, event: Event) -> Result<(), InstancesError> {
+        Self::queue(live, std::slice::from_ref(&event))?;
         Self::apply(live, &event)
     }
 
@@ -401,9 +520,16 @@ impl Service {
 
     /// Processes one observation. Inside the minimum interval it changes nothing and
     /// answers with the current state, marked `throttled`.
-    pub async fn observe(&self, id: &str, input: impl Into<ObservationInput>) -> Result<ProcessOutcome, InstancesError> {
+    pub async fn observe(
+        &self,
+        id: &str,
+        input: impl Into<ObservationInput>,
+    ) -> Result<ProcessOutcome, InstancesError> {
         let input = input.into();
-        let at = input.timestamp.map(clock::normalize).unwrap_or_else(|| self.now());
+        let at = input
+            .timestamp
+            .map(clock::normalize)
+            .unwrap_or_else(|| self.now());
         let min = self.settings.min_interval;
         self.with_live(id, async |live| {
             if let Some(last) = live.last_observation_at
@@ -412,7 +538,7 @@ impl Service {
             {
                 return Ok(Self::outcome(live, true));
             }
-            Self::commit(live, self.event_for(&input, at)).await?;
+            Self::commit(live, self.event_for(&input, at))?;
             Ok(Self::outcome(live, false))
         })
         .await
@@ -420,15 +546,24 @@ impl Service {
 
     /// Processes observations in order with one durable write; the interval does not apply
     /// inside a batch. Returns the outcome after each observation.
-    pub async fn observe_batch(&self, id: &str, inputs: Vec<ObservationInput>) -> Result<Vec<ProcessOutcome>, InstancesError> {
+    pub async fn observe_batch(
+        &self,
+        id: &str,
+        inputs: Vec<ObservationInput>,
+    ) -> Result<Vec<ProcessOutcome>, InstancesError> {
         if inputs.is_empty() || inputs.len() > BATCH_MAX {
-            return Err(InstancesError::invalid("observations", format!("must hold 1 to {BATCH_MAX} observations")));
+            return Err(InstancesError::invalid(
+                "observations",
+                format!("must hold 1 to {BATCH_MAX} observations"),
+            ));
         }
         let now = self.now();
         self.with_live(id, async |live| {
-            let events: Vec<Event> =
-                inputs.iter().map(|i| self.event_for(i, i.timestamp.map(clock::normalize).unwrap_or(now))).collect();
-            Self::append(live, &events).await?;
+            let events: Vec<Event> = inputs
+                .iter()
+                .map(|i| self.event_for(i, i.timestamp.map(clock::normalize).unwrap_or(now)))
+                .collect();
+            Self::queue(live, &events)?;
             let mut outcomes = Vec::with_capacity(events.len());
             for e in &events {
                 Self::apply(live, e)?;
@@ -440,11 +575,13 @@ impl Service {
     }
 
     pub async fn snapshot(&self, id: &str) -> Result<SnapshotView, InstancesError> {
-        self.with_live(id, async |live| Ok(SnapshotView::of(live))).await
+        self.with_live(id, async |live| Ok(SnapshotView::of(live)))
+            .await
     }
 
     pub async fn contract(&self, id: &str) -> Result<Contract, InstancesError> {
-        self.with_live(id, async |live| Ok(identity::contract(&live.state))).await
+        self.with_live(id, async |live| Ok(identity::contract(&live.state)))
+            .await
     }
 
     /// Returns the engine state to the creation config or the system default. History and
@@ -452,17 +589,34 @@ impl Service {
     pub async fn reset(&self, id: &str, to: ResetTo) -> Result<SnapshotView, InstancesError> {
         let at = self.now();
         self.with_live(id, async |live| {
-            Self::commit(live, Event::Reset { at, to }).await?;
+            Self::commit(live, Event::Reset { at, to })?;
             Ok(SnapshotView::of(live))
         })
         .await
     }
 
     /// Observations, newest first.
-    pub async fn history(&self, id: &str, limit: usize, offset: usize) -> Result<Page<HistoryRecord>, InstancesError> {
+    pub async fn history(
+        &self,
+        id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Page<HistoryRecord>, InstancesError> {
         self.with_live(id, async |live| {
-            let items = live.history.iter().rev().skip(offset).take(limit).cloned().collect();
-            Ok(Page { items, total: live.history.len(), limit, offset })
+            let items = live
+                .history
+                .iter()
+                .rev()
+                .skip(offset)
+                .take(limit)
+                .cloned()
+                .collect();
+            Ok(Page {
+                items,
+                total: live.history.len(),
+                limit,
+                offset,
+            })
         })
         .await
     }
@@ -476,10 +630,24 @@ impl Service {
         level: Option<DriftLevel>,
     ) -> Result<Page<DriftRecord>, InstancesError> {
         self.with_live(id, async |live| {
-            let matching: Vec<&DriftRecord> =
-                live.drift_log.iter().rev().filter(|r| level.is_none_or(|l| r.drift.level == l)).collect();
-            let items = matching.iter().skip(offset).take(limit).map(|r| **r).collect();
-            Ok(Page { items, total: matching.len(), limit, offset })
+            let matching: Vec<&DriftRecord> = live
+                .drift_log
+                .iter()
+                .rev()
+                .filter(|r| level.is_none_or(|l| r.drift.level == l))
+                .collect();
+            let items = matching
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|r| **r)
+                .collect();
+            Ok(Page {
+                items,
+                total: matching.len(),
+                limit,
+                offset,
+            })
         })
         .await
     }
@@ -503,7 +671,13 @@ impl Service {
         };
         let at = self.now();
         self.with_live(&id, async |live| {
-            Self::commit(live, Event::Profile { at, modes: profile.0 }).await?;
+            Self::commit(
+                live,
+                Event::Profile {
+                    at,
+                    modes: profile.0,
+                },
+            )?;
             Ok(TestOutcome {
                 instance: view_of(live),
                 profile,
@@ -514,4 +688,3 @@ impl Service {
         .await
     }
 }
-

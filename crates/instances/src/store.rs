@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! <dir>/instances/<id>/meta.json      name, description, creation config (atomic rewrite)
-//! <dir>/instances/<id>/journal.jsonl  every state-changing event, one fsynced line each
+//! <dir>/instances/<id>/journal.jsonl  every state-changing event, one line each, on disk
+//!                                     before it is acknowledged (see `group_commit`)
 //! ```
 //! The engine state, observation history and drift log are all derived by replaying the
 //! journal through the pure engine, so they cannot disagree with each other.
 
 use crate::error::InstancesError;
+use crate::group_commit::{Committer, Journal};
 use identity::{Drift, DriftLevel, InitialConfig, Mode, Modes, Observation, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -100,7 +102,9 @@ pub enum Event {
 impl Event {
     pub fn at(&self) -> OffsetDateTime {
         match self {
-            Event::Observation { at, .. } | Event::Reset { at, .. } | Event::Profile { at, .. } => *at,
+            Event::Observation { at, .. } | Event::Reset { at, .. } | Event::Profile { at, .. } => {
+                *at
+            }
         }
     }
 
@@ -137,8 +141,7 @@ pub struct Live {
     pub drift_log: Vec<DriftRecord>,
     pub last_observation_at: Option<OffsetDateTime>,
     pub last_event_at: OffsetDateTime,
-    pub journal: Arc<File>,
-    pub journal_len: u64,
+    pub journal: Arc<Journal>,
     pub dir: PathBuf,
 }
 
@@ -147,8 +150,15 @@ impl Live {
     /// makes a replay reproduce the state exactly.
     pub fn apply(&mut self, event: &Event) -> Result<(), String> {
         match event {
-            Event::Observation { at, mode, signal_strength, confidence, context } => {
-                let obs = Observation::new(*mode, *signal_strength, *confidence).map_err(|e| e.to_string())?;
+            Event::Observation {
+                at,
+                mode,
+                signal_strength,
+                confidence,
+                context,
+            } => {
+                let obs = Observation::new(*mode, *signal_strength, *confidence)
+                    .map_err(|e| e.to_string())?;
                 self.state = identity::step(&self.state, &obs);
                 self.history.push(HistoryRecord {
                     cycle: self.state.cycle,
@@ -159,7 +169,11 @@ impl Live {
                     at: *at,
                 });
                 if let Some(d) = self.state.last_drift.filter(|d| d.level > DriftLevel::D0) {
-                    self.drift_log.push(DriftRecord { cycle: self.state.cycle, drift: d, at: *at });
+                    self.drift_log.push(DriftRecord {
+                        cycle: self.state.cycle,
+                        drift: d,
+                        at: *at,
+                    });
                 }
                 self.last_observation_at = Some(*at);
             }
@@ -185,7 +199,7 @@ impl Live {
 
 /// Writes a new instance directory: meta first, then an empty journal, then the entry is
 /// made durable. A directory without meta.json is ignored (and removed) on the next open.
-pub fn create(root: &Path, meta: &Meta) -> Result<Live, InstancesError> {
+pub fn create(root: &Path, meta: &Meta, committer: &Committer) -> Result<Live, InstancesError> {
     let dir = root.join(&meta.id);
     std::fs::create_dir(&dir).map_err(InstancesError::storage(&dir))?;
     write_meta(&dir, meta)?;
@@ -198,8 +212,7 @@ pub fn create(root: &Path, meta: &Meta) -> Result<Live, InstancesError> {
         drift_log: Vec::new(),
         last_observation_at: None,
         last_event_at: meta.created_at,
-        journal: Arc::new(journal),
-        journal_len: 0,
+        journal: committer.journal(journal, dir.join(JOURNAL), 0),
         dir,
     })
 }
@@ -212,12 +225,17 @@ pub fn write_meta(dir: &Path, meta: &Meta) -> Result<(), InstancesError> {
 
 fn open_journal(dir: &Path) -> Result<File, InstancesError> {
     let path = dir.join(JOURNAL);
-    OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(InstancesError::storage(&path))
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&path)
+        .map_err(InstancesError::storage(&path))
 }
 
 /// Loads an instance and replays its journal. A torn last line (a write cut short by a
 /// crash, never acknowledged) is cut off; damage anywhere else is reported, not guessed at.
-pub fn load(dir: &Path) -> Result<Option<Live>, InstancesError> {
+pub fn load(dir: &Path, committer: &Committer) -> Result<Option<Live>, InstancesError> {
     let meta_path = dir.join(META);
     let meta_bytes = match std::fs::read(&meta_path) {
         Ok(b) => b,
@@ -229,8 +247,12 @@ pub fn load(dir: &Path) -> Result<Option<Live>, InstancesError> {
         line: e.line(),
         reason: e.to_string(),
     })?;
-    let journal = open_journal(dir)?;
     let path = dir.join(JOURNAL);
+    let journal = open_journal(dir)?;
+    let len = journal
+        .metadata()
+        .map_err(InstancesError::storage(&path))?
+        .len();
     let mut live = Live {
         state: State::new(&meta.initial_config()),
         last_event_at: meta.created_at,
@@ -238,8 +260,7 @@ pub fn load(dir: &Path) -> Result<Option<Live>, InstancesError> {
         history: Vec::new(),
         drift_log: Vec::new(),
         last_observation_at: None,
-        journal: Arc::new(journal),
-        journal_len: 0,
+        journal: committer.journal(journal, path.clone(), len),
         dir: dir.to_path_buf(),
     };
     let mut reader = BufReader::new(File::open(&path).map_err(InstancesError::storage(&path))?);
@@ -248,22 +269,28 @@ pub fn load(dir: &Path) -> Result<Option<Live>, InstancesError> {
     let mut line_no = 0;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(InstancesError::storage(&path))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(InstancesError::storage(&path))?;
         if n == 0 {
             break;
         }
         line_no += 1;
         if buf.last() != Some(&b'\n') {
             tracing::warn!(path = %path.display(), line = line_no, "cutting off a torn journal tail");
-            live.journal.set_len(good_len).map_err(InstancesError::storage(&path))?;
-            live.journal.sync_data().map_err(InstancesError::storage(&path))?;
+            live.journal
+                .cut_torn_tail(good_len)
+                .map_err(InstancesError::storage(&path))?;
             break;
         }
-        let corrupt = |reason: String| InstancesError::Corrupt { path: path.clone(), line: line_no, reason };
+        let corrupt = |reason: String| InstancesError::Corrupt {
+            path: path.clone(),
+            line: line_no,
+            reason,
+        };
         let event = serde_json::from_slice::<Event>(&buf).map_err(|e| corrupt(e.to_string()))?;
         live.apply(&event).map_err(corrupt)?;
         good_len += n as u64;
     }
-    live.journal_len = good_len;
     Ok(Some(live))
 }
