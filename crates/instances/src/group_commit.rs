@@ -55,9 +55,7 @@ impl Journal {
     /// waits for. Fails at once if the journal already failed or the service stopped.
     pub fn append(self: &Arc<Self>, bytes: Vec<u8>) -> std::io::Result<u64> {
         if self.durable.borrow().failed {
-            return Err(std::io::Error::other(
-                "an earlier write to this journal failed",
-            ));
+            return Err(std::io::Error::other("an earlier write to this journal failed"));
         }
         let mut pending = self.queue.pending.lock().expect("commit queue lock");
         if pending.stopped {
@@ -68,11 +66,7 @@ impl Journal {
             tail.last_queued += 1;
             tail.last_queued
         };
-        pending.appends.push(Append {
-            journal: self.clone(),
-            seq,
-            bytes,
-        });
+        pending.appends.push(Append { journal: self.clone(), seq, bytes });
         self.queue.wake.notify_one();
         Ok(seq)
     }
@@ -86,15 +80,8 @@ impl Journal {
     /// Waits until append `seq` (and so every earlier one) is on disk.
     pub async fn durable(&self, seq: u64) -> std::io::Result<()> {
         let mut rx = self.durable.subscribe();
-        let state = *rx
-            .wait_for(|d| d.through >= seq || d.failed)
-            .await
-            .expect("the journal owns its sender");
-        if state.through >= seq {
-            Ok(())
-        } else {
-            Err(std::io::Error::other("the write did not reach the disk"))
-        }
+        let state = *rx.wait_for(|d| d.through >= seq || d.failed).await.expect("the journal owns its sender");
+        if state.through >= seq { Ok(()) } else { Err(std::io::Error::other("the write did not reach the disk")) }
     }
 
     /// Cuts off a tail that was never acknowledged (a write torn by a crash), found while
@@ -146,9 +133,7 @@ impl Committer {
     pub fn start() -> std::io::Result<Committer> {
         let queue = Arc::new(Queue::default());
         let worker = queue.clone();
-        std::thread::Builder::new()
-            .name("journal-commit".into())
-            .spawn(move || run(&worker))?;
+        std::thread::Builder::new().name("journal-commit".into()).spawn(move || run(&worker))?;
         Ok(Committer { queue })
     }
 
@@ -158,10 +143,7 @@ impl Committer {
             file,
             path,
             queue: self.queue.clone(),
-            tail: Mutex::new(Tail {
-                durable_len: len,
-                last_queued: 0,
-            }),
+            tail: Mutex::new(Tail { durable_len: len, last_queued: 0 }),
             durable: watch::Sender::new(Durable::default()),
         })
     }
@@ -169,11 +151,7 @@ impl Committer {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        self.queue
-            .pending
-            .lock()
-            .expect("commit queue lock")
-            .stopped = true;
+        self.queue.pending.lock().expect("commit queue lock").stopped = true;
         self.queue.wake.notify_one();
     }
 }
@@ -199,10 +177,7 @@ fn run(queue: &Queue) {
 fn commit(batch: Vec<Append>) {
     let mut groups: Vec<(Arc<Journal>, u64, Vec<u8>)> = Vec::new();
     for append in batch {
-        match groups
-            .iter_mut()
-            .find(|(j, ..)| Arc::ptr_eq(j, &append.journal))
-        {
+        match groups.iter_mut().find(|(j, ..)| Arc::ptr_eq(j, &append.journal)) {
             Some((_, seq, bytes)) => {
                 *seq = append.seq;
                 bytes.extend_from_slice(&append.bytes);
@@ -210,18 +185,11 @@ fn commit(batch: Vec<Append>) {
             None => groups.push((append.journal, append.seq, append.bytes)),
         }
     }
-    let written: Vec<_> = groups
-        .into_iter()
-        .filter(|(journal, _, bytes)| write(journal, bytes))
-        .collect();
+    let written: Vec<_> = groups.into_iter().filter(|(journal, _, bytes)| write(journal, bytes)).collect();
     let per_thread = written.len().div_ceil(FLUSHERS).max(1);
     std::thread::scope(|scope| {
         for share in written.chunks(per_thread) {
-            scope.spawn(move || {
-                share
-                    .iter()
-                    .for_each(|(journal, seq, bytes)| flush(journal, *seq, bytes.len()))
-            });
+            scope.spawn(move || share.iter().for_each(|(journal, seq, bytes)| flush(journal, *seq, bytes.len())));
         }
     });
 }

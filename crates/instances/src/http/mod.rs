@@ -64,12 +64,7 @@ impl ApiError {
     }
 
     fn not_found(what: &str) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: format!("{what} not found"),
-            details: json!({}),
-        }
+        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: format!("{what} not found"), details: json!({}) }
     }
 }
 
@@ -132,39 +127,25 @@ fn routes(service: Arc<Service>, dialect: Dialect) -> Router {
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .merge(routes(service.clone(), Dialect::Spec))
-        .nest(
-            "/v1",
-            routes(service, Dialect::Sdk).layer(axum::middleware::map_response(close_connection)),
-        )
-        .route(
-            "/health",
-            get(async || axum::Json(json!({ "status": "ok" }))),
-        )
+        .nest("/v1", routes(service, Dialect::Sdk).layer(axum::middleware::map_response(close_connection)))
+        .route("/health", get(async || axum::Json(json!({ "status": "ok" }))))
         .fallback(async || ApiError::not_found("route").into_response())
 }
 
 /// The official SDK's synchronous client runs every call in a fresh event loop, so a kept-alive
 /// connection from the previous call is unusable; closing after each response keeps it working.
 async fn close_connection(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        axum::http::header::CONNECTION,
-        axum::http::HeaderValue::from_static("close"),
-    );
+    resp.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
     resp
 }
 
 async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
-    let name = parse::string(&obj, "name", "name")?
-        .ok_or_else(|| ApiError::invalid("name", "is required"))?;
+    let name = parse::string(&obj, "name", "name")?.ok_or_else(|| ApiError::invalid("name", "is required"))?;
     let description = parse::string(&obj, "description", "description")?.unwrap_or("");
     let initial = parse::initial_config(&obj)?;
     let view = ctx.service.create(name, description, initial).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(ctx.dialect.one(render::instance(&view))),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, axum::Json(ctx.dialect.one(render::instance(&view)))).into_response())
 }
 
 async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
@@ -180,12 +161,7 @@ async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
         Some("asc") => false,
         Some(_) => return Err(ApiError::invalid("order", "must be asc or desc")),
     };
-    let page = ctx.service.list(ListQuery {
-        limit,
-        offset,
-        sort,
-        descending,
-    });
+    let page = ctx.service.list(ListQuery { limit, offset, sort, descending });
     let items = page.items.iter().map(render::instance).collect();
     Ok(axum::Json(render::page(ctx.dialect, &page, items, &[])).into_response())
 }
@@ -198,10 +174,7 @@ async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> 
     let obj = parse::body(&body)?;
     let name = parse::string(&obj, "name", "name")?;
     let description = parse::string(&obj, "description", "description")?;
-    ok(
-        &ctx,
-        render::instance(&ctx.service.update(&id, name, description).await?),
-    )
+    ok(&ctx, render::instance(&ctx.service.update(&id, name, description).await?))
 }
 
 async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
@@ -215,39 +188,23 @@ async fn process(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) ->
     ok(&ctx, render::outcome(ctx.dialect, &outcome))
 }
 
-async fn process_batch(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-    Query(q): Q,
-    body: Bytes,
-) -> Reply {
+async fn process_batch(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
     let inputs = parse::observations(&obj)?;
     let intermediate = match parse::query_bool(&q, "include_intermediate")? {
         Some(b) => b,
-        None => {
-            parse::boolean(&obj, "include_intermediate", "include_intermediate")?.unwrap_or(false)
-        }
+        None => parse::boolean(&obj, "include_intermediate", "include_intermediate")?.unwrap_or(false),
     };
     let outcomes = ctx.service.observe_batch(&id, inputs).await?;
     let count = outcomes.len();
     let shown: Vec<Value> = if intermediate {
-        outcomes
-            .iter()
-            .map(|o| render::outcome(ctx.dialect, o))
-            .collect()
+        outcomes.iter().map(|o| render::outcome(ctx.dialect, o)).collect()
     } else {
-        outcomes
-            .last()
-            .map(|o| render::outcome(ctx.dialect, o))
-            .into_iter()
-            .collect()
+        outcomes.last().map(|o| render::outcome(ctx.dialect, o)).into_iter().collect()
     };
     let body = match ctx.dialect {
         Dialect::Sdk => Value::Array(shown),
-        Dialect::Spec if intermediate => {
-            json!({ "data": { "states": shown, "processed_count": count } })
-        }
+        Dialect::Spec if intermediate => json!({ "data": { "states": shown, "processed_count": count } }),
         Dialect::Spec => {
             let mut last = shown.into_iter().next().unwrap_or(Value::Null);
             if let Value::Object(m) = &mut last {
@@ -285,33 +242,18 @@ async fn reset(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> R
 }
 
 async fn history(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> Reply {
-    let default = if ctx.dialect == Dialect::Spec {
-        100
-    } else {
-        50
-    };
+    let default = if ctx.dialect == Dialect::Spec { 100 } else { 50 };
     let limit = parse::query_int(&q, "limit", default, 1, 1000)?;
     let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
     let page = ctx.service.history(&id, limit, offset).await?;
     let items = page.items.iter().map(render::history_item).collect();
-    Ok(axum::Json(render::page(
-        ctx.dialect,
-        &page,
-        items,
-        &[("instance_id", json!(id))],
-    ))
-    .into_response())
+    Ok(axum::Json(render::page(ctx.dialect, &page, items, &[("instance_id", json!(id))])).into_response())
 }
 
 fn drift_level(text: &str) -> Option<DriftLevel> {
-    [
-        DriftLevel::D0,
-        DriftLevel::D1,
-        DriftLevel::D2,
-        DriftLevel::D3,
-    ]
-    .into_iter()
-    .find(|l| l.code().eq_ignore_ascii_case(text) || l.name().eq_ignore_ascii_case(text))
+    [DriftLevel::D0, DriftLevel::D1, DriftLevel::D2, DriftLevel::D3]
+        .into_iter()
+        .find(|l| l.code().eq_ignore_ascii_case(text) || l.name().eq_ignore_ascii_case(text))
 }
 
 async fn drift(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> Reply {
@@ -319,32 +261,18 @@ async fn drift(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> R
     let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
     let level = match q.get("type").or_else(|| q.get("level")) {
         None => None,
-        Some(t) => Some(drift_level(t).ok_or_else(|| {
-            ApiError::invalid("type", "must be a drift level such as D1 or D1_context")
-        })?),
+        Some(t) => Some(drift_level(t).ok_or_else(|| ApiError::invalid("type", "must be a drift level such as D1 or D1_context"))?),
     };
     let page = ctx.service.drift(&id, limit, offset, level).await?;
-    let items = page
-        .items
-        .iter()
-        .map(|r| render::drift_event(ctx.dialect, r))
-        .collect();
-    Ok(axum::Json(render::page(
-        ctx.dialect,
-        &page,
-        items,
-        &[("instance_id", json!(id))],
-    ))
-    .into_response())
+    let items = page.items.iter().map(|r| render::drift_event(ctx.dialect, r)).collect();
+    Ok(axum::Json(render::page(ctx.dialect, &page, items, &[("instance_id", json!(id))])).into_response())
 }
 
 async fn personas(State(ctx): State<Ctx>) -> Reply {
     let items: Vec<Value> = PERSONAS.iter().map(|p| render::persona(p, false)).collect();
     let total = items.len();
     let body = match ctx.dialect {
-        Dialect::Spec => {
-            json!({ "data": items, "pagination": { "limit": total, "offset": 0, "total": total, "has_more": false } })
-        }
+        Dialect::Spec => json!({ "data": items, "pagination": { "limit": total, "offset": 0, "total": total, "has_more": false } }),
         Dialect::Sdk => json!({ "personas": items, "total": total }),
     };
     Ok(axum::Json(body).into_response())
@@ -374,10 +302,7 @@ async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
         })
         .collect();
     let n = items.len();
-    ok(
-        &ctx,
-        json!({ "version": version, "question_count": n, "total": n, "questions": items }),
-    )
+    ok(&ctx, json!({ "version": version, "question_count": n, "total": n, "questions": items }))
 }
 
 async fn test_submit(State(ctx): State<Ctx>, body: Bytes) -> Reply {
@@ -385,24 +310,12 @@ async fn test_submit(State(ctx): State<Ctx>, body: Bytes) -> Reply {
     let instance_id = parse::string(&obj, "instance_id", "instance_id")?;
     let create = parse::boolean(&obj, "create_instance", "create_instance")?.unwrap_or(false);
     let subject = match (instance_id, create) {
-        (Some(_), true) => {
-            return Err(ApiError::invalid(
-                "instance_id",
-                "cannot be combined with create_instance",
-            ));
-        }
+        (Some(_), true) => return Err(ApiError::invalid("instance_id", "cannot be combined with create_instance")),
         (Some(id), false) => TestSubject::Existing(id.to_string()),
         (None, true) => TestSubject::Create {
-            name: parse::string(&obj, "instance_name", "instance_name")?
-                .unwrap_or("Personality test")
-                .to_string(),
+            name: parse::string(&obj, "instance_name", "instance_name")?.unwrap_or("Personality test").to_string(),
         },
-        (None, false) => {
-            return Err(ApiError::invalid(
-                "instance_id",
-                "is required unless create_instance is true",
-            ));
-        }
+        (None, false) => return Err(ApiError::invalid("instance_id", "is required unless create_instance is true")),
     };
     let version = parse::string(&obj, "version", "version")?.unwrap_or("v1");
     let answers = parse::answers(&obj)?;
