@@ -222,7 +222,8 @@ impl Service {
     pub fn open(dir: &Path, settings: Settings) -> Result<Arc<Service>, InstancesError> {
         let root = dir.join("instances");
         std::fs::create_dir_all(&root).map_err(InstancesError::storage(&root))?;
-        let committer = Arc::new(Committer::start().map_err(InstancesError::storage(&root))?);
+        let log = dir.join(crate::group_commit::COMMIT_LOG);
+        let committer = Arc::new(Committer::start(log.clone(), &root).map_err(InstancesError::storage(log))?);
         let mut slots = BTreeMap::new();
         for entry in std::fs::read_dir(&root).map_err(InstancesError::storage(&root))? {
             let entry = entry.map_err(InstancesError::storage(&root))?;

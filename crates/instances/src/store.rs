@@ -1,6 +1,7 @@
 //! On-disk layout of one instance and the replay that rebuilds it.
 //!
 //! ```text
+//! <dir>/commit.log                    recent journal appends of every instance (`group_commit`)
 //! <dir>/instances/<id>/meta.json      name, description, creation config (atomic rewrite)
 //! <dir>/instances/<id>/journal.jsonl  every state-changing event, one line each, on disk
 //!                                     before it is acknowledged (see `group_commit`)
