@@ -51,22 +51,31 @@ fn not_found(name: &str) -> Response {
     error(StatusCode::NOT_FOUND, format!("model '{name}' not found"))
 }
 
-fn parse(bytes: &Bytes) -> Result<Value, Response> {
+/// A request the shim will not take, answered as a 400 `{"error": …}`.
+struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        error(StatusCode::BAD_REQUEST, self.0)
+    }
+}
+
+fn parse(bytes: &Bytes) -> Result<Value, BadRequest> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "the body must be a JSON object")),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}"))),
+        Ok(_) => Err(BadRequest("the body must be a JSON object".into())),
+        Err(e) => Err(BadRequest(format!("invalid JSON: {e}"))),
     }
 }
 
 /// `model`, or the older `name` some clients still send.
-fn model_of(v: &Value) -> Result<String, Response> {
+fn model_of(v: &Value) -> Result<String, BadRequest> {
     v.get("model")
         .or_else(|| v.get("name"))
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .map(str::to_string)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "model is required"))
+        .ok_or_else(|| BadRequest("model is required".into()))
 }
 
 /// Ollama streams unless told `"stream": false`.
@@ -94,7 +103,7 @@ async fn tags(State(s): AppState) -> Json<Value> {
 async fn show(State(s): AppState, bytes: Bytes) -> Response {
     let request = match parse(&bytes).and_then(|v| model_of(&v)) {
         Ok(name) => name,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(m) = s.models.get(&request) else { return not_found(&request) };
     let from = m.parent.clone().unwrap_or_else(|| s.models.blob(&m.digest).display().to_string());
@@ -108,11 +117,11 @@ async fn show(State(s): AppState, bytes: Bytes) -> Response {
 async fn pull(State(s): AppState, bytes: Bytes) -> Response {
     let request = match parse(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let name = match model_of(&request) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !streaming(&request) {
         return match s.models.pull(&name, |_| {}).await {
@@ -137,11 +146,11 @@ async fn pull(State(s): AppState, bytes: Bytes) -> Response {
 async fn create(State(s): AppState, bytes: Bytes) -> Response {
     let request = match parse(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let name = match model_of(&request) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(from) = request.get("from").and_then(Value::as_str) else {
         return error(StatusCode::BAD_REQUEST, "this shim creates models only `from` a known model");
@@ -164,7 +173,7 @@ async fn create(State(s): AppState, bytes: Bytes) -> Response {
 async fn remove(State(s): AppState, bytes: Bytes) -> Response {
     let name = match parse(&bytes).and_then(|v| model_of(&v)) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     match s.models.delete(&name) {
         Ok(true) => StatusCode::OK.into_response(),
@@ -214,11 +223,11 @@ async fn complete(s: Arc<Shared>, bytes: Bytes, shape: Shape) -> Response {
     let started = Instant::now();
     let request = match parse(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let name = match model_of(&request) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if s.models.get(&name).is_none() {
         return not_found(&name);
