@@ -3,6 +3,8 @@
 //! Starts the router on 127.0.0.1:0 over a temporary store (fsynced like production),
 //! creates `--instances` instances and runs `--clients` concurrent clients, each sending
 //! `--requests` observations to instances round-robin. Reports throughput and p50/p99.
+//! With `--reads` the clients fetch snapshots instead: the same HTTP path without a disk
+//! write, which is the ceiling durable writes can approach on this machine.
 //!
 //! cargo run --release -p instances --example identity_load -- --instances 64 --clients 32 --requests 500
 
@@ -22,6 +24,7 @@ fn arg(name: &str, default: usize) -> usize {
 #[tokio::main]
 async fn main() {
     let (n_instances, clients, per_client) = (arg("--instances", 64), arg("--clients", 32), arg("--requests", 300));
+    let reads = std::env::args().any(|a| a == "--reads");
     let dir = tempfile::tempdir().expect("temp dir");
     let service = Service::open(dir.path(), Settings { min_interval: Duration::ZERO, ..Settings::default() }).expect("open");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
@@ -47,7 +50,12 @@ async fn main() {
                     "signal_strength": ((c * 31 + r * 17) % 100) as f64 / 100.0,
                 });
                 let t = Instant::now();
-                let resp = client.post(format!("{base}/instances/{id}/process")).json(&body).send().await.expect("send");
+                let request = if reads {
+                    client.get(format!("{base}/instances/{id}/snapshot"))
+                } else {
+                    client.post(format!("{base}/instances/{id}/process")).json(&body)
+                };
+                let resp = request.send().await.expect("send");
                 assert!(resp.status().is_success(), "status {}", resp.status());
                 resp.bytes().await.expect("body");
                 latencies.push(t.elapsed());
@@ -63,8 +71,9 @@ async fn main() {
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
     println!(
-        "{} requests, {n_instances} instances, {clients} clients in {:.2?}: {:.0} req/s, p50 {:?}, p99 {:?}",
+        "{} {}, {n_instances} instances, {clients} clients in {:.2?}: {:.0} req/s, p50 {:?}, p99 {:?}",
         all.len(),
+        if reads { "snapshot reads" } else { "observations" },
         elapsed,
         all.len() as f64 / elapsed.as_secs_f64(),
         pct(0.50),
