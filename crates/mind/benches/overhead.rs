@@ -1,14 +1,17 @@
 //! The daemon's own cost of a message and of an idle persona.
 //!
-//! * Per message: from `read` to her Mind's request arriving at a loopback fake Mind, and from
-//!   the fake returning its answer to her reply reaching the web-channel subscription. Both
-//!   legs include one loopback HTTP hop and the fsyncs of her files, so they bound the
-//!   overhead from above.
+//! * Per message: from `read` to the first byte of her Mind's request reaching loopback, and
+//!   from her Mind's answer leaving loopback to her reply reaching the web-channel
+//!   subscription. A relay in front of the fake Mind stamps both moments on the wire, so the
+//!   fake's own work (parsing and logging every request) is measured apart and not charged to
+//!   her. The inbound leg includes the fsync of `conversation.jsonl` (the message is durable
+//!   before `read` returns); the outbound leg includes one loopback hop through the relay.
 //! * Per idle persona: resident memory grown by starting 100 personas, divided by 100.
 //!
 //! Run with `cargo bench -p mind --bench overhead`. Targets: < 1 ms per leg, < 200 KB per
 //! idle persona.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +19,8 @@ use mind::{Agent, ManualClock, Surroundings};
 use persona::{Organ, Persona, Phrase, Status, Store};
 use serde_json::json;
 use testkit::ScriptedReply;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 const MODEL: &str = "eternego-bench";
 const MESSAGES: usize = 300;
@@ -52,6 +57,58 @@ fn install(store: &Store, p: &Persona) {
     store.set_phrase(p.id, &Phrase::generate()).unwrap();
 }
 
+/// When the latest request's first byte reached loopback, when the fake had parsed it, and
+/// when its answer had been handed back to her socket.
+#[derive(Default)]
+struct Wire {
+    began: Option<Instant>,
+    parsed: Option<Instant>,
+    answered: Option<Instant>,
+}
+
+/// A loopback relay to `upstream` that stamps [`Wire`]: a request begins at its connection's
+/// accept or at its first byte after the previous answer; an answer is stamped once written.
+async fn relay(upstream: String, wire: Arc<Mutex<Wire>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            wire.lock().unwrap().began = Some(Instant::now());
+            let _ = client.set_nodelay(true);
+            let server = TcpStream::connect(&upstream).await.unwrap();
+            let _ = server.set_nodelay(true);
+            let (mut client_in, mut client_out) = client.into_split();
+            let (mut server_in, mut server_out) = server.into_split();
+            let waiting = Arc::new(AtomicBool::new(false));
+            let (w, idle) = (wire.clone(), waiting.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = client_in.read(&mut buf).await {
+                    if idle.swap(false, Ordering::SeqCst) {
+                        w.lock().unwrap().began = Some(Instant::now());
+                    }
+                    if server_out.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let w = wire.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = server_in.read(&mut buf).await {
+                    if client_out.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                    w.lock().unwrap().answered = Some(Instant::now());
+                    waiting.store(true, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    url
+}
+
 fn rss_kb() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -72,36 +129,44 @@ async fn main() {
     let clock = ManualClock::at(time::macros::datetime!(2026-05-18 08:00 UTC));
     let around = Surroundings { http: organs::http_client(), identity, clock: Arc::new(clock), platforms: Default::default() };
     let fake = testkit::ollama::start(&[MODEL]).await;
-    let stamps: Arc<Mutex<(Option<Instant>, Option<Instant>)>> = Arc::default();
-    let marks = stamps.clone();
+    let wire: Arc<Mutex<Wire>> = Arc::default();
+    let marks = wire.clone();
     fake.set_responder(testkit::responder(move |_| {
-        let arrived = Instant::now();
-        let reply = ScriptedReply::Json(json!({"decision": [{"say": "ok"}, {"done": null}]}));
-        *marks.lock().unwrap() = (Some(arrived), Some(Instant::now()));
-        reply
+        marks.lock().unwrap().parsed = Some(Instant::now());
+        ScriptedReply::Json(json!({"decision": [{"say": "ok"}, {"done": null}]}))
     }));
+    let mind_url = relay(fake.url().trim_start_matches("http://").to_string(), wire.clone()).await;
 
-    let p = persona(&fake.url());
+    let p = persona(&mind_url);
     install(&store, &p);
     let agent = Agent::start(p, store.clone(), around.clone()).await.unwrap();
     let mut out = agent.subscribe();
-    let (mut inbound, mut outbound) = (Vec::new(), Vec::new());
+    let (mut acked, mut inbound, mut fake_cost, mut outbound) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..MESSAGES {
         let sent = Instant::now();
         agent.read(&format!("message {i}")).unwrap();
+        let returned = Instant::now();
         out.recv().await.unwrap();
         let replied = Instant::now();
-        let (arrived, answered) = *stamps.lock().unwrap();
+        let w = wire.lock().unwrap();
+        let (began, parsed, answered) = (w.began.unwrap(), w.parsed.unwrap(), w.answered.unwrap());
         if i >= 20 {
-            inbound.push(arrived.unwrap() - sent);
-            outbound.push(replied - answered.unwrap());
+            acked.push(returned - sent);
+            inbound.push(began.saturating_duration_since(sent));
+            fake_cost.push(parsed.saturating_duration_since(began));
+            outbound.push(replied.saturating_duration_since(answered));
         }
     }
     agent.stop().await;
-    summary("read -> Mind request, first 50 turns", inbound[..50].to_vec());
-    summary("read -> Mind request, last 50 turns", inbound[inbound.len() - 50..].to_vec());
-    summary("read -> Mind request", inbound);
-    summary("Mind answer -> reply", outbound);
+    let (early, late) = (..50, inbound.len() - 50..);
+    println!("Each message adds two turns to her memory; the early window is turns 40-140, the late one 500-600.");
+    summary("read() returns (conversation.jsonl fsynced), early", acked[early].to_vec());
+    summary("read() returns (conversation.jsonl fsynced), late", acked[late.clone()].to_vec());
+    summary("read -> Mind request on the wire, early", inbound[early].to_vec());
+    summary("read -> Mind request on the wire, late", inbound[late.clone()].to_vec());
+    summary("fake Mind parsing the request (not hers), early", fake_cost[early].to_vec());
+    summary("fake Mind parsing the request (not hers), late", fake_cost[late].to_vec());
+    summary("Mind answer on the wire -> reply", outbound);
 
     let mut agents = Vec::new();
     let before = rss_kb();

@@ -131,10 +131,12 @@ pub struct Life {
     pub clock: Arc<dyn Clock>,
     identity: Arc<instances::Service>,
     instance: String,
-    memory: Mutex<Memory>,
-    memory_version: std::sync::atomic::AtomicU64,
+    /// Her memory and how many changes it has had.
+    memory: Mutex<(Memory, u64)>,
     /// Held while `memory.json` is written; the version last written.
     memory_written: Mutex<u64>,
+    /// Wakes her keeper, which writes `memory.json` beside the message path.
+    keeper: tokio::sync::Notify,
     phase: Mutex<Phase>,
     last_activity: Mutex<OffsetDateTime>,
     pending: Mutex<Vec<Event>>,
@@ -157,31 +159,48 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Life {
     pub fn memory(&self) -> Memory {
-        lock(&self.memory).clone()
+        lock(&self.memory).0.clone()
+    }
+
+    /// Reads her memory in place. A stage uses it to take only what it needs (a flag, the
+    /// turns of a prompt), so the whole memory is not copied on the way to her Mind.
+    pub fn recall<R>(&self, f: impl FnOnce(&Memory) -> R) -> R {
+        f(&lock(&self.memory).0)
     }
 
     /// Changes her memory and saves it before anyone else can see the change.
     pub fn with_memory<R>(&self, f: impl FnOnce(&mut Memory) -> R) -> R {
-        let (r, snapshot) = self.change_memory(f);
-        self.persist(snapshot);
+        let r = self.change_memory(f);
+        self.persist();
         r
     }
 
-    /// Changes her memory and returns a numbered copy to persist.
-    fn change_memory<R>(&self, f: impl FnOnce(&mut Memory) -> R) -> (R, (u64, Memory)) {
-        let mut m = lock(&self.memory);
-        let r = f(&mut m);
-        let version = self.memory_version.fetch_add(1, Ordering::Relaxed) + 1;
-        (r, (version, m.clone()))
+    /// Changes her memory and leaves the save to her keeper. Used on the message path only,
+    /// where what changed is already durable in `conversation.jsonl`.
+    fn remember_soon(&self, m: Message) {
+        self.change_memory(|memory| memory.remember(m));
+        self.keeper.notify_one();
     }
 
-    /// Writes a copy of her memory unless a newer one is already on disk, so saves finishing
-    /// out of order never put an older mind back.
-    fn persist(&self, (version, memory): (u64, Memory)) {
+    fn change_memory<R>(&self, f: impl FnOnce(&mut Memory) -> R) -> R {
+        let mut held = lock(&self.memory);
+        let r = f(&mut held.0);
+        held.1 += 1;
+        r
+    }
+
+    /// Writes her memory as it is now unless that version is already on disk. Holding
+    /// `memory_written` across the write keeps saves in order, so an older mind never lands
+    /// over a newer one.
+    fn persist(&self) {
         let mut written = lock(&self.memory_written);
-        if version <= *written {
-            return;
-        }
+        let (memory, version) = {
+            let held = lock(&self.memory);
+            if held.1 <= *written {
+                return;
+            }
+            (held.0.clone(), held.1)
+        };
         match memory.save(&self.home.memory()) {
             Ok(()) => *written = version,
             Err(e) => tracing::error!(persona = %self.persona.id, error = %e, "could not save memory.json"),
@@ -247,7 +266,8 @@ impl Life {
     }
 
     /// She says something: it reaches her person first (the wait she feels), then joins her
-    /// memory and conversation log before anything else in her can run. A reply goes where
+    /// memory and conversation log before anything else in her can run (`memory.json` follows
+    /// from her keeper; `conversation.jsonl` is fsynced here). A reply goes where
     /// the message she answers came from; a notice goes to every paired chat. The web sees
     /// every line.
     pub fn speak(&self, text: &str, kind: Spoken) {
@@ -258,7 +278,7 @@ impl Life {
         }
         let channel = if kind == Spoken::Say { Some(via.clone()) } else { None };
         let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind, channel });
-        self.with_memory(|m| m.remember(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None })));
+        self.remember_soon(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None }));
         let line = json!({"role": "assistant", "content": text, "channel": if kind == Spoken::Say { json!(via) } else { json!(null) },
                           "time": clock::iso(self.clock.now())});
         if let Err(e) = persona::atomic::append_line(&self.home.conversation(), &line.to_string()) {
@@ -345,9 +365,9 @@ impl Agent {
         let stop = CancellationToken::new();
         let (gateways, mut tasks) = Gateways::open(&persona, &around.http, &around.platforms, &stop);
         let life = Arc::new(Life {
-            memory: Mutex::new(Memory::load(&home.memory())),
-            memory_version: std::sync::atomic::AtomicU64::new(0),
+            memory: Mutex::new((Memory::load(&home.memory()), 0)),
             memory_written: Mutex::new(0),
+            keeper: tokio::sync::Notify::new(),
             persona: persona.clone(),
             store,
             voice: Voice::new(around.http.clone()),
@@ -375,7 +395,8 @@ impl Agent {
         let started = clock::next_minute(now) - time::Duration::minutes(1);
         let heart = tokio::spawn(heartbeat(life.clock.clone(), started, tx.clone(), stop.clone()));
         let living = tokio::spawn(live(life.clone(), rx, tx.clone(), stop.clone()));
-        tasks.extend([living, heart]);
+        let keeper = tokio::spawn(keep_memory(life.clone(), stop.clone()));
+        tasks.extend([living, heart, keeper]);
         Ok(Agent { persona, life, commands: tx, stop, tasks: tokio::sync::Mutex::new(tasks) })
     }
 
@@ -535,6 +556,21 @@ async fn heartbeat(clock: Arc<dyn Clock>, mut since: OffsetDateTime, tx: mpsc::U
     }
 }
 
+/// Writes `memory.json` after changes made on the message path, on a blocking thread so
+/// neither her next message nor her Mind's request waits for the fsync. Changes made while
+/// a write runs are folded into the next one. Her life task writes the last version when she
+/// stops.
+async fn keep_memory(life: Arc<Life>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = life.keeper.notified() => {}
+        }
+        let writer = life.clone();
+        let _ = tokio::task::spawn_blocking(move || writer.persist()).await;
+    }
+}
+
 struct Running {
     generation: u64,
     cancel: CancellationToken,
@@ -580,11 +616,9 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 if message.channel.is_some() {
                     *lock(&life.answering) = message.channel.clone();
                 }
-                // What she heard is already durable in conversation.jsonl; her memory is written
-                // beside the cycle so the Mind's request does not wait for it.
-                let ((), snapshot) = life.change_memory(|m| m.remember(message));
-                let writer = life.clone();
-                tokio::task::spawn_blocking(move || writer.persist(snapshot));
+                // What she heard is already durable in conversation.jsonl; her keeper writes
+                // memory.json beside the cycle so the Mind's request does not wait for it.
+                life.remember_soon(message);
                 life.observe(Event::Heard);
                 life.touch();
                 if life.phase() != Phase::Night {
@@ -653,6 +687,5 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
         }
     }
     interrupt(&mut running).await;
-    let ((), last) = life.change_memory(|_| ());
-    life.persist(last);
+    life.persist();
 }

@@ -145,8 +145,9 @@ async fn ask_json(life: &Life, cancel: &CancellationToken, stage: Stage, mut ask
     })
 }
 
-/// Everything she reads before a stage: who she is, the present moment, what she knows.
-fn identity(life: &Life, memory: &Memory) -> Vec<String> {
+/// Everything she reads before a stage: who she is, the present moment, what she knows, and
+/// the context her last consolidation handed on.
+fn identity(life: &Life, context: Option<&str>) -> Vec<String> {
     let p = &life.persona;
     let home = &life.home;
     let now = life.clock.now();
@@ -192,18 +193,20 @@ fn identity(life: &Life, memory: &Memory) -> Vec<String> {
         home.workspace().display()
     ));
     let mut blocks = vec![character, moment, known, life.regulated().prompt()];
-    if let Some(context) = memory.context.as_deref().filter(|c| !c.trim().is_empty()) {
+    if let Some(context) = context.filter(|c| !c.trim().is_empty()) {
         blocks.push(format!("## Recent Context\n\n{context}"));
     }
     blocks
 }
 
+/// A question over her live memory, taking only its turns and context.
 fn ask(life: &Life, question: String, schema: Option<(&'static str, Value)>) -> Ask {
-    ask_over(life, &life.memory(), question, schema)
+    let (turns, context) = life.recall(|m| (m.prompts(), m.context.clone()));
+    Ask { system: identity(life, context.as_deref()), turns, question, schema, image: None }
 }
 
 fn ask_over(life: &Life, memory: &Memory, question: String, schema: Option<(&'static str, Value)>) -> Ask {
-    Ask { system: identity(life, memory), turns: memory.prompts(), question, schema, image: None }
+    Ask { system: identity(life, memory.context.as_deref()), turns: memory.prompts(), question, schema, image: None }
 }
 
 /// One single-key object per kind of action: `say`, `done`, an intention, or a tool.
@@ -333,7 +336,7 @@ async fn execute(life: &Life, calls: Vec<Call>, cancel: &CancellationToken) -> b
 
 /// Turns files she has not looked at yet into what her eye saw.
 async fn realize(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
-    let unseen: Vec<Message> = life.memory().messages.into_iter().filter(|m| m.prompt.is_none() && m.media.is_some()).collect();
+    let unseen: Vec<Message> = life.recall(|m| m.messages.iter().filter(|m| m.prompt.is_none() && m.media.is_some()).cloned().collect());
     for message in unseen {
         let media = message.media.clone().unwrap_or_else(|| unreachable!("filtered on media"));
         let question = if media.question.trim().is_empty() { "Describe what you see.".to_string() } else { media.question.clone() };
@@ -381,8 +384,7 @@ pub fn mime_of(path: &str) -> &'static str {
 }
 
 async fn recognize(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<Vec<Call>> {
-    let memory = life.memory();
-    if memory.perception().is_some() || memory.comprehension().is_some() || memory.messages.is_empty() {
+    if life.recall(|m| m.perception().is_some() || m.comprehension().is_some() || m.messages.is_empty()) {
         return Ok(Vec::new());
     }
     let task = match phase {
@@ -402,7 +404,7 @@ async fn recognize(life: &Life, cancel: &CancellationToken, phase: Phase) -> Ste
 }
 
 async fn learn(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
-    let Some(intention) = life.memory().perception() else { return Ok(Vec::new()) };
+    let Some(intention) = life.recall(Memory::perception) else { return Ok(Vec::new()) };
     let mut catalog = Meanings::open(&life.home.meanings());
     if let Some(found) = catalog.find(&intention) {
         life.with_memory(|m| m.impression(&found.body));
@@ -462,7 +464,7 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
         tracing::warn!(persona = %life.persona.id, error = %e, "could not save a lesson");
     }
     let own = Ask {
-        system: identity(life, &life.memory()),
+        system: identity(life, life.recall(|m| m.context.clone()).as_deref()),
         turns: Vec::new(),
         question: format!(
             "Your teacher wrote this procedure for \"{intention}\":\n\n{path}\n\nMake this procedure your own: rewrite it in your own voice, \
@@ -476,7 +478,7 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
 }
 
 async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
-    if life.memory().comprehension().is_none() {
+    if life.recall(Memory::comprehension).is_none() {
         return Ok(Vec::new());
     }
     let question = format!(
@@ -497,7 +499,7 @@ async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
     let schema = decision_schema(life, &extras);
     let answer = ask_json(life, cancel, Stage::Decide, ask(life, question, Some(("deciding", schema)))).await?;
     let calls = apply(life, answer);
-    if calls.is_empty() && life.memory().comprehension().is_some() {
+    if calls.is_empty() && life.recall(Memory::comprehension).is_some() {
         life.with_memory(|m| m.remember(Message::assistant(json!({"done": null}).to_string(), None)));
     }
     Ok(calls)
@@ -506,7 +508,7 @@ async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
 /// Refines her own meanings and consolidates what she learned into her files. During the day
 /// this waits until she has been idle for her `idle_timeout`; at night it runs at once.
 async fn reflect(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<Vec<Call>> {
-    if life.memory().messages.is_empty() {
+    if life.recall(|m| m.messages.is_empty()) {
         return Ok(Vec::new());
     }
     if phase == Phase::Day {
