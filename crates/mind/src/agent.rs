@@ -6,6 +6,7 @@
 //! about the latest state of the conversation. A heartbeat task, driven by the injected
 //! [`Clock`], sends one beat per minute.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -176,7 +177,8 @@ impl Life {
     }
 
     /// Changes her memory and leaves the save to her keeper. Used on the message path only,
-    /// where what changed is already durable in `conversation.jsonl`.
+    /// where what changed is already in `conversation.jsonl` (fsynced before the sender hears
+    /// back, or by her reply's own append).
     fn remember_soon(&self, m: Message) {
         self.change_memory(|memory| memory.remember(m));
         self.keeper.notify_one();
@@ -334,13 +336,20 @@ impl Inlet {
         self.deliver(caption, Some(media), Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via)))
     }
 
+    /// Logs the line, hands the message to her life, then fsyncs the log before returning: the
+    /// sender is answered only once what she heard is durable, while her Mind's request does
+    /// not wait on the disk. The line is written before she can answer it, so her reply is
+    /// always logged after it (and its fsync covers this line too).
     fn deliver(&self, logged: &str, media: Option<serde_json::Value>, message: Message) -> Result<(), MindError> {
         let mut line = json!({"role": "person", "content": logged, "channel": message.channel, "time": clock::iso(self.life.clock.now())});
         if let Some(m) = media {
             line["media"] = m;
         }
-        persona::atomic::append_line(&self.life.home.conversation(), &line.to_string())?;
-        self.commands.send(Command::Perceive(message)).map_err(|_| MindError::Stopped)
+        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.life.home.conversation())?;
+        log.write_all(format!("{line}\n").as_bytes())?;
+        self.commands.send(Command::Perceive(message)).map_err(|_| MindError::Stopped)?;
+        log.sync_data()?;
+        Ok(())
     }
 }
 
@@ -616,7 +625,7 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 if message.channel.is_some() {
                     *lock(&life.answering) = message.channel.clone();
                 }
-                // What she heard is already durable in conversation.jsonl; her keeper writes
+                // What she heard is already in conversation.jsonl; her keeper writes
                 // memory.json beside the cycle so the Mind's request does not wait for it.
                 life.remember_soon(message);
                 life.observe(Event::Heard);

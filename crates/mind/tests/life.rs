@@ -23,6 +23,8 @@ async fn read_and_reply(world: &World) {
     let agent = world.start().await;
     let mut out = agent.subscribe();
     agent.read("Hi, I'm Ada.").unwrap();
+    let heard = lines(&world.home().join("conversation.jsonl"));
+    assert_eq!(heard[0]["content"], "Hi, I'm Ada.", "what she heard is logged before read returns");
     let line = next_line(&mut out).await;
     assert_eq!(line.content, "Hello, Ada!");
     assert_eq!(line.kind, Spoken::Say);
