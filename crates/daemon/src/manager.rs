@@ -278,25 +278,8 @@ impl Manager {
     pub async fn create(&self, name: String, env: Environment) -> Result<(Persona, Phrase), ManagerError> {
         let prepared = self.prepare_environment(&env).await?;
         let id = Uuid::new_v4();
-        let mut persona = Persona {
-            id,
-            name,
-            thinking: prepared.thinking.clone(),
-            version: "v1".into(),
-            base_model: String::new(),
-            birthday: today(),
-            status: Status::Active,
-            idle_timeout: 3600,
-            imagination: None,
-            mouth: None,
-            eye: None,
-            ear: None,
-            teacher: None,
-            researcher: None,
-            channels: prepared.channels,
-            sickness: None,
-            reach: Default::default(),
-        };
+        let mut persona = Persona::new(id, name, prepared.thinking.clone(), today());
+        persona.channels = prepared.channels;
         for (slot, organ) in prepared.organs {
             persona.set_organ(slot, Some(organ));
         }

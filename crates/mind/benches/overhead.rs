@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mind::{Agent, ManualClock, Surroundings};
-use persona::{Organ, Persona, Phrase, Status, Store};
+use persona::{Organ, Persona, Phrase, Store};
 use serde_json::json;
 use testkit::ScriptedReply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,25 +27,8 @@ const MESSAGES: usize = 300;
 const PERSONAS: usize = 100;
 
 fn persona(url: &str) -> Persona {
-    Persona {
-        id: uuid::Uuid::new_v4(),
-        name: "Bench".into(),
-        thinking: Organ { name: MODEL.into(), provider: None, api_key: None, url: url.into() },
-        version: "v1".into(),
-        base_model: String::new(),
-        birthday: "2026-05-01".into(),
-        status: Status::Active,
-        idle_timeout: 86_400,
-        imagination: None,
-        mouth: None,
-        eye: None,
-        ear: None,
-        teacher: None,
-        researcher: None,
-        channels: Vec::new(),
-        sickness: None,
-        reach: Default::default(),
-    }
+    let thinking = Organ { name: MODEL.into(), provider: None, api_key: None, url: url.into() };
+    Persona { idle_timeout: 86_400, ..Persona::new(uuid::Uuid::new_v4(), "Bench".into(), thinking, "2026-05-01".into()) }
 }
 
 fn install(store: &Store, p: &Persona) {

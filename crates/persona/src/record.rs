@@ -254,6 +254,30 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Channel>,
 }
 
 impl Persona {
+    /// A newborn persona: active, no optional organs, no channels, the defaults the original
+    /// gave every new record.
+    pub fn new(id: Uuid, name: String, thinking: Organ, birthday: String) -> Persona {
+        Persona {
+            id,
+            name,
+            thinking,
+            version: default_version(),
+            base_model: String::new(),
+            birthday,
+            status: default_status(),
+            idle_timeout: default_idle_timeout(),
+            imagination: None,
+            mouth: None,
+            eye: None,
+            ear: None,
+            teacher: None,
+            researcher: None,
+            channels: Vec::new(),
+            sickness: None,
+            reach: Reach::default(),
+        }
+    }
+
     /// Reads a record as any version of the original wrote it. Older records name the eye
     /// `vision` and the teacher `frontier`; a record without `base_model` uses the Mind's name.
     pub fn from_json(bytes: &[u8]) -> Result<Persona, serde_json::Error> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mind::{Agent, LifeEvent, ManualClock, Outgoing, Surroundings};
-use persona::{Organ, Persona, Phrase, Provider, Status, Store};
+use persona::{Organ, Persona, Phrase, Provider, Store};
 use serde_json::Value;
 use testkit::{Responder, ScriptedReply};
 use time::macros::datetime;
@@ -34,25 +34,7 @@ impl World {
     pub fn new(thinking: Organ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &persona::secrets::Keyring::none()).unwrap();
-        let persona = Persona {
-            id: uuid::Uuid::new_v4(),
-            name: "Iris".into(),
-            thinking,
-            version: "v1".into(),
-            base_model: String::new(),
-            birthday: "2026-05-01".into(),
-            status: Status::Active,
-            idle_timeout: 86_400,
-            imagination: None,
-            mouth: None,
-            eye: None,
-            ear: None,
-            teacher: None,
-            researcher: None,
-            channels: Vec::new(),
-            sickness: None,
-            reach: Default::default(),
-        };
+        let persona = Persona { idle_timeout: 86_400, ..Persona::new(uuid::Uuid::new_v4(), "Iris".into(), thinking, "2026-05-01".into()) };
         let staging = store.staging().unwrap();
         let home = staging.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
