@@ -7,7 +7,7 @@
 //! [`Clock`], sends one beat per minute.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use persona::{Persona, Store};
@@ -110,6 +110,10 @@ pub struct LiveStatus {
     pub phase: Phase,
     pub thinking: bool,
     pub faults_in_a_row: u32,
+    /// How many beats have come to rest since she started: each time her thinking on what
+    /// reached her ends (after her reply, when she owed one). A beat cut short by a new
+    /// perception, or ended by a fault, is not counted; watch `faults_in_a_row` for those.
+    pub beats: u64,
     pub sickness: Option<String>,
     pub regulation: Regulated,
 }
@@ -144,6 +148,10 @@ pub struct Life {
     regulated: Mutex<Regulated>,
     faults: Mutex<Vec<health::Fault>>,
     in_a_row: AtomicU32,
+    /// How many replies she has said (notices not counted): a beat that owed her person an
+    /// answer compares it before and after.
+    said: AtomicU64,
+    beats: AtomicU64,
     thinking: std::sync::atomic::AtomicBool,
     sickness: Mutex<Option<String>>,
     pairings: Mutex<crate::pairing::Pairings>,
@@ -286,7 +294,20 @@ impl Life {
         if let Err(e) = persona::atomic::append_line(&self.home.conversation(), &line.to_string()) {
             tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl");
         }
+        if kind == Spoken::Say {
+            self.said.fetch_add(1, Ordering::Relaxed);
+        }
         self.observe(Event::Answered);
+    }
+
+    /// How many replies she has said so far.
+    pub(crate) fn said(&self) -> u64 {
+        self.said.load(Ordering::Relaxed)
+    }
+
+    /// Her thinking on what reached her came to rest.
+    pub(crate) fn rested(&self) {
+        self.beats.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn mark_sick(&self, reason: &str) {
@@ -390,6 +411,8 @@ impl Agent {
             pending: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             in_a_row: AtomicU32::new(0),
+            said: AtomicU64::new(0),
+            beats: AtomicU64::new(0),
             thinking: std::sync::atomic::AtomicBool::new(false),
             sickness: Mutex::new(None),
             pairings: Mutex::new(Default::default()),
@@ -442,6 +465,7 @@ impl Agent {
             phase: self.life.phase(),
             thinking: self.life.thinking.load(Ordering::Relaxed),
             faults_in_a_row: self.life.in_a_row.load(Ordering::Relaxed),
+            beats: self.life.beats.load(Ordering::Relaxed),
             sickness: lock(&self.life.sickness).clone(),
             regulation: self.life.regulated(),
         }

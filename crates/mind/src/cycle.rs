@@ -1,10 +1,11 @@
-//! The cognitive cycle: realize → recognize → learn → decide → reflect → archive.
+//! The cognitive cycle: realize → recognize → learn → decide → (reply) → reflect → archive.
 //!
 //! Each stage reads her files fresh (so hand edits count on the next beat), asks her Mind for
 //! structured JSON with a schema of its own, retries once when the answer is not the JSON it
 //! asked for, and then falls back to speaking the prose. Tool calls and their `TOOL_RESULT`
 //! turns are kept in her memory in standard chat shape; after any tool runs the cycle starts
-//! again from `realize` so she perceives the result.
+//! again from `realize` so she perceives the result. When a pass runs no tool she comes to
+//! rest; if her person spoke and she has not answered, `reply` makes sure she does.
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,7 @@ enum Stage {
     Recognize,
     Learn,
     Decide,
+    Reply,
     Reflect,
     Archive,
 }
@@ -47,6 +49,7 @@ impl Stage {
             Stage::Recognize => "recognize",
             Stage::Learn => "learn",
             Stage::Decide => "decide",
+            Stage::Reply => "reply",
             Stage::Reflect => "reflect",
             Stage::Archive => "archive",
         }
@@ -54,10 +57,20 @@ impl Stage {
 }
 
 impl Phase {
-    fn stages(self) -> &'static [Stage] {
+    /// The stages of one pass; passes repeat while a pass runs tools.
+    fn thinking(self) -> &'static [Stage] {
         match self {
-            Phase::Morning => &[Stage::Realize, Stage::Recognize, Stage::Learn, Stage::Decide],
-            Phase::Day => &[Stage::Realize, Stage::Recognize, Stage::Learn, Stage::Decide, Stage::Reflect],
+            Phase::Morning | Phase::Day => &[Stage::Realize, Stage::Recognize, Stage::Learn, Stage::Decide],
+            Phase::Night => &[],
+        }
+    }
+
+    /// The stages after she has come to rest. At night she does not think about what reaches
+    /// her; she only reflects.
+    fn resting(self) -> &'static [Stage] {
+        match self {
+            Phase::Morning => &[Stage::Reply],
+            Phase::Day => &[Stage::Reply, Stage::Reflect],
             Phase::Night => &[Stage::Reflect, Stage::Archive],
         }
     }
@@ -80,12 +93,32 @@ struct Call {
     args: Value,
 }
 
-/// Runs passes until one executes no tool.
+/// Runs passes until one executes no tool, then the stages of rest.
 pub async fn run(life: &Life, cancel: &CancellationToken) -> Step<()> {
+    let phase = life.phase();
+    let owed = Owed::at_start(life);
+    think(life, cancel, phase).await?;
+    for &stage in phase.resting() {
+        if cancel.is_cancelled() {
+            return Err(Halt::Interrupted);
+        }
+        match stage {
+            Stage::Reply => {
+                reply(life, cancel, owed.as_ref()).await?;
+                life.rested();
+            }
+            Stage::Reflect => reflect(life, cancel, phase).await?,
+            Stage::Archive => archive(life),
+            thinking => unreachable!("{} is not a stage of rest", thinking.name()),
+        }
+    }
+    Ok(())
+}
+
+async fn think(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<()> {
     for _ in 0..MAX_PASSES {
-        let phase = life.phase();
         let mut ran_tools = false;
-        for &stage in phase.stages() {
+        for &stage in phase.thinking() {
             if cancel.is_cancelled() {
                 return Err(Halt::Interrupted);
             }
@@ -94,8 +127,7 @@ pub async fn run(life: &Life, cancel: &CancellationToken) -> Step<()> {
                 Stage::Recognize => recognize(life, cancel, phase).await?,
                 Stage::Learn => learn(life, cancel).await?,
                 Stage::Decide => decide(life, cancel).await?,
-                Stage::Reflect => reflect(life, cancel, phase).await?,
-                Stage::Archive => archive(life),
+                resting => unreachable!("{} is a stage of rest", resting.name()),
             };
             if !calls.is_empty() {
                 ran_tools = execute(life, calls, cancel).await;
@@ -505,11 +537,66 @@ async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
     Ok(calls)
 }
 
+/// What her person said that a cycle began owing an answer to, and how many replies she had
+/// said by then.
+struct Owed {
+    heard: Vec<String>,
+    said: u64,
+}
+
+impl Owed {
+    /// `None` at night, and when her person has nothing unanswered.
+    fn at_start(life: &Life) -> Option<Owed> {
+        if life.phase() == Phase::Night {
+            return None;
+        }
+        let heard = life.recall(Memory::unanswered);
+        (!heard.is_empty()).then(|| Owed { heard, said: life.said() })
+    }
+}
+
+/// Said when her Mind twice fails to put a reply into words, so a person who spoke to her is
+/// never met with silence.
+pub const ACKNOWLEDGEMENT: &str = "I heard you. Give me a moment to find my words.";
+
+/// Her person spoke and the beat came to rest without a reply to them (a small model often
+/// decides `done`, or clears her memory, instead of speaking): her Mind is asked once more,
+/// under a schema that requires a non-empty `say`, what she says to them. A reply said in the
+/// beat, the deferral she speaks under `OVER` included, is the answer, and nothing more is
+/// asked. Two answers without the words fall back to [`ACKNOWLEDGEMENT`].
+async fn reply(life: &Life, cancel: &CancellationToken, owed: Option<&Owed>) -> Step<()> {
+    let Some(owed) = owed.filter(|o| life.said() == o.said) else { return Ok(()) };
+    let heard: Vec<String> = owed.heard.iter().map(|h| format!("> {}", h.replace('\n', "\n> "))).collect();
+    let question = format!(
+        "{} Your person said:\n\n{}\n\nYou have not answered them yet. What do you say to your person now? \
+         Answer {{\"say\": \"…\"}} with your words to them.",
+        clock::spoken(life.clock.now()),
+        heard.join("\n\n")
+    );
+    let schema = json!({"type": "object", "additionalProperties": false, "required": ["say"],
+        "properties": {"say": {"type": "string", "minLength": 1, "description": "Your words to your person."}}});
+    let mut ask = ask(life, question, Some(("replying", schema)));
+    let organ = life.persona.thinking.clone();
+    for attempt in 0..2 {
+        if attempt > 0 {
+            ask.question.push_str("\n\nAnswer with one JSON object {\"say\": \"…\"} whose text is not empty, and nothing else.");
+        }
+        let answer = guarded(cancel, Stage::Reply, life.voice.ask(&organ, &ask)).await?;
+        if let Some(words) = answer.json.as_ref().and_then(|v| v.get("say")).and_then(Value::as_str).map(str::trim).filter(|w| !w.is_empty()) {
+            life.speak(words, Spoken::Say);
+            return Ok(());
+        }
+    }
+    tracing::warn!(persona = %life.persona.id, "her Mind found no words twice; acknowledging instead");
+    life.speak(ACKNOWLEDGEMENT, Spoken::Say);
+    Ok(())
+}
+
 /// Refines her own meanings and consolidates what she learned into her files. During the day
 /// this waits until she has been idle for her `idle_timeout`; at night it runs at once.
-async fn reflect(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<Vec<Call>> {
+async fn reflect(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<()> {
     if life.recall(|m| m.messages.is_empty()) {
-        return Ok(Vec::new());
+        return Ok(());
     }
     if phase == Phase::Day {
         let until = life.last_activity() + time::Duration::seconds(life.persona.idle_timeout as i64);
@@ -520,8 +607,7 @@ async fn reflect(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<
         }
     }
     refine(life, cancel).await?;
-    consolidate(life, cancel).await?;
-    Ok(Vec::new())
+    consolidate(life, cancel).await
 }
 
 async fn refine(life: &Life, cancel: &CancellationToken) -> Step<()> {
@@ -609,7 +695,7 @@ pub(crate) fn context_of(v: &Value) -> Option<String> {
 }
 
 /// Keeps what her eye answered about images in `media/gallery.jsonl`.
-fn archive(life: &Life) -> Vec<Call> {
+fn archive(life: &Life) {
     let memory = life.memory();
     let now = clock::iso(life.clock.now());
     let seen: std::collections::BTreeSet<String> =
@@ -626,5 +712,4 @@ fn archive(life: &Life) -> Vec<Call> {
             let _ = persona::atomic::append_line(&life.home.media().join("gallery.jsonl"), &line.to_string());
         }
     }
-    Vec::new()
 }

@@ -211,6 +211,23 @@ impl Memory {
         (tool == "load_instruction").then_some(result)
     }
 
+    /// What her person said since she last spoke to them (a reply, not a notice), oldest
+    /// first: the turns a beat owes an answer to.
+    pub fn unanswered(&self) -> Vec<String> {
+        let mut heard: Vec<String> = Vec::new();
+        for m in self.messages.iter().rev() {
+            if m.channel.is_none() {
+                continue;
+            }
+            if m.role() == Some(Role::Assistant) {
+                break;
+            }
+            heard.push(m.prompt.as_ref().map_or(&m.content, |p| &p.content).clone());
+        }
+        heard.reverse();
+        heard
+    }
+
     pub fn impression(&mut self, body: &str) {
         self.add_tool_result(LOAD_INSTRUCTION, "ok", body);
     }
@@ -254,6 +271,22 @@ mod tests {
         assert_eq!(m.comprehension().as_deref(), Some("Talk back."));
         m.remember(Message::user("again", None));
         assert_eq!(m.comprehension(), None);
+    }
+
+    #[test]
+    fn unanswered_is_what_her_person_said_since_her_last_reply() {
+        let web = Some(Via { kind: "web".into(), name: "w".into() });
+        let mut m = Memory::default();
+        m.remember(Message::user("hi", web.clone()));
+        m.remember(Message::assistant("Hello!", web.clone()));
+        m.remember(Message::user("how are you?", web.clone()));
+        m.intention("Any conversation");
+        m.remember(Message::assistant("A notice is not a reply.", None));
+        m.remember(Message::user("due for:\nwater the plants", None));
+        m.remember(Message::user("and the tomatoes?", web.clone()));
+        assert_eq!(m.unanswered(), ["how are you?", "and the tomatoes?"]);
+        m.remember(Message::assistant("Fine, and they grow.", web));
+        assert!(m.unanswered().is_empty());
     }
 
     #[test]

@@ -226,13 +226,7 @@ async fn under_a_stress_burst_she_defers_instead_of_acting() {
     }));
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
-    let instance: Value = serde_json::from_slice(&std::fs::read(world.home().join("identity.json")).unwrap()).unwrap();
-    let instance = instance["instance"].as_str().unwrap().to_string();
-    let burst: Vec<instances::ObservationInput> = (0..40)
-        .map(|_| identity::Observation::new(identity::Mode::StressResponse, 1.0, 1.0).unwrap().into())
-        .collect();
-    world.identity.observe_batch(&instance, burst).await.unwrap();
-    assert_eq!(world.identity.contract(&instance).await.unwrap().stress, identity::StressLevel::Over);
+    overload(&world).await;
     let mut out = agent.subscribe();
     agent.read("Rewrite all my notes now!").unwrap();
     let said = next_line(&mut out).await.content;
@@ -242,4 +236,130 @@ async fn under_a_stress_burst_she_defers_instead_of_acting() {
     assert!(!world.home().join("notes.md").exists(), "she did not act");
     let system = fake.requests().to("/api/chat")[0].body["messages"][0]["content"].as_str().unwrap().to_string();
     assert!(system.contains("Stress: OVER"), "her contract is part of what she reads");
+}
+
+/// Her replies so far: what reached the subscription since `out` was made, and the assistant
+/// lines of `conversation.jsonl`, after she has come to rest once and stopped.
+async fn replies_after_one_beat(world: &World, agent: mind::Agent, mut out: tokio::sync::broadcast::Receiver<mind::Outgoing>) -> (Vec<String>, Vec<String>) {
+    rested(&agent, 1).await;
+    agent.stop().await;
+    let mut heard = Vec::new();
+    while let Ok(line) = out.try_recv() {
+        assert_eq!(line.kind, Spoken::Say);
+        heard.push(line.content);
+    }
+    let logged = lines(&world.home().join("conversation.jsonl"))
+        .into_iter()
+        .filter(|l| l["role"] == "assistant")
+        .map(|l| l["content"].as_str().unwrap().to_string())
+        .collect();
+    (heard, logged)
+}
+
+fn replies_asked(fake: &testkit::ollama::FakeOllama) -> Vec<Value> {
+    fake.requests().to("/api/chat").into_iter().filter(|r| stage(&r.body) == Stage::Reply).map(|r| r.body).collect()
+}
+
+#[tokio::test]
+async fn a_beat_that_decides_done_without_a_word_still_answers_her_person_once() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": CHATTING}}]})),
+        Stage::Decide => json(json!({"decision": [{"done": null}]})),
+        Stage::Reply => json(json!({"say": "Hello, Ada."})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let out = agent.subscribe();
+    agent.read("Hi, I'm Ada.").unwrap();
+    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    assert_eq!(heard, ["Hello, Ada."]);
+    assert_eq!(logged, ["Hello, Ada."]);
+    let asked = replies_asked(&fake);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["format"]["required"], json!(["say"]), "the schema requires her words");
+    assert_eq!(asked[0]["format"]["properties"]["say"]["minLength"], 1);
+}
+
+#[tokio::test]
+async fn a_beat_that_clears_her_memory_answers_what_her_person_said() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": CHATTING}}]})),
+        Stage::Decide => json(json!({"decision": [{"clear_memory": null}]})),
+        Stage::Reply => json(json!({"say": "Tomatoes love the sun."})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let out = agent.subscribe();
+    agent.read("What do tomatoes need?").unwrap();
+    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    assert_eq!(heard, ["Tomatoes love the sun."]);
+    assert_eq!(logged, ["Tomatoes love the sun."]);
+    let question = replies_asked(&fake)[0]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
+    assert!(question.contains("> What do tomatoes need?"), "her cleared memory no longer holds it, so the question does: {question}");
+}
+
+#[tokio::test]
+async fn words_that_never_come_become_a_fixed_acknowledgement() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"done": null}]})),
+        Stage::Reply => json(json!({"say": "  "})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let out = agent.subscribe();
+    agent.read("hello?").unwrap();
+    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    assert_eq!(heard, [mind::cycle::ACKNOWLEDGEMENT]);
+    assert_eq!(logged, [mind::cycle::ACKNOWLEDGEMENT]);
+    assert_eq!(replies_asked(&fake).len(), 2, "asked once more, then acknowledged");
+}
+
+#[tokio::test]
+async fn a_beat_that_already_answered_is_not_asked_for_a_second_reply() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(chatting("Hello, Ada!")));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let out = agent.subscribe();
+    agent.read("Hi, I'm Ada.").unwrap();
+    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    assert_eq!(heard, ["Hello, Ada!"]);
+    assert_eq!(logged, ["Hello, Ada!"]);
+    assert!(replies_asked(&fake).is_empty());
+}
+
+#[tokio::test]
+async fn under_over_her_deferral_is_the_only_reply() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"tools.save_notes": {"content": "rewrite everything"}}]})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    overload(&world).await;
+    let out = agent.subscribe();
+    agent.read("Rewrite all my notes now!").unwrap();
+    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert!(heard[0].contains("deferring save_notes"), "{heard:?}");
+    assert_eq!(logged, heard);
+    assert!(replies_asked(&fake).is_empty());
+}
+
+/// Drives her identity instance into `OVER` with a burst of stress.
+async fn overload(world: &World) {
+    let instance: Value = serde_json::from_slice(&std::fs::read(world.home().join("identity.json")).unwrap()).unwrap();
+    let instance = instance["instance"].as_str().unwrap().to_string();
+    let burst: Vec<instances::ObservationInput> = (0..40)
+        .map(|_| identity::Observation::new(identity::Mode::StressResponse, 1.0, 1.0).unwrap().into())
+        .collect();
+    world.identity.observe_batch(&instance, burst).await.unwrap();
+    assert_eq!(world.identity.contract(&instance).await.unwrap().stress, identity::StressLevel::Over);
 }

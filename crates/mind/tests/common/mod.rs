@@ -62,6 +62,7 @@ impl World {
 pub enum Stage {
     Recognize,
     Decide,
+    Reply,
     Teach,
     OwnIt,
     Refine,
@@ -93,6 +94,8 @@ pub fn stage(body: &Value) -> Stage {
         Stage::Recognize
     } else if q.contains("Focus on the last instruction") {
         Stage::Decide
+    } else if q.contains("You have not answered them yet") {
+        Stage::Reply
     } else if q.contains("Teach her how") {
         Stage::Teach
     } else if q.contains("Make this procedure your own") {
@@ -128,6 +131,17 @@ pub async fn next_line(rx: &mut tokio::sync::broadcast::Receiver<Outgoing>) -> O
 
 pub async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<LifeEvent>) -> LifeEvent {
     tokio::time::timeout(PATIENCE, rx.recv()).await.expect("nothing happened").expect("channel closed")
+}
+
+/// Waits until she has come to rest `beats` times since she started.
+pub async fn rested(agent: &Agent, beats: u64) {
+    tokio::time::timeout(PATIENCE, async {
+        while agent.status().beats < beats {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("her beat never came to rest");
 }
 
 pub fn lines(path: &std::path::Path) -> Vec<Value> {
