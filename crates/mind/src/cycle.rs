@@ -569,7 +569,7 @@ async fn reply(life: &Life, cancel: &CancellationToken, owed: Option<&Owed>) -> 
     let heard: Vec<String> = owed.heard.iter().map(|h| format!("> {}", h.replace('\n', "\n> "))).collect();
     let question = format!(
         "{} Your person said:\n\n{}\n\nYou have not answered them yet. What do you say to your person now? \
-         Answer {{\"say\": \"…\"}} with your words to them.",
+         Answer one JSON object whose \"say\" holds your own words to them.",
         clock::spoken(life.clock.now()),
         heard.join("\n\n")
     );
@@ -579,7 +579,7 @@ async fn reply(life: &Life, cancel: &CancellationToken, owed: Option<&Owed>) -> 
     let organ = life.persona.thinking.clone();
     for attempt in 0..2 {
         if attempt > 0 {
-            ask.question.push_str("\n\nAnswer with one JSON object {\"say\": \"…\"} whose text is not empty, and nothing else.");
+            ask.question.push_str("\n\nAnswer with that JSON object and nothing else; \"say\" must not be empty.");
         }
         let answer = guarded(cancel, Stage::Reply, life.voice.ask(&organ, &ask)).await?;
         if let Some(words) = answer.json.as_ref().and_then(|v| v.get("say")).and_then(Value::as_str).map(str::trim).filter(|w| !w.is_empty()) {
