@@ -1,30 +1,8 @@
 //! Turning transport failures and platform refusals into reasons safe to show.
 
-use std::error::Error as _;
-
 use serde_json::Value;
 
-/// Why a request failed, without the URL (which, for Telegram, contains the token).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timed out".into();
-    }
-    let mut source = e.source();
-    let mut innermost = None;
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-                std::io::ErrorKind::ConnectionReset => "connection reset".into(),
-                std::io::ErrorKind::TimedOut => "timed out".into(),
-                _ => io.to_string(),
-            };
-        }
-        innermost = Some(s.to_string());
-        source = s.source();
-    }
-    innermost.unwrap_or_else(|| if e.is_connect() { "connection failed".into() } else { "request failed".into() })
-}
+pub(crate) use organs::describe_transport_failure as describe;
 
 /// "HTTP <status>: <what the platform said>" from a refusal body (Telegram's `description`,
 /// Discord's `message`), with any copy of the token removed.

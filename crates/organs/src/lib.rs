@@ -22,4 +22,4 @@ pub use error::OrganError;
 pub use media::{Audio, Picture};
 pub use prepare::Preparer;
 pub use reply::{Reply, extract_json, strip_think};
-pub use wire::{CONNECT_TIMEOUT, http_client};
+pub use wire::{CONNECT_TIMEOUT, describe as describe_transport_failure, http_client};

@@ -167,8 +167,9 @@ pub(crate) fn error_message(body: &str) -> String {
 }
 
 /// Why a request failed in transport terms, without the URL (`reqwest::Error`'s own text
-/// includes it, and some platforms carry secrets in URLs).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
+/// includes it, and some platforms carry secrets in URLs). Shared with the chat-platform
+/// clients, whose Telegram URLs carry the bot token.
+pub fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "timed out".into();
     }
