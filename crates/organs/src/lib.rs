@@ -8,6 +8,7 @@
 //! Secrets: an API key is only ever placed in a request header. It never appears in an
 //! [`OrganError`], a log line or a `Debug` rendering of anything defined here.
 
+mod body;
 mod chat;
 mod endpoints;
 mod error;
