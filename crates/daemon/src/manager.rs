@@ -51,15 +51,12 @@ fn internal(e: impl std::fmt::Display) -> ManagerError {
     ManagerError::Internal(e.to_string())
 }
 
-/// What a person asks for one organ.
-pub type OrganAsk = OrganRequest;
-
 /// Everything a create or migrate declares about her environment.
 #[derive(Default)]
 pub struct Environment {
-    pub thinking: OrganAsk,
+    pub thinking: OrganRequest,
     /// The six optional organs; an absent entry (or one without a model) means no such organ.
-    pub organs: Vec<(OrganSlot, OrganAsk)>,
+    pub organs: Vec<(OrganSlot, OrganRequest)>,
     pub telegram_token: Option<String>,
     pub discord_token: Option<String>,
 }
@@ -75,7 +72,7 @@ struct Prepared {
 #[derive(Default)]
 pub struct Changes {
     pub status: Option<String>,
-    pub organs: Vec<(OrganSlot, OrganAsk)>,
+    pub organs: Vec<(OrganSlot, OrganRequest)>,
     pub clear: Vec<OrganSlot>,
 }
 
@@ -219,8 +216,7 @@ impl Manager {
         let lock = self.lock_for(id);
         let _held = lock.lock().await;
         let persona = self.load(id)?;
-        self.take_down(id).await;
-        self.bring_up(persona).await.map_err(ManagerError::Invalid)
+        self.relaunch(persona).await.map_err(ManagerError::Invalid)
     }
 
     pub async fn sleep(&self, id: Uuid) -> Result<(), ManagerError> {
@@ -231,9 +227,8 @@ impl Manager {
         })
     }
 
-    /// Prepares one organ. A local Mind is wrapped as `eternego-<id>` so her own model name
-    /// never collides with the person's models; `base_model` keeps the real one.
-    async fn prepare_organ(&self, slot: OrganSlot, ask: &OrganAsk) -> Result<Organ, ManagerError> {
+    /// Prepares one organ, turning a refusal into the 400 that names the organ and why.
+    async fn prepare_organ(&self, slot: OrganSlot, ask: &OrganRequest) -> Result<Organ, ManagerError> {
         self.preparer.prepare(slot, ask).await.map_err(|e| ManagerError::Invalid(e.to_string()))
     }
 

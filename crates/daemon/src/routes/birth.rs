@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::body::{Body, Field, Kind, Validated};
 use crate::error::{ApiError, ErrorBody, ValidationBody};
-use crate::manager::{Environment, OrganAsk};
+use crate::manager::Environment;
+use organs::OrganRequest;
 use persona::{OrganSlot, Persona};
 
 #[derive(Deserialize, ToSchema)]
@@ -85,20 +86,20 @@ impl Validated for CreateRequest {
 }
 
 impl CreateRequest {
-    fn organ(&self, slot: OrganSlot) -> OrganAsk {
+    fn organ(&self, slot: OrganSlot) -> OrganRequest {
         match slot {
-            OrganSlot::Thinking => OrganAsk {
+            OrganSlot::Thinking => OrganRequest {
                 model: Some(self.thinking_model.clone()),
                 provider: self.thinking_provider.clone(),
                 url: self.thinking_url.clone(),
                 api_key: self.thinking_api_key.clone(),
             },
-            OrganSlot::Imagination => OrganAsk { model: self.imagination_model.clone(), provider: self.imagination_provider.clone(), url: self.imagination_url.clone(), api_key: self.imagination_api_key.clone() },
-            OrganSlot::Mouth => OrganAsk { model: self.mouth_model.clone(), provider: self.mouth_provider.clone(), url: self.mouth_url.clone(), api_key: self.mouth_api_key.clone() },
-            OrganSlot::Eye => OrganAsk { model: self.eye_model.clone(), provider: self.eye_provider.clone(), url: self.eye_url.clone(), api_key: self.eye_api_key.clone() },
-            OrganSlot::Ear => OrganAsk { model: self.ear_model.clone(), provider: self.ear_provider.clone(), url: self.ear_url.clone(), api_key: self.ear_api_key.clone() },
-            OrganSlot::Teacher => OrganAsk { model: self.teacher_model.clone(), provider: self.teacher_provider.clone(), url: self.teacher_url.clone(), api_key: self.teacher_api_key.clone() },
-            OrganSlot::Researcher => OrganAsk { model: self.researcher_model.clone(), provider: self.researcher_provider.clone(), url: self.researcher_url.clone(), api_key: self.researcher_api_key.clone() },
+            OrganSlot::Imagination => OrganRequest { model: self.imagination_model.clone(), provider: self.imagination_provider.clone(), url: self.imagination_url.clone(), api_key: self.imagination_api_key.clone() },
+            OrganSlot::Mouth => OrganRequest { model: self.mouth_model.clone(), provider: self.mouth_provider.clone(), url: self.mouth_url.clone(), api_key: self.mouth_api_key.clone() },
+            OrganSlot::Eye => OrganRequest { model: self.eye_model.clone(), provider: self.eye_provider.clone(), url: self.eye_url.clone(), api_key: self.eye_api_key.clone() },
+            OrganSlot::Ear => OrganRequest { model: self.ear_model.clone(), provider: self.ear_provider.clone(), url: self.ear_url.clone(), api_key: self.ear_api_key.clone() },
+            OrganSlot::Teacher => OrganRequest { model: self.teacher_model.clone(), provider: self.teacher_provider.clone(), url: self.teacher_url.clone(), api_key: self.teacher_api_key.clone() },
+            OrganSlot::Researcher => OrganRequest { model: self.researcher_model.clone(), provider: self.researcher_provider.clone(), url: self.researcher_url.clone(), api_key: self.researcher_api_key.clone() },
         }
     }
 

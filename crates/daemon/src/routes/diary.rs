@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::body::{PersonaId, parse_id};
 use crate::error::{ApiError, ErrorBody, ValidationBody};
-use crate::manager::{Environment, OrganAsk};
+use crate::manager::Environment;
+use organs::OrganRequest;
 use crate::upload;
 use persona::{OrganSlot, Persona, Phrase};
 
@@ -67,7 +68,7 @@ pub async fn migrate(
         ApiError::BadRequest("The diary file must be named <persona-id>.diary: her id is read from the file name.".into())
     })?;
     let get = |key: &str| fields.get(key).filter(|v| !v.is_empty()).cloned();
-    let ask = |prefix: &str| OrganAsk {
+    let ask = |prefix: &str| OrganRequest {
         model: get(&format!("{prefix}model")),
         provider: get(&format!("{prefix}provider")),
         url: get(&format!("{prefix}url")),

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::body::{Body, Field, Kind, PersonaId, Validated};
 use crate::error::{ApiError, ErrorBody};
-use crate::manager::{Changes, OrganAsk};
+use crate::manager::Changes;
+use organs::OrganRequest;
 use persona::OrganSlot;
 
 #[derive(Serialize, ToSchema)]
@@ -80,9 +81,9 @@ pub struct OrganBody {
     pub api_key: Option<String>,
 }
 
-impl From<OrganBody> for OrganAsk {
-    fn from(o: OrganBody) -> OrganAsk {
-        OrganAsk { model: Some(o.model), provider: o.provider, url: o.url, api_key: o.api_key }
+impl From<OrganBody> for OrganRequest {
+    fn from(o: OrganBody) -> OrganRequest {
+        OrganRequest { model: Some(o.model), provider: o.provider, url: o.url, api_key: o.api_key }
     }
 }
 
@@ -142,7 +143,7 @@ impl From<UpdateRequest> for Changes {
             (OrganSlot::Researcher, r.researcher),
         ]
         .into_iter()
-        .filter_map(|(slot, body)| Some((slot, OrganAsk::from(body?))))
+        .filter_map(|(slot, body)| Some((slot, OrganRequest::from(body?))))
         .collect();
         let clear = [
             (OrganSlot::Imagination, r.clear_imagination),
