@@ -50,7 +50,9 @@ struct Wire {
 }
 
 /// A loopback relay to `upstream` that stamps [`Wire`]: a request begins at its connection's
-/// accept or at its first byte after the previous answer; an answer is stamped once written.
+/// accept or at its first byte after the previous answer; an answer is stamped as it is
+/// handed to her socket, before she can read it (the relay runs on another thread, so a
+/// stamp taken after the write could land after her reply).
 async fn relay(upstream: String, wire: Arc<Mutex<Wire>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -80,16 +82,38 @@ async fn relay(upstream: String, wire: Arc<Mutex<Wire>>) -> String {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 while let Ok(n @ 1..) = server_in.read(&mut buf).await {
+                    w.lock().unwrap().answered = Some(Instant::now());
+                    waiting.store(true, Ordering::SeqCst);
                     if client_out.write_all(&buf[..n]).await.is_err() {
                         return;
                     }
-                    w.lock().unwrap().answered = Some(Instant::now());
-                    waiting.store(true, Ordering::SeqCst);
                 }
             });
         }
     });
     url
+}
+
+/// Starts the fake Mind and the relay on a thread and runtime of their own, as a Mind is
+/// another process in real life: the fake's parsing then never holds one of her workers.
+/// Returns the relay's URL and the fake's own.
+fn mind_apart(wire: Arc<Mutex<Wire>>) -> (String, String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let fake = testkit::ollama::start(&[MODEL]).await;
+            let marks = wire.clone();
+            fake.set_responder(testkit::responder(move |_| {
+                marks.lock().unwrap().parsed = Some(Instant::now());
+                ScriptedReply::Json(json!({"decision": [{"say": "ok"}, {"done": null}]}))
+            }));
+            let relayed = relay(fake.url().trim_start_matches("http://").to_string(), wire).await;
+            tx.send((relayed, fake.url())).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    rx.recv().unwrap()
 }
 
 fn rss_kb() -> u64 {
@@ -111,14 +135,8 @@ async fn main() {
     let identity = instances::Service::open(&dir.path().join("identity"), instances::Settings { min_interval: Duration::ZERO, ..Default::default() }).unwrap();
     let clock = ManualClock::at(time::macros::datetime!(2026-05-18 08:00 UTC));
     let around = Surroundings { http: organs::http_client(), identity, clock: Arc::new(clock), platforms: Default::default() };
-    let fake = testkit::ollama::start(&[MODEL]).await;
     let wire: Arc<Mutex<Wire>> = Arc::default();
-    let marks = wire.clone();
-    fake.set_responder(testkit::responder(move |_| {
-        marks.lock().unwrap().parsed = Some(Instant::now());
-        ScriptedReply::Json(json!({"decision": [{"say": "ok"}, {"done": null}]}))
-    }));
-    let mind_url = relay(fake.url().trim_start_matches("http://").to_string(), wire.clone()).await;
+    let (mind_url, fake_url) = mind_apart(wire.clone());
 
     let p = persona(&mind_url);
     install(&store, &p);
@@ -127,7 +145,7 @@ async fn main() {
     let (mut acked, mut inbound, mut fake_cost, mut outbound) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..MESSAGES {
         let sent = Instant::now();
-        agent.read(&format!("message {i}")).unwrap();
+        agent.read(&format!("message {i}")).await.unwrap();
         let returned = Instant::now();
         out.recv().await.unwrap();
         let replied = Instant::now();
@@ -154,7 +172,7 @@ async fn main() {
     let mut agents = Vec::new();
     let before = rss_kb();
     for _ in 0..PERSONAS {
-        let p = persona(&fake.url());
+        let p = persona(&fake_url);
         install(&store, &p);
         agents.push(Agent::start(p, store.clone(), around.clone()).await.unwrap());
     }

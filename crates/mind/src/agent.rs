@@ -142,6 +142,11 @@ pub struct Life {
     memory_written: Mutex<u64>,
     /// Wakes her keeper, which writes `memory.json` beside the message path.
     keeper: tokio::sync::Notify,
+    /// Wakes her regulator, which hands what happened to her identity instance beside the
+    /// message path.
+    regulator: tokio::sync::Notify,
+    /// Her words are in `conversation.jsonl` but not yet fsynced; her keeper syncs them.
+    log_unsynced: std::sync::atomic::AtomicBool,
     phase: Mutex<Phase>,
     last_activity: Mutex<OffsetDateTime>,
     pending: Mutex<Vec<Event>>,
@@ -158,6 +163,7 @@ pub struct Life {
     /// Where the message she is answering came from; her replies go back there.
     answering: Mutex<Option<Via>>,
     pub(crate) gateways: Gateways,
+    pub(crate) schemas: Arc<cycle::Schemas>,
     outgoing: broadcast::Sender<Outgoing>,
     events: broadcast::Sender<LifeEvent>,
 }
@@ -197,6 +203,18 @@ impl Life {
         let r = f(&mut held.0);
         held.1 += 1;
         r
+    }
+
+    /// Makes what she said durable in `conversation.jsonl`, if anything is waiting.
+    fn sync_log(&self) {
+        if !self.log_unsynced.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let synced = std::fs::OpenOptions::new().append(true).open(self.home.conversation()).and_then(|f| f.sync_data());
+        // Sleep may have archived the log meanwhile; its archive was written durably.
+        if let Err(e) = synced.or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
+            tracing::error!(persona = %self.persona.id, error = %e, "could not fsync conversation.jsonl");
+        }
     }
 
     /// Writes her memory as it is now unless that version is already on disk. Holding
@@ -241,6 +259,12 @@ impl Life {
         lock(&self.pending).push(e);
     }
 
+    /// Leaves the durable flush of what happened to her regulator, so a message that arrives
+    /// as a beat ends does not wait for the identity journal's fsync.
+    fn regulate_soon(&self) {
+        self.regulator.notify_one();
+    }
+
     /// Hands the events since the last flush to her identity instance (one durable batch) and
     /// reads her contract.
     pub async fn regulate(&self) {
@@ -276,8 +300,9 @@ impl Life {
     }
 
     /// She says something: it reaches her person first (the wait she feels), then joins her
-    /// memory and conversation log before anything else in her can run (`memory.json` follows
-    /// from her keeper; `conversation.jsonl` is fsynced here). A reply goes where
+    /// conversation log and memory before anything else in her can run. Her keeper fsyncs the
+    /// log and then writes `memory.json`, so a beat never waits on the disk to end and a
+    /// message arriving as she speaks is not held up behind her fsync. A reply goes where
     /// the message she answers came from; a notice goes to every paired chat. The web sees
     /// every line.
     pub fn speak(&self, text: &str, kind: Spoken) {
@@ -288,12 +313,13 @@ impl Life {
         }
         let channel = if kind == Spoken::Say { Some(via.clone()) } else { None };
         let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind, channel });
-        self.remember_soon(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None }));
         let line = json!({"role": "assistant", "content": text, "channel": if kind == Spoken::Say { json!(via) } else { json!(null) },
                           "time": clock::iso(self.clock.now())});
-        if let Err(e) = persona::atomic::append_line(&self.home.conversation(), &line.to_string()) {
-            tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl");
+        match persona::atomic::append_line_unsynced(&self.home.conversation(), &line.to_string()) {
+            Ok(()) => self.log_unsynced.store(true, Ordering::Release),
+            Err(e) => tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl"),
         }
+        self.remember_soon(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None }));
         if kind == Spoken::Say {
             self.said.fetch_add(1, Ordering::Relaxed);
         }
@@ -343,25 +369,27 @@ pub(crate) struct Inlet {
 }
 
 impl Inlet {
-    pub(crate) fn text(&self, text: &str, via: Via) -> Result<(), MindError> {
+    pub(crate) async fn text(&self, text: &str, via: Via) -> Result<(), MindError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(MindError::Invalid("message must not be empty".into()));
         }
-        self.deliver(text, None, Message::user(text, Some(via)))
+        self.deliver(text, None, Message::user(text, Some(via))).await
     }
 
     /// An image kept at `source`, for her eye.
-    pub(crate) fn image(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
+    pub(crate) async fn image(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
         let media = json!({"source": source, "caption": caption});
         self.deliver(caption, Some(media), Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via)))
+            .await
     }
 
     /// Logs the line, hands the message to her life, then fsyncs the log before returning: the
     /// sender is answered only once what she heard is durable, while her Mind's request does
-    /// not wait on the disk. The line is written before she can answer it, so her reply is
-    /// always logged after it (and its fsync covers this line too).
-    fn deliver(&self, logged: &str, media: Option<serde_json::Value>, message: Message) -> Result<(), MindError> {
+    /// not wait on the disk. The fsync runs on a blocking thread so her cycle keeps every
+    /// worker. The line is written before she can answer it, so her reply is always logged
+    /// after it.
+    async fn deliver(&self, logged: &str, media: Option<serde_json::Value>, message: Message) -> Result<(), MindError> {
         let mut line = json!({"role": "person", "content": logged, "channel": message.channel, "time": clock::iso(self.life.clock.now())});
         if let Some(m) = media {
             line["media"] = m;
@@ -369,7 +397,7 @@ impl Inlet {
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.life.home.conversation())?;
         log.write_all(format!("{line}\n").as_bytes())?;
         self.commands.send(Command::Perceive(message)).map_err(|_| MindError::Stopped)?;
-        log.sync_data()?;
+        tokio::task::spawn_blocking(move || log.sync_data()).await.map_err(|e| MindError::Join(e.to_string()))??;
         Ok(())
     }
 }
@@ -398,6 +426,8 @@ impl Agent {
             memory: Mutex::new((Memory::load(&home.memory()), 0)),
             memory_written: Mutex::new(0),
             keeper: tokio::sync::Notify::new(),
+            regulator: tokio::sync::Notify::new(),
+            log_unsynced: std::sync::atomic::AtomicBool::new(false),
             persona: persona.clone(),
             store,
             voice: Voice::new(around.http.clone()),
@@ -418,6 +448,7 @@ impl Agent {
             pairings: Mutex::new(Default::default()),
             answering: Mutex::new(None),
             gateways,
+            schemas: cycle::Schemas::shared(&persona.reach),
             outgoing: broadcast::channel(256).0,
             events: broadcast::channel(64).0,
             home,
@@ -428,7 +459,8 @@ impl Agent {
         let heart = tokio::spawn(heartbeat(life.clock.clone(), started, tx.clone(), stop.clone()));
         let living = tokio::spawn(live(life.clone(), rx, tx.clone(), stop.clone()));
         let keeper = tokio::spawn(keep_memory(life.clone(), stop.clone()));
-        tasks.extend([living, heart, keeper]);
+        let regulator = tokio::spawn(keep_regulated(life.clone(), stop.clone()));
+        tasks.extend([living, heart, keeper, regulator]);
         Ok(Agent { persona, life, commands: tx, stop, tasks: tokio::sync::Mutex::new(tasks) })
     }
 
@@ -480,21 +512,21 @@ impl Agent {
     }
 
     /// `POST .../read`: a text message from her person over the web channel.
-    pub fn read(&self, text: &str) -> Result<(), MindError> {
-        self.inlet().text(text, self.life.web())
+    pub async fn read(&self, text: &str) -> Result<(), MindError> {
+        self.inlet().text(text, self.life.web()).await
     }
 
     /// `POST .../hear`: a voice note, transcribed by her ear, then read like text.
     pub async fn hear(&self, audio: organs::Audio) -> Result<String, MindError> {
         let ear = self.persona.ear.clone().ok_or_else(|| MindError::Unperceivable("She has no ear organ to hear audio with.".into()))?;
         let text = self.life.voice.transcribe(&ear, &audio).await?;
-        self.read(&text)?;
+        self.read(&text).await?;
         Ok(text)
     }
 
     /// `POST .../attach`: an image goes to her eye; a text document is read into the
     /// conversation. Anything else is refused (415 at the route).
-    pub fn attach(&self, file_name: &str, mime: &str, bytes: &[u8], caption: &str) -> Result<(), MindError> {
+    pub async fn attach(&self, file_name: &str, mime: &str, bytes: &[u8], caption: &str) -> Result<(), MindError> {
         let kind = crate::perceive::classify(file_name, mime)
             .ok_or_else(|| MindError::Unperceivable(format!("No organ of hers can perceive {mime} files.")))?;
         let via = self.life.web();
@@ -502,14 +534,14 @@ impl Agent {
         match kind {
             crate::perceive::Kind::Image => {
                 let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
-                self.inlet().image(path.display().to_string(), caption, via)
+                self.inlet().image(path.display().to_string(), caption, via).await
             }
             crate::perceive::Kind::Text => {
                 let text = crate::perceive::document_text(file_name, bytes)?;
                 let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
                 let media = json!({"source": path.display().to_string(), "caption": caption});
                 let message = Message::user(format!("{caption}\n\n[document {file_name}]\n{text}").trim().to_string(), Some(via));
-                self.inlet().deliver(caption, Some(media), message)
+                self.inlet().deliver(caption, Some(media), message).await
             }
         }
     }
@@ -589,10 +621,10 @@ async fn heartbeat(clock: Arc<dyn Clock>, mut since: OffsetDateTime, tx: mpsc::U
     }
 }
 
-/// Writes `memory.json` after changes made on the message path, on a blocking thread so
-/// neither her next message nor her Mind's request waits for the fsync. Changes made while
-/// a write runs are folded into the next one. Her life task writes the last version when she
-/// stops.
+/// Fsyncs what she said to `conversation.jsonl` and then writes `memory.json` after changes
+/// made on the message path, on a blocking thread so neither her next message nor her Mind's
+/// request waits for the disk. Changes made while a write runs are folded into the next one.
+/// Her life task does both once more when she stops.
 async fn keep_memory(life: Arc<Life>, stop: CancellationToken) {
     loop {
         tokio::select! {
@@ -600,8 +632,24 @@ async fn keep_memory(life: Arc<Life>, stop: CancellationToken) {
             _ = life.keeper.notified() => {}
         }
         let writer = life.clone();
-        let _ = tokio::task::spawn_blocking(move || writer.persist()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            writer.sync_log();
+            writer.persist();
+        })
+        .await;
     }
+}
+
+/// Flushes her observations to her identity instance whenever a beat ends or the heartbeat
+/// finds her idle, and once more when she stops so nothing she lived through is lost.
+async fn keep_regulated(life: Arc<Life>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = life.regulator.notified() => life.regulate().await,
+        }
+    }
+    life.regulate().await;
 }
 
 struct Running {
@@ -626,7 +674,7 @@ fn begin(life: &Arc<Life>, tx: &mpsc::UnboundedSender<Command>, generation: &mut
         life.read_contract().await;
         let outcome = cycle::run(&life, &token).await;
         if !matches!(outcome, Err(Halt::Interrupted)) {
-            life.regulate().await;
+            life.regulate_soon();
         }
         life.thinking.store(false, Ordering::Relaxed);
         let _ = tx.send(Command::Settled { generation: g, outcome });
@@ -679,7 +727,7 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
             }
             Command::Beat { since, at } => {
                 if running.is_none() {
-                    life.regulate().await;
+                    life.regulate_soon();
                 }
                 let faults = std::mem::take(&mut *lock(&life.faults));
                 health::record(&life.home, at, &faults);
@@ -720,5 +768,6 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
         }
     }
     interrupt(&mut running).await;
+    life.sync_log();
     life.persist();
 }

@@ -7,6 +7,9 @@
 //! again from `realize` so she perceives the result. When a pass runs no tool she comes to
 //! rest; if her person spoke and she has not answered, `reply` makes sure she does.
 
+use std::sync::{Arc, Mutex};
+
+use persona::record::Reach;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -241,8 +244,37 @@ fn ask_over(life: &Life, memory: &Memory, question: String, schema: Option<(&'st
     Ask { system: identity(life, memory.context.as_deref()), turns: memory.prompts(), question, schema, image: None }
 }
 
+/// The schemas of her two deciding stages. They depend only on the tools her configuration
+/// lets her reach, so each of the eight possible sets is built once per process and shared by
+/// every persona with that reach, rather than rebuilt on every question or kept per persona.
+pub struct Schemas {
+    recognizing: Value,
+    deciding: Value,
+}
+
+impl Schemas {
+    pub fn shared(reach: &Reach) -> Arc<Schemas> {
+        static BUILT: Mutex<Vec<(Reach, Arc<Schemas>)>> = Mutex::new(Vec::new());
+        let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, schemas)) = built.iter().find(|(r, _)| r == reach) {
+            return schemas.clone();
+        }
+        let deciding = [
+            ("notify", json!({"type": "string"})),
+            ("clear_memory", json!({"type": "null"})),
+            (
+                "remove_meaning",
+                json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": {"type": "string"}}}),
+            ),
+        ];
+        let schemas = Arc::new(Schemas { recognizing: decision_schema(reach, &[]), deciding: decision_schema(reach, &deciding) });
+        built.push((reach.clone(), schemas.clone()));
+        schemas
+    }
+}
+
 /// One single-key object per kind of action: `say`, `done`, an intention, or a tool.
-fn decision_schema(life: &Life, extras: &[(&str, Value)]) -> Value {
+fn decision_schema(reach: &Reach, extras: &[(&str, Value)]) -> Value {
     let mut variants = vec![
         one("say", json!({"type": "string", "description": "Speak to your person."})),
         one("done", json!({"type": "null", "description": "Rest; nothing more to do this beat."})),
@@ -253,7 +285,7 @@ fn decision_schema(life: &Life, extras: &[(&str, Value)]) -> Value {
         ),
     ];
     variants.extend(extras.iter().map(|(k, v)| one(k, v.clone())));
-    variants.extend(abilities::schema_variants(&life.persona.reach));
+    variants.extend(abilities::schema_variants(reach));
     json!({"type": "object", "additionalProperties": false, "required": ["decision"],
            "properties": {"decision": {"type": "array", "items": {"anyOf": variants}}}})
 }
@@ -394,7 +426,7 @@ async fn realize(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
         life.with_memory(|m| {
             if let Some(slot) = m.messages.iter_mut().find(|x| x.id == message.id) {
                 let caption = if message.content.is_empty() { format!("[image {file}]") } else { format!("{} [image {file}]", message.content) };
-                slot.prompt = Some(Prompt { role: crate::memory::Role::User, content: caption, cache_point: false });
+                slot.prompt = Some(Prompt { role: crate::memory::Role::User, content: caption.into(), cache_point: false });
             }
             let at = m.messages.iter().position(|x| x.id == message.id).map_or(m.messages.len(), |i| i + 1);
             let call = Message::assistant(crate::memory::call_text("tools.look_at", &json!({"source": file, "question": question})), None);
@@ -430,7 +462,7 @@ async fn recognize(life: &Life, cancel: &CancellationToken, phase: Phase) -> Ste
          {{\"done\": null}} when nothing more is needed. When you claim a result, name what proves it.",
         clock::spoken(life.clock.now())
     );
-    let schema = decision_schema(life, &[]);
+    let schema = life.schemas.recognizing.clone();
     let answer = ask_json(life, cancel, Stage::Recognize, ask(life, question, Some(("recognizing", schema)))).await?;
     Ok(apply(life, answer))
 }
@@ -469,7 +501,7 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
         system: vec![
             "You teach a persona how to live well with her person. You write short, concrete procedures using only the tools she has.".into(),
         ],
-        turns: vec![Prompt { role: crate::memory::Role::User, content: catalog, cache_point: true }],
+        turns: vec![Prompt { role: crate::memory::Role::User, content: catalog.into(), cache_point: true }],
         question: format!(
             "The persona needs to handle: \"{intention}\". Teach her how. Answer {{\"intention\": \"…\", \"path\": \"step-by-step procedure in Markdown\"}}, \
              or {{}} if there is nothing actionable to teach."
@@ -520,15 +552,7 @@ async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
          instruction is fulfilled.",
         clock::spoken(life.clock.now())
     );
-    let extras = [
-        ("notify", json!({"type": "string"})),
-        ("clear_memory", json!({"type": "null"})),
-        (
-            "remove_meaning",
-            json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": {"type": "string"}}}),
-        ),
-    ];
-    let schema = decision_schema(life, &extras);
+    let schema = life.schemas.deciding.clone();
     let answer = ask_json(life, cancel, Stage::Decide, ask(life, question, Some(("deciding", schema)))).await?;
     let calls = apply(life, answer);
     if calls.is_empty() && life.recall(Memory::comprehension).is_some() {

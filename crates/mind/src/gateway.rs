@@ -197,7 +197,7 @@ async fn handle(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, message: Inbou
             let via = Via { kind: ChannelKind::Telegram.as_str().into(), name: chat.clone() };
             let perceived = match (&message.photo, message.command.as_deref()) {
                 (Some(file_id), _) => match photo(bot, inlet, file_id).await {
-                    Ok(path) => inlet.image(path.display().to_string(), message.text.trim(), via.clone()),
+                    Ok(path) => inlet.image(path.display().to_string(), message.text.trim(), via.clone()).await,
                     Err(reason) => {
                         tracing::warn!(persona = %id, error = %reason, "could not download a Telegram photo");
                         gateway.send(&chat, "I could not open that photo. Could you send it again?");
@@ -209,7 +209,7 @@ async fn handle(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, message: Inbou
                     return;
                 }
                 (None, _) if message.text.trim().is_empty() => return,
-                (None, _) => inlet.text(&message.text, via.clone()),
+                (None, _) => inlet.text(&message.text, via.clone()).await,
             };
             match perceived {
                 Ok(()) => inlet.life.gateways.typing(&via),

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,10 +31,12 @@ pub enum Role {
     Assistant,
 }
 
+/// A turn as her Mind sees it. The text is shared, so handing her conversation to a request
+/// costs a reference count per turn, not a copy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Prompt {
     pub role: Role,
-    pub content: String,
+    pub content: Arc<str>,
     #[serde(default)]
     pub cache_point: bool,
 }
@@ -50,7 +53,9 @@ pub struct Media {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
-    pub content: String,
+    /// Shared with `prompt` when she sees the turn as it was said, so her memory holds one
+    /// copy and saving it clones only reference counts.
+    pub content: Arc<str>,
     #[serde(default)]
     pub channel: Option<Via>,
     /// What the model sees. `None` until `realize` has perceived the turn (media).
@@ -63,7 +68,7 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn user(content: impl Into<String>, channel: Option<Via>) -> Message {
+    pub fn user(content: impl Into<Arc<str>>, channel: Option<Via>) -> Message {
         let content = content.into();
         Message {
             prompt: Some(Prompt { role: Role::User, content: content.clone(), cache_point: false }),
@@ -74,7 +79,7 @@ impl Message {
         }
     }
 
-    pub fn assistant(content: impl Into<String>, channel: Option<Via>) -> Message {
+    pub fn assistant(content: impl Into<Arc<str>>, channel: Option<Via>) -> Message {
         let content = content.into();
         Message {
             prompt: Some(Prompt { role: Role::Assistant, content: content.clone(), cache_point: false }),
@@ -86,7 +91,7 @@ impl Message {
     }
 
     /// A file she has not looked at yet; `realize` turns it into a prompt.
-    pub fn unseen(caption: impl Into<String>, media: Media, channel: Option<Via>) -> Message {
+    pub fn unseen(caption: impl Into<Arc<str>>, media: Media, channel: Option<Via>) -> Message {
         Message { content: caption.into(), channel, prompt: None, media: Some(media), id: Uuid::new_v4() }
     }
 
@@ -222,7 +227,7 @@ impl Memory {
             if m.role() == Some(Role::Assistant) {
                 break;
             }
-            heard.push(m.prompt.as_ref().map_or(&m.content, |p| &p.content).clone());
+            heard.push(m.prompt.as_ref().map_or(&*m.content, |p| &p.content).to_string());
         }
         heard.reverse();
         heard

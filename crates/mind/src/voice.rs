@@ -38,7 +38,8 @@ impl Voice {
 
     pub async fn ask(&self, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {
         let slot = if ask.image.is_some() { OrganSlot::Eye } else { OrganSlot::Thinking };
-        self.client(slot).chat(organ, &request(ask)).await
+        let r = request(ask);
+        self.client(slot).chat(organ, &r).await
     }
 
     pub async fn transcribe(&self, organ: &Organ, audio: &Audio) -> Result<String, OrganError> {
@@ -50,11 +51,11 @@ fn request(ask: &Ask) -> ChatRequest {
     let mut request = ChatRequest::new(ask.system.join("\n\n"));
     for turn in &ask.turns {
         request = request.message(match turn.role {
-            Role::User => organs::Message::user(&turn.content),
-            Role::Assistant => organs::Message::assistant(&turn.content),
+            Role::User => organs::Message::user(turn.content.clone()),
+            Role::Assistant => organs::Message::assistant(turn.content.clone()),
         });
     }
-    let mut question = organs::Message::user(&ask.question);
+    let mut question = organs::Message::user(ask.question.as_str());
     if let Some((bytes, mime)) = &ask.image {
         question = question.with_image(bytes.clone(), mime.clone());
     }

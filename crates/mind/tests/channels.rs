@@ -208,7 +208,7 @@ async fn web_replies_stay_on_the_web_and_notices_reach_every_paired_chat() {
     s.world.store.save(&s.world.persona).unwrap();
     let agent: Agent = s.world.start().await;
     let mut out = agent.subscribe();
-    agent.read("from the browser").unwrap();
+    agent.read("from the browser").await.unwrap();
     let said = next_line(&mut out).await;
     assert_eq!((said.content.as_str(), said.channel.as_ref().map(|v| v.kind.as_str())), ("hello, browser", Some("web")));
     assert_eq!(next_line(&mut out).await.kind, Spoken::Notify);
@@ -235,5 +235,5 @@ async fn stopping_her_cancels_the_poll() {
     assert_eq!(s.telegram.pending(TOKEN), 1, "nothing confirmed the update");
     assert_eq!(polls(), before, "no poll after stop");
     assert!(!mind_saw(&s.mind, "still listening"));
-    assert!(matches!(agent.read("hello"), Err(MindError::Stopped)));
+    assert!(matches!(agent.read("hello").await, Err(MindError::Stopped)));
 }

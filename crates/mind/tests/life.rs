@@ -22,7 +22,7 @@ fn chatting(reply: &'static str) -> impl Fn(Stage, &str, &Value) -> ScriptedRepl
 async fn read_and_reply(world: &World) {
     let agent = world.start().await;
     let mut out = agent.subscribe();
-    agent.read("Hi, I'm Ada.").unwrap();
+    agent.read("Hi, I'm Ada.").await.unwrap();
     let heard = lines(&world.home().join("conversation.jsonl"));
     assert_eq!(heard[0]["content"], "Hi, I'm Ada.", "what she heard is logged before read returns");
     let line = next_line(&mut out).await;
@@ -68,7 +68,7 @@ async fn prose_instead_of_json_is_retried_once_then_spoken() {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let mut out = agent.subscribe();
-    agent.read("hello").unwrap();
+    agent.read("hello").await.unwrap();
     assert_eq!(next_line(&mut out).await.content, "Oh hello there, lovely to meet you.");
     agent.stop().await;
     let recognizes = fake.requests().to("/api/chat").into_iter().filter(|r| stage(&r.body) == Stage::Recognize).count();
@@ -88,7 +88,7 @@ async fn an_unknown_intention_becomes_a_lesson_and_a_meaning_of_her_own() {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let mut out = agent.subscribe();
-    agent.read("Could you brew us some tea?").unwrap();
+    agent.read("Could you brew us some tea?").await.unwrap();
     assert_eq!(next_line(&mut out).await.content, "Kettle's on.");
     agent.stop().await;
     let home = world.home();
@@ -119,7 +119,7 @@ async fn a_reminder_set_today_fires_at_its_minute() {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let mut out = agent.subscribe();
-    agent.read("Remind me to call mom at 9").unwrap();
+    agent.read("Remind me to call mom at 9").await.unwrap();
     assert_eq!(next_line(&mut out).await.content, "Saved for 09:00.");
     let destiny = world.home().join("destiny");
     assert_eq!(std::fs::read_dir(&destiny).unwrap().count(), 1);
@@ -153,7 +153,7 @@ async fn sleep_consolidates_her_person_archives_the_day_and_writes_the_diary() {
     let agent = world.start().await;
     let mut out = agent.subscribe();
     let mut events = agent.life_events();
-    agent.read("I'm Ada and I love green tea.").unwrap();
+    agent.read("I'm Ada and I love green tea.").await.unwrap();
     assert_eq!(next_line(&mut out).await.content, "Nice to meet you, Ada.");
     agent.sleep().await.unwrap();
     assert_eq!(next_event(&mut events).await, LifeEvent::Consolidated);
@@ -195,7 +195,7 @@ async fn a_dead_mind_makes_her_sick() {
     let agent = world.start().await;
     let mut events = agent.life_events();
     let mut out = agent.subscribe();
-    agent.read("are you there?").unwrap();
+    agent.read("are you there?").await.unwrap();
     let reason = loop {
         match next_event(&mut events).await {
             LifeEvent::Faulted { in_a_row, .. } => {
@@ -228,7 +228,7 @@ async fn under_a_stress_burst_she_defers_instead_of_acting() {
     let agent = world.start().await;
     overload(&world).await;
     let mut out = agent.subscribe();
-    agent.read("Rewrite all my notes now!").unwrap();
+    agent.read("Rewrite all my notes now!").await.unwrap();
     let said = next_line(&mut out).await.content;
     assert!(said.contains("deferring save_notes") && said.contains("OVER"), "{said}");
     assert_eq!(agent.status().regulation.stress, "OVER");
@@ -272,7 +272,7 @@ async fn a_beat_that_decides_done_without_a_word_still_answers_her_person_once()
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let out = agent.subscribe();
-    agent.read("Hi, I'm Ada.").unwrap();
+    agent.read("Hi, I'm Ada.").await.unwrap();
     let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
     assert_eq!(heard, ["Hello, Ada."]);
     assert_eq!(logged, ["Hello, Ada."]);
@@ -294,7 +294,7 @@ async fn a_beat_that_clears_her_memory_answers_what_her_person_said() {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let out = agent.subscribe();
-    agent.read("What do tomatoes need?").unwrap();
+    agent.read("What do tomatoes need?").await.unwrap();
     let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
     assert_eq!(heard, ["Tomatoes love the sun."]);
     assert_eq!(logged, ["Tomatoes love the sun."]);
@@ -313,7 +313,7 @@ async fn words_that_never_come_become_a_fixed_acknowledgement() {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let out = agent.subscribe();
-    agent.read("hello?").unwrap();
+    agent.read("hello?").await.unwrap();
     let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
     assert_eq!(heard, [mind::cycle::ACKNOWLEDGEMENT]);
     assert_eq!(logged, [mind::cycle::ACKNOWLEDGEMENT]);
@@ -327,7 +327,7 @@ async fn a_beat_that_already_answered_is_not_asked_for_a_second_reply() {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let out = agent.subscribe();
-    agent.read("Hi, I'm Ada.").unwrap();
+    agent.read("Hi, I'm Ada.").await.unwrap();
     let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
     assert_eq!(heard, ["Hello, Ada!"]);
     assert_eq!(logged, ["Hello, Ada!"]);
@@ -345,7 +345,7 @@ async fn under_over_her_deferral_is_the_only_reply() {
     let agent = world.start().await;
     overload(&world).await;
     let out = agent.subscribe();
-    agent.read("Rewrite all my notes now!").unwrap();
+    agent.read("Rewrite all my notes now!").await.unwrap();
     let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
     assert_eq!(heard.len(), 1, "{heard:?}");
     assert!(heard[0].contains("deferring save_notes"), "{heard:?}");

@@ -25,7 +25,7 @@ async fn an_attached_image_is_seen_by_her_mind_when_she_has_no_eye() {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let mut out = agent.subscribe();
-    agent.attach("cat.png", "image/png", b"\x89PNG\r\n\x1a\nfake", "look").unwrap();
+    agent.attach("cat.png", "image/png", b"\x89PNG\r\n\x1a\nfake", "look").await.unwrap();
     assert_eq!(next_line(&mut out).await.content, "What a sleepy grey cat!");
     agent.stop().await;
     let eye = fake.requests().to("/api/chat").into_iter().find(|r| stage(&r.body) == Stage::Eye).expect("her eye was asked");
@@ -43,7 +43,7 @@ async fn a_file_no_organ_can_perceive_is_refused_and_nothing_is_kept() {
     let fake = testkit::ollama::start(&[MODEL]).await;
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
-    let refused = agent.attach("report.pdf", "application/pdf", b"%PDF-1.7", "").unwrap_err();
+    let refused = agent.attach("report.pdf", "application/pdf", b"%PDF-1.7", "").await.unwrap_err();
     assert!(matches!(refused, MindError::Unperceivable(_)), "{refused:?}");
     let without_ear = agent.hear(organs::Audio { bytes: vec![1, 2], mime: "audio/mpeg".into(), file_name: "a.mp3".into() }).await;
     assert!(matches!(without_ear, Err(MindError::Unperceivable(_))));
@@ -107,12 +107,12 @@ async fn hand_edits_are_read_on_the_next_beat_and_the_day_folds_in_only_when_idl
     std::fs::write(world.home().join("person.md"), "Ada prefers tea to coffee.").unwrap();
     let agent = world.start().await;
     let mut out = agent.subscribe();
-    agent.read("hello").unwrap();
+    agent.read("hello").await.unwrap();
     assert_eq!(next_line(&mut out).await.kind, Spoken::Say);
     let first = fake.requests().to("/api/chat")[0].body["messages"][0]["content"].as_str().unwrap().to_string();
     assert!(first.contains("Ada prefers tea to coffee."), "she read her file");
     world.clock.advance(time::Duration::minutes(5));
-    agent.read("still there?").unwrap();
+    agent.read("still there?").await.unwrap();
     assert_eq!(next_line(&mut out).await.content, "Noted.");
     let consolidations = || fake.requests().to("/api/chat").iter().filter(|r| stage(&r.body) == Stage::Consolidate).count();
     assert_eq!(consolidations(), 0, "not idle yet");

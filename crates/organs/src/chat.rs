@@ -6,6 +6,7 @@
 //! timeout ([`OrganClient::with_timeout`]) covers slow local models.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use persona::{Organ, OrganSlot, Provider};
@@ -49,10 +50,12 @@ pub struct ToolCall {
     pub arguments: Value,
 }
 
+/// One turn of a request. The text is shared so a caller holding her conversation can hand it
+/// over without copying every turn.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub role: Role,
-    pub text: String,
+    pub text: Arc<str>,
     pub images: Vec<Image>,
     /// Calls she made in this (assistant) turn.
     pub tool_calls: Vec<ToolCall>,
@@ -62,16 +65,16 @@ pub struct Message {
 }
 
 impl Message {
-    fn new(role: Role, text: impl Into<String>) -> Self {
+    fn new(role: Role, text: impl Into<Arc<str>>) -> Self {
         Message { role, text: text.into(), images: Vec::new(), tool_calls: Vec::new(), tool_call_id: None, tool_name: None }
     }
-    pub fn user(text: impl Into<String>) -> Self {
+    pub fn user(text: impl Into<Arc<str>>) -> Self {
         Message::new(Role::User, text)
     }
-    pub fn assistant(text: impl Into<String>) -> Self {
+    pub fn assistant(text: impl Into<Arc<str>>) -> Self {
         Message::new(Role::Assistant, text)
     }
-    pub fn tool_result(call: &ToolCall, text: impl Into<String>) -> Self {
+    pub fn tool_result(call: &ToolCall, text: impl Into<Arc<str>>) -> Self {
         Message { tool_call_id: Some(call.id.clone()), tool_name: Some(call.name.clone()), ..Message::new(Role::Tool, text) }
     }
     pub fn with_image(mut self, bytes: Vec<u8>, mime: impl Into<String>) -> Self {

@@ -27,6 +27,16 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Appends one line to a file and fsyncs it; used for journals such as `conversation.jsonl`,
 /// where a torn final line is tolerated by readers.
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
+    append(path, line)?.sync_data()
+}
+
+/// Appends one line without waiting for the disk; the caller owes an fsync of the file later
+/// (any handle's `sync_data` on the same file covers it).
+pub fn append_line_unsynced(path: &Path, line: &str) -> io::Result<()> {
+    append(path, line).map(drop)
+}
+
+fn append(path: &Path, line: &str) -> io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -35,5 +45,5 @@ pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
     buf.extend_from_slice(line.as_bytes());
     buf.push(b'\n');
     f.write_all(&buf)?;
-    f.sync_data()
+    Ok(f)
 }

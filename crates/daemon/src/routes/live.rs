@@ -76,7 +76,7 @@ impl Validated for ReadRequest {
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 422, description = "message missing or not a string", body = ValidationBody)))]
 pub async fn read(State(state): State<AppState>, PersonaId(id): PersonaId, Body(request): Body<ReadRequest>) -> Result<Json<Received>, ApiError> {
-    running(&state, id).await?.read(&request.message)?;
+    running(&state, id).await?.read(&request.message).await?;
     Ok(Json(RECEIVED))
 }
 
@@ -142,7 +142,7 @@ pub async fn attach(
     upload::require(&form, &["file"], &[])?;
     let file = form.files.remove("file").expect("required above");
     let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
-    agent.attach(&file.name, &file.mime, &file.bytes, caption)?;
+    agent.attach(&file.name, &file.mime, &file.bytes, caption).await?;
     Ok(Json(RECEIVED))
 }
 
