@@ -119,7 +119,8 @@ pub struct LiveStatus {
 }
 
 enum Command {
-    Perceive(Message),
+    /// What reached her; `replayable` when its `conversation.jsonl` line can rebuild it.
+    Perceive { message: Message, replayable: bool },
     Beat { since: OffsetDateTime, at: OffsetDateTime },
     Sleep(oneshot::Sender<Result<(), MindError>>),
     Feed(Vec<String>, oneshot::Sender<Result<usize, MindError>>),
@@ -140,7 +141,7 @@ pub struct Life {
     memory: Mutex<(Memory, u64)>,
     /// Held while `memory.json` is written; the version last written.
     memory_written: Mutex<u64>,
-    /// Wakes her keeper, which writes `memory.json` beside the message path.
+    /// Wakes her keeper, which fsyncs what she said to `conversation.jsonl`.
     keeper: tokio::sync::Notify,
     /// Wakes her regulator, which hands what happened to her identity instance beside the
     /// message path.
@@ -190,12 +191,11 @@ impl Life {
         r
     }
 
-    /// Changes her memory and leaves the save to her keeper. Used on the message path only,
-    /// where what changed is already in `conversation.jsonl` (fsynced before the sender hears
-    /// back, or by her reply's own append).
-    fn remember_soon(&self, m: Message) {
-        self.change_memory(|memory| memory.remember(m));
-        self.keeper.notify_one();
+    /// Remembers a turn that is already a line of `conversation.jsonl` and leaves the save
+    /// of `memory.json` to her next heartbeat: the log is the journal that replays it after a
+    /// crash, so the message path never rewrites her whole memory.
+    fn remember_logged(&self, m: Message) {
+        self.change_memory(|memory| memory.remember_logged(m));
     }
 
     fn change_memory<R>(&self, f: impl FnOnce(&mut Memory) -> R) -> R {
@@ -312,14 +312,17 @@ impl Life {
             Spoken::Notify => self.gateways.notify(text),
         }
         let channel = if kind == Spoken::Say { Some(via.clone()) } else { None };
-        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind, channel });
-        let line = json!({"role": "assistant", "content": text, "channel": if kind == Spoken::Say { json!(via) } else { json!(null) },
-                          "time": clock::iso(self.clock.now())});
+        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind, channel: channel.clone() });
+        let message = Message::assistant(text, channel.clone());
+        let line = json!({"role": "assistant", "content": text, "channel": channel, "time": clock::iso(self.clock.now()), "id": message.id});
         match persona::atomic::append_line_unsynced(&self.home.conversation(), &line.to_string()) {
-            Ok(()) => self.log_unsynced.store(true, Ordering::Release),
+            Ok(()) => {
+                self.log_unsynced.store(true, Ordering::Release);
+                self.keeper.notify_one();
+            }
             Err(e) => tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl"),
         }
-        self.remember_soon(Message::assistant(text, if kind == Spoken::Say { Some(via.clone()) } else { None }));
+        self.remember_logged(message);
         if kind == Spoken::Say {
             self.said.fetch_add(1, Ordering::Relaxed);
         }
@@ -390,13 +393,15 @@ impl Inlet {
     /// worker. The line is written before she can answer it, so her reply is always logged
     /// after it.
     async fn deliver(&self, logged: &str, media: Option<serde_json::Value>, message: Message) -> Result<(), MindError> {
-        let mut line = json!({"role": "person", "content": logged, "channel": message.channel, "time": clock::iso(self.life.clock.now())});
+        let mut line = json!({"role": "person", "content": logged, "channel": message.channel, "time": clock::iso(self.life.clock.now()), "id": message.id});
+        // A document's text is not in its line, so the line cannot replay it: she saves it at once.
+        let replayable = media.is_none() || message.media.is_some();
         if let Some(m) = media {
             line["media"] = m;
         }
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.life.home.conversation())?;
         log.write_all(format!("{line}\n").as_bytes())?;
-        self.commands.send(Command::Perceive(message)).map_err(|_| MindError::Stopped)?;
+        self.commands.send(Command::Perceive { message, replayable }).map_err(|_| MindError::Stopped)?;
         tokio::task::spawn_blocking(move || log.sync_data()).await.map_err(|e| MindError::Join(e.to_string()))??;
         Ok(())
     }
@@ -423,7 +428,7 @@ impl Agent {
         let stop = CancellationToken::new();
         let (gateways, mut tasks) = Gateways::open(&persona, &around.http, &around.platforms, &stop);
         let life = Arc::new(Life {
-            memory: Mutex::new((Memory::load(&home.memory()), 0)),
+            memory: Mutex::new((recollect(&home, &persona)?, 0)),
             memory_written: Mutex::new(0),
             keeper: tokio::sync::Notify::new(),
             regulator: tokio::sync::Notify::new(),
@@ -458,7 +463,7 @@ impl Agent {
         let started = clock::next_minute(now) - time::Duration::minutes(1);
         let heart = tokio::spawn(heartbeat(life.clock.clone(), started, tx.clone(), stop.clone()));
         let living = tokio::spawn(live(life.clone(), rx, tx.clone(), stop.clone()));
-        let keeper = tokio::spawn(keep_memory(life.clone(), stop.clone()));
+        let keeper = tokio::spawn(keep_log(life.clone(), stop.clone()));
         let regulator = tokio::spawn(keep_regulated(life.clone(), stop.clone()));
         tasks.extend([living, heart, keeper, regulator]);
         Ok(Agent { persona, life, commands: tx, stop, tasks: tokio::sync::Mutex::new(tasks) })
@@ -490,6 +495,11 @@ impl Agent {
     /// Faults, sickness and sleep, for the registry.
     pub fn life_events(&self) -> broadcast::Receiver<LifeEvent> {
         self.life.events.subscribe()
+    }
+
+    /// Her working memory as it is now (`memory.json` may be up to a heartbeat behind).
+    pub fn memory(&self) -> Memory {
+        self.life.memory()
     }
 
     pub fn status(&self) -> LiveStatus {
@@ -621,22 +631,29 @@ async fn heartbeat(clock: Arc<dyn Clock>, mut since: OffsetDateTime, tx: mpsc::U
     }
 }
 
-/// Fsyncs what she said to `conversation.jsonl` and then writes `memory.json` after changes
-/// made on the message path, on a blocking thread so neither her next message nor her Mind's
-/// request waits for the disk. Changes made while a write runs are folded into the next one.
-/// Her life task does both once more when she stops.
-async fn keep_memory(life: Arc<Life>, stop: CancellationToken) {
+/// Her memory as she left it: `memory.json`, plus whatever `conversation.jsonl` holds that
+/// it lost, saved at once so the replay happens only once.
+fn recollect(home: &Home, persona: &Persona) -> Result<Memory, MindError> {
+    let mut memory = Memory::load(&home.memory());
+    let back = memory.replay(&crate::home::read_jsonl(&home.conversation()));
+    if back > 0 {
+        tracing::info!(persona = %persona.id, turns = back, "replayed turns from conversation.jsonl that memory.json had not kept");
+        memory.save(&home.memory())?;
+    }
+    Ok(memory)
+}
+
+/// Fsyncs what she said to `conversation.jsonl`, on a blocking thread so neither her next
+/// message nor her Mind's request waits for the disk. Lines written while an fsync runs are
+/// covered by the next one. Her life task syncs once more when she stops.
+async fn keep_log(life: Arc<Life>, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = life.keeper.notified() => {}
         }
         let writer = life.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            writer.sync_log();
-            writer.persist();
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(move || writer.sync_log()).await;
     }
 }
 
@@ -692,14 +709,18 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
             c = rx.recv() => match c { Some(c) => c, None => break },
         };
         match command {
-            Command::Perceive(message) => {
+            Command::Perceive { message, replayable } => {
                 interrupt(&mut running).await;
                 if message.channel.is_some() {
                     *lock(&life.answering) = message.channel.clone();
                 }
-                // What she heard is already in conversation.jsonl; her keeper writes
-                // memory.json beside the cycle so the Mind's request does not wait for it.
-                life.remember_soon(message);
+                // What she heard is already in conversation.jsonl; memory.json catches up at
+                // the next heartbeat so the Mind's request does not wait for it.
+                if replayable {
+                    life.remember_logged(message);
+                } else {
+                    life.with_memory(|m| m.remember_logged(message));
+                }
                 life.observe(Event::Heard);
                 life.touch();
                 if life.phase() != Phase::Night {
@@ -729,6 +750,8 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 if running.is_none() {
                     life.regulate_soon();
                 }
+                let writer = life.clone();
+                tokio::task::spawn_blocking(move || writer.persist());
                 let faults = std::mem::take(&mut *lock(&life.faults));
                 health::record(&life.home, at, &faults);
                 let n = life.in_a_row.load(Ordering::Relaxed);

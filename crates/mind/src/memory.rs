@@ -4,6 +4,7 @@
 //! `assistant` is her own words and calls. A call is an assistant turn whose content is
 //! `{"tools.<name>": args}`; its result is a user turn starting with `TOOL_RESULT`.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -90,6 +91,29 @@ impl Message {
         }
     }
 
+    /// The turn a `conversation.jsonl` line records, for replay: what her person said (an
+    /// image as a file she has not looked at yet) or what she said. `None` for a line that
+    /// cannot be rebuilt from the log alone (a document, whose text is not in the line).
+    fn from_line(line: &Value) -> Option<Message> {
+        let content = line.get("content").and_then(Value::as_str)?;
+        let channel = line.get("channel").filter(|c| !c.is_null()).and_then(|c| serde_json::from_value::<Via>(c.clone()).ok());
+        let id = line.get("id").and_then(Value::as_str)?.parse().ok()?;
+        let message = match (line.get("role").and_then(Value::as_str)?, line.get("media")) {
+            ("assistant", _) => Message::assistant(content, channel),
+            ("person", None) => Message::user(content, channel),
+            ("person", Some(media)) => {
+                let source = media.get("source").and_then(Value::as_str)?;
+                if crate::perceive::classify(source, "") != Some(crate::perceive::Kind::Image) {
+                    return None;
+                }
+                let seen = Media { source: source.to_string(), caption: content.to_string(), question: String::new() };
+                Message::unseen(content, seen, channel)
+            }
+            _ => return None,
+        };
+        Some(Message { id, ..message })
+    }
+
     /// A file she has not looked at yet; `realize` turns it into a prompt.
     pub fn unseen(caption: impl Into<Arc<str>>, media: Media, channel: Option<Via>) -> Message {
         Message { content: caption.into(), channel, prompt: None, media: Some(media), id: Uuid::new_v4() }
@@ -140,6 +164,10 @@ pub struct Memory {
     pub archive: Vec<Vec<Message>>,
     #[serde(default)]
     pub context: Option<String>,
+    /// The id of the newest `conversation.jsonl` line this memory holds. Turns on the message
+    /// path are saved lazily, so after a crash the lines after it are replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged: Option<Uuid>,
 }
 
 impl Memory {
@@ -178,6 +206,34 @@ impl Memory {
 
     pub fn remember(&mut self, m: Message) {
         self.messages.push(m);
+    }
+
+    /// Remembers a turn that is also a line of `conversation.jsonl` (with the same id).
+    pub fn remember_logged(&mut self, m: Message) {
+        self.logged = Some(m.id);
+        self.remember(m);
+    }
+
+    /// Brings back the turns `conversation.jsonl` has and `memory.json` lost because she
+    /// stopped before saving them (a crash, a power cut): the lines after the newest one this
+    /// memory holds, or every line when that one is gone (sleep empties the log). A line
+    /// already in her memory or archive, or without an id (the original wrote none), is never
+    /// replayed, so forgetting on purpose stays forgotten. Returns how many came back.
+    pub fn replay(&mut self, lines: &[Value]) -> usize {
+        let id_of = |l: &Value| l.get("id").and_then(Value::as_str).and_then(|s| s.parse::<Uuid>().ok());
+        let start = self.logged.and_then(|newest| lines.iter().position(|l| id_of(l) == Some(newest))).map_or(0, |i| i + 1);
+        let known: HashSet<Uuid> = self.messages.iter().chain(self.archive.iter().flatten()).map(|m| m.id).collect();
+        let mut back = 0;
+        for line in &lines[start..] {
+            if id_of(line).is_none_or(|id| known.contains(&id)) {
+                continue;
+            }
+            if let Some(m) = Message::from_line(line) {
+                self.remember_logged(m);
+                back += 1;
+            }
+        }
+        back
     }
 
     pub fn add_call(&mut self, selector: &str, args: &Value) {
@@ -307,5 +363,44 @@ mod tests {
         let back = Memory::load(&path);
         assert_eq!(back, m);
         assert_eq!(back.messages[1].tool_result().unwrap(), ("save_notes".into(), "ok".into(), "saved".into()));
+    }
+
+    fn line(role: &str, content: &str, id: Option<Uuid>) -> Value {
+        let mut l = json!({"role": role, "content": content, "channel": {"type": "web", "name": "web"}, "time": "2026-05-18T08:00:00"});
+        if let Some(id) = id {
+            l["id"] = json!(id);
+        }
+        l
+    }
+
+    #[test]
+    fn replay_brings_back_only_what_the_log_has_and_memory_lost() {
+        let web = Some(Via { kind: "web".into(), name: "web".into() });
+        let mut m = Memory::default();
+        let kept = Message::user("hi", web.clone());
+        let mut log = vec![line("person", "from the original, no id", None), line("person", "hi", Some(kept.id))];
+        m.remember_logged(kept);
+        let (lost_q, lost_a) = (Uuid::new_v4(), Uuid::new_v4());
+        log.push(line("person", "are you there?", Some(lost_q)));
+        log.push(line("assistant", "I am.", Some(lost_a)));
+        let mut document = line("person", "my notes", Some(Uuid::new_v4()));
+        document["media"] = json!({"source": "/h/media/web-1-notes.txt", "caption": "my notes"});
+        let mut photo = line("person", "look", Some(Uuid::new_v4()));
+        photo["media"] = json!({"source": "/h/media/web-2-cat.png", "caption": "look"});
+        log.extend([document, photo]);
+
+        assert_eq!(m.replay(&log), 3, "the question, her answer and the photo; never the document");
+        assert_eq!(m.messages[1].id, lost_q);
+        assert_eq!((m.messages[2].role(), &*m.messages[2].content), (Some(Role::Assistant), "I am."));
+        assert_eq!(m.messages[2].channel, web);
+        assert!(m.messages[3].prompt.is_none() && m.messages[3].media.as_ref().unwrap().source.ends_with("cat.png"));
+        assert_eq!(m.replay(&log), 0, "a second replay changes nothing");
+
+        m.forget();
+        assert_eq!(m.replay(&log), 0, "what she forgot on purpose stays forgotten");
+        let mut slept = Memory { logged: m.logged, ..Memory::default() };
+        let fresh = Uuid::new_v4();
+        assert_eq!(slept.replay(&[line("person", "good morning", Some(fresh))]), 1, "after sleep emptied the log, every line is new");
+        assert_eq!(slept.logged, Some(fresh));
     }
 }

@@ -58,9 +58,10 @@ pub fn calendar_bound(text: &str) -> Option<PrimitiveDateTime> {
 }
 
 /// `{"status", "mind": {messages, archive, context}, "uptime": {"rows": 24 × 60 cells}}`; the
-/// first row is the latest hour and its first cell the latest minute.
-pub fn diagnose(home: &Home, status: &str, now: OffsetDateTime) -> Value {
-    let mind = Memory::load_readonly(&home.memory());
+/// first row is the latest hour and its first cell the latest minute. `mind` is her live
+/// memory while she runs, else what `memory.json` holds.
+pub fn diagnose(home: &Home, status: &str, now: OffsetDateTime, mind: Option<Memory>) -> Value {
+    let mind = mind.unwrap_or_else(|| Memory::load_readonly(&home.memory()));
     let mut by_minute: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for line in read_jsonl(&home.health()) {
         if let Some(t) = line.get("time").and_then(Value::as_str).and_then(|t| t.get(..16)) {

@@ -59,6 +59,31 @@ async fn a_message_read_over_openai_is_answered_on_the_web_channel_and_logged() 
 }
 
 #[tokio::test]
+async fn turns_memory_json_lost_in_a_crash_come_back_from_the_conversation_log() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(chatting("Hello, Ada!")));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let before = std::fs::read(world.home().join("memory.json")).ok();
+    read_and_reply(&world).await;
+    // A crash before memory.json caught up: the file is as it was before she heard anything.
+    match &before {
+        Some(bytes) => std::fs::write(world.home().join("memory.json"), bytes).unwrap(),
+        None => std::fs::remove_file(world.home().join("memory.json")).unwrap(),
+    }
+    let agent = world.start().await;
+    let said: Vec<String> = agent.memory().messages.iter().filter(|m| m.channel.is_some()).map(|m| m.content.to_string()).collect();
+    assert_eq!(said, ["Hi, I'm Ada.", "Hello, Ada!"]);
+    let saved: Value = serde_json::from_slice(&std::fs::read(world.home().join("memory.json")).unwrap()).unwrap();
+    assert_eq!(saved[0]["messages"].as_array().unwrap().len(), 2, "the replay is saved at once, so it happens once");
+    let mut out = agent.subscribe();
+    agent.read("Do you remember me?").await.unwrap();
+    next_line(&mut out).await;
+    let asked = fake.requests().to("/api/chat").last().unwrap().body["messages"].to_string();
+    assert!(asked.contains("Hi, I'm Ada.") && asked.contains("Hello, Ada!"), "her Mind sees the replayed turns");
+    agent.stop().await;
+}
+
+#[tokio::test]
 async fn prose_instead_of_json_is_retried_once_then_spoken() {
     let fake = testkit::ollama::start(&[MODEL]).await;
     fake.set_responder(script(|stage, _, _| match stage {

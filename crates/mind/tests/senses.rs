@@ -145,7 +145,7 @@ async fn views_show_her_knowledge_calendar_and_uptime_from_disk() {
     assert_eq!(calendar["destiny"]["schedule"], json!([{"time": "2026-05-20 10:00", "body": "Dentist", "recurrence": "weekly"}]));
     assert_eq!(calendar["history"]["conversation"], json!([]));
     mind::health::record(&home, START, &[]);
-    let diagnose = mind::views::diagnose(&home, "active", START + time::Duration::seconds(30));
+    let diagnose = mind::views::diagnose(&home, "active", START + time::Duration::seconds(30), None);
     let rows = diagnose["uptime"]["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 24);
     assert_eq!(rows[0]["cells"].as_array().unwrap().len(), 60);

@@ -272,7 +272,7 @@ pub async fn calendar(
     Ok(Json(mind::views::calendar(&home, start, end)))
 }
 
-/// Her vital status, her last saved mind, a 24-hour uptime grid, and, while she runs, her live
+/// Her vital status, her mind (live while she runs, else as last saved), a 24-hour uptime grid, and, while she runs, her live
 /// state and the identity contract regulating her.
 #[utoipa::path(get, path = "/api/persona/{persona_id}/diagnose", tag = "knowledge",
     params(("persona_id" = String, Path, description = "Her UUID")),
@@ -282,8 +282,9 @@ pub async fn diagnose(State(state): State<AppState>, PersonaId(id): PersonaId) -
     let home = known(&state, id)?;
     let record = state.manager.store().load(id).map_err(|_| ApiError::persona_not_found())?;
     let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    let mut view = mind::views::diagnose(&home, record.status.as_str(), now);
-    if let Some(agent) = state.manager.agent(id).await {
+    let agent = state.manager.agent(id).await;
+    let mut view = mind::views::diagnose(&home, record.status.as_str(), now, agent.as_ref().map(|a| a.memory()));
+    if let Some(agent) = agent {
         view["live"] = serde_json::to_value(agent.status()).unwrap_or(Value::Null);
     }
     Ok(Json(view))
