@@ -316,9 +316,13 @@ impl Serialize for AnthropicBlocks<'_> {
         if m.role == Role::Tool {
             return s.collect_seq([Block::ToolResult { tool_use_id: m.tool_call_id.as_deref(), content: &m.text }]);
         }
-        let images = m.images.iter().map(|i| Block::Image { source: ImageSource { kind: "base64", media_type: &i.mime, data: Base64(&i.bytes) } });
+        let documents = m.documents.iter().map(|d| Block::Document {
+            source: Base64Source { kind: "base64", media_type: &d.mime, data: Base64(&d.bytes) },
+            title: &d.name,
+        });
+        let images = m.images.iter().map(|i| Block::Image { source: Base64Source { kind: "base64", media_type: &i.mime, data: Base64(&i.bytes) } });
         let calls = m.tool_calls.iter().map(|c| Block::ToolUse { id: &c.id, name: &c.name, input: &c.arguments });
-        s.collect_seq(images.chain(text_or_placeholder(m).map(|text| Block::Text { text })).chain(calls))
+        s.collect_seq(documents.chain(images).chain(text_or_placeholder(m).map(|text| Block::Text { text })).chain(calls))
     }
 }
 
@@ -326,7 +330,7 @@ impl Serialize for AnthropicBlocks<'_> {
 fn text_or_placeholder(m: &Message) -> Option<&str> {
     if !m.text.is_empty() {
         Some(&m.text)
-    } else if m.images.is_empty() && m.tool_calls.is_empty() {
+    } else if m.images.is_empty() && m.documents.is_empty() && m.tool_calls.is_empty() {
         Some("…")
     } else {
         None
@@ -336,14 +340,16 @@ fn text_or_placeholder(m: &Message) -> Option<&str> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Block<'a> {
-    Image { source: ImageSource<'a> },
+    Image { source: Base64Source<'a> },
+    Document { source: Base64Source<'a>, title: &'a str },
     Text { text: &'a str },
     ToolUse { id: &'a str, name: &'a str, input: &'a Value },
     ToolResult { tool_use_id: Option<&'a str>, content: &'a str },
 }
 
 #[derive(Serialize)]
-struct ImageSource<'a> {
+/// An image's or a document's bytes, carried inline.
+struct Base64Source<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     media_type: &'a str,
@@ -410,9 +416,10 @@ impl Serialize for GeminiParts<'_> {
             let name = m.tool_name.as_deref().unwrap_or_default();
             return s.collect_seq([Part::FunctionResponse { name, response: FunctionResponse { content: &m.text } }]);
         }
-        let images = m.images.iter().map(|i| Part::InlineData { mime_type: &i.mime, data: Base64(&i.bytes) });
+        let inline = m.images.iter().map(|i| (&i.mime, &i.bytes)).chain(m.documents.iter().map(|d| (&d.mime, &d.bytes)));
+        let inline = inline.map(|(mime, bytes)| Part::InlineData { mime_type: mime, data: Base64(bytes) });
         let calls = m.tool_calls.iter().map(|c| Part::FunctionCall { name: &c.name, args: &c.arguments });
-        s.collect_seq(text_or_placeholder(m).map(Part::Text).into_iter().chain(images).chain(calls))
+        s.collect_seq(text_or_placeholder(m).map(Part::Text).into_iter().chain(inline).chain(calls))
     }
 }
 

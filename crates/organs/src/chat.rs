@@ -42,6 +42,27 @@ impl fmt::Debug for Image {
     }
 }
 
+/// A document she is given to read whole (a PDF): only Anthropic and Gemini take one as it is.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Document {
+    pub bytes: Vec<u8>,
+    pub mime: String,
+    /// The file's name, shown to the model as the document's title.
+    pub name: String,
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Document({}, {}, {} bytes)", self.name, self.mime, self.bytes.len())
+    }
+}
+
+/// Whether a provider reads a [`Document`] itself; the others would need its text extracted
+/// first, which is not ours to guess at.
+pub fn reads_documents(provider: Option<Provider>) -> bool {
+    matches!(provider, Some(Provider::Anthropic | Provider::Gemini))
+}
+
 /// A tool call in the standard chat shape: an id, the function name, its arguments object.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToolCall {
@@ -57,6 +78,7 @@ pub struct Message {
     pub role: Role,
     pub text: Arc<str>,
     pub images: Vec<Image>,
+    pub documents: Vec<Document>,
     /// Calls she made in this (assistant) turn.
     pub tool_calls: Vec<ToolCall>,
     /// For a `Tool` turn: which call this answers, and the tool's name.
@@ -66,7 +88,7 @@ pub struct Message {
 
 impl Message {
     fn new(role: Role, text: impl Into<Arc<str>>) -> Self {
-        Message { role, text: text.into(), images: Vec::new(), tool_calls: Vec::new(), tool_call_id: None, tool_name: None }
+        Message { role, text: text.into(), images: Vec::new(), documents: Vec::new(), tool_calls: Vec::new(), tool_call_id: None, tool_name: None }
     }
     pub fn user(text: impl Into<Arc<str>>) -> Self {
         Message::new(Role::User, text)
@@ -79,6 +101,10 @@ impl Message {
     }
     pub fn with_image(mut self, bytes: Vec<u8>, mime: impl Into<String>) -> Self {
         self.images.push(Image { bytes, mime: mime.into() });
+        self
+    }
+    pub fn with_document(mut self, bytes: Vec<u8>, mime: impl Into<String>, name: impl Into<String>) -> Self {
+        self.documents.push(Document { bytes, mime: mime.into(), name: name.into() });
         self
     }
     pub fn with_tool_call(mut self, call: ToolCall) -> Self {
@@ -148,6 +174,9 @@ impl OrganClient {
     /// [`Reply::json`] holds the object (or `None` when she answered in prose anyway).
     pub async fn chat(&self, organ: &Organ, request: &ChatRequest) -> Result<Reply, OrganError> {
         let call = self.call(organ);
+        if !reads_documents(organ.provider) && request.messages.iter().any(|m| !m.documents.is_empty()) {
+            return Err(OrganError::Unsupported { organ: call.organ, provider: call.name(), what: "read PDF documents (use an Anthropic or Gemini model)" });
+        }
         let post = |path: &str| call.request(&self.http, Method::POST, path).timeout(self.timeout);
         let builder = match organ.provider {
             None => post("/api/chat").json(&body::ollama(&organ.name, request)),

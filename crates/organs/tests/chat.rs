@@ -219,3 +219,34 @@ async fn ear_mouth_and_imagination_use_the_openai_media_endpoints() {
     let err = client(OrganSlot::Mouth).speak(&organ(Some(Provider::Openai), "nope", fake.url()), "x", "alloy").await.unwrap_err();
     assert!(err.to_string().starts_with("mouth: openai answered HTTP 404"), "{err}");
 }
+
+/// A PDF is given whole to the providers that read documents, and refused before anything is
+/// sent to those that do not.
+#[tokio::test]
+async fn a_pdf_reaches_anthropic_and_gemini_whole_and_is_refused_elsewhere() {
+    let pdf = b"%PDF-1.7 tiny".to_vec();
+    let reading = || ChatRequest::new("You read documents.").message(Message::user("What is due?").with_document(pdf.clone(), "application/pdf", "bill.pdf"));
+    let encoded = "JVBERi0xLjcgdGlueQ==";
+
+    let anthropic = testkit::anthropic::start(&[KEY], &["claude-x"]).await;
+    anthropic.set_responder(responder(|_| ScriptedReply::text("Rent, on the 3rd.")));
+    let reply = client(OrganSlot::Researcher).chat(&organ(Some(Provider::Anthropic), "claude-x", anthropic.url()), &reading()).await.unwrap();
+    assert_eq!(reply.text, "Rent, on the 3rd.");
+    let blocks = anthropic.requests().last().unwrap().body["messages"][0]["content"].clone();
+    assert_eq!(blocks[0], json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": encoded}, "title": "bill.pdf"}));
+    assert_eq!(blocks[1], json!({"type": "text", "text": "What is due?"}));
+
+    let gemini = testkit::gemini::start(&[KEY], &["gemini-x"]).await;
+    gemini.set_responder(responder(|_| ScriptedReply::text("Rent, on the 3rd.")));
+    client(OrganSlot::Researcher).chat(&organ(Some(Provider::Gemini), "gemini-x", gemini.url()), &reading()).await.unwrap();
+    let parts = gemini.requests().last().unwrap().body["contents"][0]["parts"].clone();
+    assert_eq!(parts[1], json!({"inlineData": {"mimeType": "application/pdf", "data": encoded}}));
+
+    let openai = testkit::openai::start(&[KEY], &["gpt-x"]).await;
+    let refused = client(OrganSlot::Researcher).chat(&organ(Some(Provider::Openai), "gpt-x", openai.url()), &reading()).await.unwrap_err();
+    assert!(matches!(refused, OrganError::Unsupported { organ: "researcher", .. }), "{refused:?}");
+    assert!(openai.requests().to("/v1/chat/completions").is_empty(), "nothing was sent");
+    let ollama = testkit::ollama::start(&["m"]).await;
+    assert!(client(OrganSlot::Researcher).chat(&organ(None, "m", ollama.url()), &reading()).await.is_err());
+    assert!(ollama.requests().to("/api/chat").is_empty());
+}
