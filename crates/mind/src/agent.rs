@@ -119,8 +119,7 @@ pub struct LiveStatus {
 }
 
 enum Command {
-    /// What reached her; `replayable` when its `conversation.jsonl` line can rebuild it.
-    Perceive { message: Message, replayable: bool },
+    Perceive(Message),
     Beat { since: OffsetDateTime, at: OffsetDateTime },
     Sleep(oneshot::Sender<Result<(), MindError>>),
     Feed(Vec<String>, oneshot::Sender<Result<usize, MindError>>),
@@ -380,7 +379,8 @@ impl Inlet {
         self.deliver(text, None, Message::user(text, Some(via))).await
     }
 
-    /// An image kept at `source`, for her eye.
+    /// A file kept at `source` (an image, or a document for her researcher), perceived when
+    /// her cycle next realizes.
     pub(crate) async fn image(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
         let media = json!({"source": source, "caption": caption});
         self.deliver(caption, Some(media), Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via)))
@@ -394,14 +394,12 @@ impl Inlet {
     /// after it.
     async fn deliver(&self, logged: &str, media: Option<serde_json::Value>, message: Message) -> Result<(), MindError> {
         let mut line = json!({"role": "person", "content": logged, "channel": message.channel, "time": clock::iso(self.life.clock.now()), "id": message.id});
-        // A document's text is not in its line, so the line cannot replay it: she saves it at once.
-        let replayable = media.is_none() || message.media.is_some();
         if let Some(m) = media {
             line["media"] = m;
         }
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.life.home.conversation())?;
         log.write_all(format!("{line}\n").as_bytes())?;
-        self.commands.send(Command::Perceive { message, replayable }).map_err(|_| MindError::Stopped)?;
+        self.commands.send(Command::Perceive(message)).map_err(|_| MindError::Stopped)?;
         tokio::task::spawn_blocking(move || log.sync_data()).await.map_err(|e| MindError::Join(e.to_string()))??;
         Ok(())
     }
@@ -534,26 +532,15 @@ impl Agent {
         Ok(text)
     }
 
-    /// `POST .../attach`: an image goes to her eye; a text document is read into the
-    /// conversation. Anything else is refused (415 at the route).
+    /// `POST .../attach`: an image goes to her eye, a document to her researcher (see
+    /// [`crate::perceive`]). Anything no organ of hers can perceive is refused before it is
+    /// kept (415 at the route).
     pub async fn attach(&self, file_name: &str, mime: &str, bytes: &[u8], caption: &str) -> Result<(), MindError> {
         let kind = crate::perceive::classify(file_name, mime)
             .ok_or_else(|| MindError::Unperceivable(format!("No organ of hers can perceive {mime} files.")))?;
-        let via = self.life.web();
-        let now = self.life.clock.now();
-        match kind {
-            crate::perceive::Kind::Image => {
-                let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
-                self.inlet().image(path.display().to_string(), caption, via).await
-            }
-            crate::perceive::Kind::Text => {
-                let text = crate::perceive::document_text(file_name, bytes)?;
-                let path = crate::perceive::store_media(&self.life.home, file_name, bytes, now)?;
-                let media = json!({"source": path.display().to_string(), "caption": caption});
-                let message = Message::user(format!("{caption}\n\n[document {file_name}]\n{text}").trim().to_string(), Some(via));
-                self.inlet().deliver(caption, Some(media), message).await
-            }
-        }
+        crate::perceive::check_readable(&self.persona, kind, file_name, bytes)?;
+        let path = crate::perceive::store_media(&self.life.home, file_name, bytes, self.life.clock.now())?;
+        self.inlet().image(path.display().to_string(), caption, self.life.web()).await
     }
 
     /// A pairing code for `chat`, as her gateways issue to a chat they do not know.
@@ -709,18 +696,14 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
             c = rx.recv() => match c { Some(c) => c, None => break },
         };
         match command {
-            Command::Perceive { message, replayable } => {
+            Command::Perceive(message) => {
                 interrupt(&mut running).await;
                 if message.channel.is_some() {
                     *lock(&life.answering) = message.channel.clone();
                 }
                 // What she heard is already in conversation.jsonl; memory.json catches up at
                 // the next heartbeat so the Mind's request does not wait for it.
-                if replayable {
-                    life.remember_logged(message);
-                } else {
-                    life.with_memory(|m| m.remember_logged(message));
-                }
+                life.remember_logged(message);
                 life.observe(Event::Heard);
                 life.touch();
                 if life.phase() != Phase::Night {

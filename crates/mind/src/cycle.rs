@@ -20,7 +20,7 @@ use crate::meanings::{self, Meanings};
 use crate::memory::{LOAD_INSTRUCTION, Memory, Message, Prompt};
 use crate::regulation::Event;
 use crate::voice::Ask;
-use crate::{clock, destiny};
+use crate::{clock, destiny, perceive};
 
 /// How many times one cycle may restart after running tools before she must rest; a model that
 /// keeps calling tools cannot spin forever.
@@ -237,11 +237,11 @@ fn identity(life: &Life, context: Option<&str>) -> Vec<String> {
 /// A question over her live memory, taking only its turns and context.
 fn ask(life: &Life, question: String, schema: Option<(&'static str, Value)>) -> Ask {
     let (turns, context) = life.recall(|m| (m.prompts(), m.context.clone()));
-    Ask { system: identity(life, context.as_deref()), turns, question, schema, image: None }
+    Ask { system: identity(life, context.as_deref()), turns, question, schema, image: None, document: None }
 }
 
 fn ask_over(life: &Life, memory: &Memory, question: String, schema: Option<(&'static str, Value)>) -> Ask {
-    Ask { system: identity(life, memory.context.as_deref()), turns: memory.prompts(), question, schema, image: None }
+    Ask { system: identity(life, memory.context.as_deref()), turns: memory.prompts(), question, schema, image: None, document: None }
 }
 
 /// The schemas of her two deciding stages. They depend only on the tools her configuration
@@ -398,44 +398,107 @@ async fn execute(life: &Life, calls: Vec<Call>, cancel: &CancellationToken) -> b
     ran
 }
 
-/// Turns files she has not looked at yet into what her eye saw.
+/// Turns files she has not perceived yet into turns of her memory: what her eye saw in an
+/// image, what her researcher found in a document (as a tool call and its result, so she knows
+/// where it came from), or a plain-text document's own text when she has no researcher.
 async fn realize(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
     let unseen: Vec<Message> = life.recall(|m| m.messages.iter().filter(|m| m.prompt.is_none() && m.media.is_some()).cloned().collect());
     for message in unseen {
         let media = message.media.clone().unwrap_or_else(|| unreachable!("filtered on media"));
-        let question = if media.question.trim().is_empty() { "Describe what you see.".to_string() } else { media.question.clone() };
-        let eye = life.persona.eye.clone().unwrap_or_else(|| life.persona.thinking.clone());
-        let (status, answer) = match std::fs::read(&media.source) {
-            Err(e) => ("error", format!("could not open {}: {e}", media.source)),
-            Ok(bytes) => {
-                let ask = Ask {
-                    system: vec![format!("You are the eye of {}. Report what is observable, plainly and precisely.", life.persona.name)],
-                    turns: Vec::new(),
-                    question: question.clone(),
-                    schema: None,
-                    image: Some((bytes, mime_of(&media.source).to_string())),
-                };
-                match guarded(cancel, Stage::Realize, life.voice.ask(&eye, &ask)).await {
-                    Ok(reply) => ("ok", reply.text),
-                    Err(Halt::Fault { error, .. }) if life.persona.eye.is_some() => ("error", error.to_string()),
-                    Err(halt) => return Err(halt),
-                }
-            }
-        };
         let file = std::path::Path::new(&media.source).file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let kind = perceive::classify(&file, "").unwrap_or(perceive::Kind::Image);
+        let perceived = match std::fs::read(&media.source) {
+            Err(e) => Perceived::Report { status: "error", answer: format!("could not open {}: {e}", media.source), question: String::new() },
+            Ok(bytes) if kind == perceive::Kind::Image => look(life, cancel, &media, bytes).await?,
+            Ok(bytes) => read(life, cancel, &message.content, &file, kind, bytes).await?,
+        };
+        let (label, tool) = if kind == perceive::Kind::Image { ("image", "look_at") } else { ("document", "read_document") };
+        let said = if message.content.is_empty() { format!("[{label} {file}]") } else { format!("{} [{label} {file}]", message.content) };
         life.with_memory(|m| {
-            if let Some(slot) = m.messages.iter_mut().find(|x| x.id == message.id) {
-                let caption = if message.content.is_empty() { format!("[image {file}]") } else { format!("{} [image {file}]", message.content) };
-                slot.prompt = Some(Prompt { role: crate::memory::Role::User, content: caption.into(), cache_point: false });
+            let Some(at) = m.messages.iter().position(|x| x.id == message.id) else { return };
+            let (prompt, report) = match perceived {
+                Perceived::Text(text) => (format!("{said}\n{text}"), None),
+                Perceived::Report { status, answer, question } => (said, Some((status, answer, question))),
+            };
+            m.messages[at].prompt = Some(Prompt { role: crate::memory::Role::User, content: prompt.into(), cache_point: false });
+            if let Some((status, answer, question)) = report {
+                let call = Message::assistant(crate::memory::call_text(&format!("tools.{tool}"), &json!({"source": file, "question": question})), None);
+                m.messages.insert(at + 1, Message::user(crate::memory::result_text(tool, status, &answer), None));
+                m.messages.insert(at + 1, call);
             }
-            let at = m.messages.iter().position(|x| x.id == message.id).map_or(m.messages.len(), |i| i + 1);
-            let call = Message::assistant(crate::memory::call_text("tools.look_at", &json!({"source": file, "question": question})), None);
-            let result = Message::user(crate::memory::result_text("look_at", status, &answer), None);
-            m.messages.insert(at.min(m.messages.len()), result);
-            m.messages.insert(at.min(m.messages.len()), call);
         });
     }
     Ok(Vec::new())
+}
+
+/// What one of her senses made of a file.
+enum Perceived {
+    /// The file's own text, put into the conversation as it is.
+    Text(String),
+    /// What the organ that looked or read reported, and the question it was asked.
+    Report { status: &'static str, answer: String, question: String },
+}
+
+/// Her eye (or her Mind, when she has no eye) describes an image.
+async fn look(life: &Life, cancel: &CancellationToken, media: &crate::memory::Media, bytes: Vec<u8>) -> Step<Perceived> {
+    let question = if media.question.trim().is_empty() { "Describe what you see.".to_string() } else { media.question.clone() };
+    let eye = life.persona.eye.clone().unwrap_or_else(|| life.persona.thinking.clone());
+    let ask = Ask {
+        system: vec![format!("You are the eye of {}. Report what is observable, plainly and precisely.", life.persona.name)],
+        turns: Vec::new(),
+        question: question.clone(),
+        schema: None,
+        image: Some((bytes, mime_of(&media.source).to_string())),
+        document: None,
+    };
+    let (status, answer) = match guarded(cancel, Stage::Realize, life.voice.ask(&eye, &ask)).await {
+        Ok(reply) => ("ok", reply.text),
+        Err(Halt::Fault { error, .. }) if life.persona.eye.is_some() => ("error", error.to_string()),
+        Err(halt) => return Err(halt),
+    };
+    Ok(Perceived::Report { status, answer, question })
+}
+
+/// Her researcher reads a document and reports what matters in it. Without a researcher a
+/// plain-text document goes into the conversation as it is, and her Mind reads a PDF (the
+/// upload was refused if it could not).
+async fn read(life: &Life, cancel: &CancellationToken, caption: &str, file: &str, kind: perceive::Kind, bytes: Vec<u8>) -> Step<Perceived> {
+    let text = match kind {
+        perceive::Kind::Pdf => None,
+        _ => match perceive::document_text(file, &bytes) {
+            Ok(text) => Some(text),
+            Err(e) => return Ok(Perceived::Report { status: "error", answer: e.to_string(), question: String::new() }),
+        },
+    };
+    if let (Some(text), None) = (&text, &life.persona.researcher) {
+        return Ok(Perceived::Text(text.clone()));
+    }
+    let question = if caption.trim().is_empty() {
+        "Your person sent this document. Report what matters in it: facts, figures, names, dates and anything that needs doing.".to_string()
+    } else {
+        format!("Your person sent this document and said: \"{}\". Report what matters in it for that, and anything else that needs doing.", caption.trim())
+    };
+    let ask = Ask {
+        system: vec![format!(
+            "You are the researcher of {}. You read documents for her and report only what is in them, briefly and precisely; you never invent.",
+            life.persona.name
+        )],
+        turns: Vec::new(),
+        question: match &text {
+            Some(text) => format!("{question}\n\n[document {file}]\n{text}"),
+            None => question.clone(),
+        },
+        schema: None,
+        image: None,
+        document: text.is_none().then(|| organs::Document { bytes, mime: "application/pdf".into(), name: file.to_string() }),
+    };
+    let reader = perceive::reader(&life.persona).clone();
+    let (status, answer) = match guarded(cancel, Stage::Realize, life.voice.ask_as(persona::OrganSlot::Researcher, &reader, &ask)).await {
+        Ok(reply) => ("ok", reply.text),
+        Err(Halt::Fault { error, .. }) if life.persona.researcher.is_some() => ("error", error.to_string()),
+        Err(halt) => return Err(halt),
+    };
+    Ok(Perceived::Report { status, answer, question })
 }
 
 pub fn mime_of(path: &str) -> &'static str {
@@ -512,6 +575,7 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
                    "properties": {"intention": {"type": "string"}, "path": {"type": "string"}}}),
         )),
         image: None,
+        document: None,
     };
     let reply = match guarded(cancel, Stage::Learn, life.voice.ask(&teacher, &lesson_ask)).await {
         Ok(r) => r,
@@ -536,6 +600,7 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
         ),
         schema: None,
         image: None,
+        document: None,
     };
     let mine = guarded(cancel, Stage::Learn, life.voice.ask(&life.persona.thinking, &own)).await?;
     Ok(Some(if mine.text.trim().is_empty() { path.to_string() } else { mine.text }))

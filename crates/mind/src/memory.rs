@@ -91,9 +91,8 @@ impl Message {
         }
     }
 
-    /// The turn a `conversation.jsonl` line records, for replay: what her person said (an
-    /// image as a file she has not looked at yet) or what she said. `None` for a line that
-    /// cannot be rebuilt from the log alone (a document, whose text is not in the line).
+    /// The turn a `conversation.jsonl` line records, for replay: what her person said (a
+    /// file as one she has not perceived yet) or what she said.
     fn from_line(line: &Value) -> Option<Message> {
         let content = line.get("content").and_then(Value::as_str)?;
         let channel = line.get("channel").filter(|c| !c.is_null()).and_then(|c| serde_json::from_value::<Via>(c.clone()).ok());
@@ -103,9 +102,6 @@ impl Message {
             ("person", None) => Message::user(content, channel),
             ("person", Some(media)) => {
                 let source = media.get("source").and_then(Value::as_str)?;
-                if crate::perceive::classify(source, "") != Some(crate::perceive::Kind::Image) {
-                    return None;
-                }
                 let seen = Media { source: source.to_string(), caption: content.to_string(), question: String::new() };
                 Message::unseen(content, seen, channel)
             }
@@ -389,11 +385,12 @@ mod tests {
         photo["media"] = json!({"source": "/h/media/web-2-cat.png", "caption": "look"});
         log.extend([document, photo]);
 
-        assert_eq!(m.replay(&log), 3, "the question, her answer and the photo; never the document");
+        assert_eq!(m.replay(&log), 4, "the question, her answer, and both files as not yet perceived");
         assert_eq!(m.messages[1].id, lost_q);
         assert_eq!((m.messages[2].role(), &*m.messages[2].content), (Some(Role::Assistant), "I am."));
         assert_eq!(m.messages[2].channel, web);
-        assert!(m.messages[3].prompt.is_none() && m.messages[3].media.as_ref().unwrap().source.ends_with("cat.png"));
+        assert!(m.messages[3].prompt.is_none() && m.messages[3].media.as_ref().unwrap().source.ends_with("notes.txt"));
+        assert!(m.messages[4].prompt.is_none() && m.messages[4].media.as_ref().unwrap().source.ends_with("cat.png"));
         assert_eq!(m.replay(&log), 0, "a second replay changes nothing");
 
         m.forget();

@@ -1,6 +1,8 @@
 //! What kind of file reached her, and where it is kept. Images go to her eye (or her Mind,
-//! which looks when she has no eye); plain-text documents are read into the conversation.
-//! Anything else no organ of hers can perceive.
+//! which looks when she has no eye). Documents go to her researcher, who reports what matters
+//! so a long file does not flood her memory; without one, a plain-text document is read into
+//! the conversation as it is and a PDF is read by her Mind if it can read PDFs. Anything else
+//! no organ of hers can perceive.
 
 use std::path::PathBuf;
 
@@ -16,6 +18,7 @@ const DOCUMENT_LIMIT: usize = 20_000;
 pub enum Kind {
     Image,
     Text,
+    Pdf,
 }
 
 fn extension(name: &str) -> String {
@@ -30,10 +33,31 @@ pub fn classify(file_name: &str, mime: &str) -> Option<Kind> {
     {
         return Some(Kind::Image);
     }
+    if mime == "application/pdf" || ext == "pdf" {
+        return Some(Kind::Pdf);
+    }
     if mime.starts_with("text/") || mime == "application/json" || matches!(ext.as_str(), "txt" | "md" | "csv" | "json") {
         return Some(Kind::Text);
     }
     None
+}
+
+/// Who reads her documents: her researcher, or her Mind when she has none.
+pub fn reader(persona: &persona::Persona) -> &persona::Organ {
+    persona.researcher.as_ref().unwrap_or(&persona.thinking)
+}
+
+/// Refuses, before anything is kept, a document no organ of hers can read.
+pub fn check_readable(persona: &persona::Persona, kind: Kind, file_name: &str, bytes: &[u8]) -> Result<(), MindError> {
+    match kind {
+        Kind::Image => Ok(()),
+        Kind::Text => document_text(file_name, bytes).map(drop),
+        Kind::Pdf if organs::reads_documents(reader(persona).provider) => Ok(()),
+        Kind::Pdf => Err(MindError::Unperceivable(format!(
+            "She cannot read PDF files: her {} must be an Anthropic or Gemini model.",
+            if persona.researcher.is_some() { "researcher" } else { "Mind (she has no researcher)" }
+        ))),
+    }
 }
 
 /// Saves an upload as `media/web-<stamp>-<name>` (flat; the name is reduced to safe characters).

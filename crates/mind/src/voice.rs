@@ -20,6 +20,8 @@ pub struct Ask {
     pub schema: Option<(&'static str, Value)>,
     /// An image shown with the question: bytes and MIME type.
     pub image: Option<(Vec<u8>, String)>,
+    /// A document given whole with the question (a PDF, for providers that read one).
+    pub document: Option<organs::Document>,
 }
 
 #[derive(Clone)]
@@ -38,8 +40,12 @@ impl Voice {
 
     pub async fn ask(&self, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {
         let slot = if ask.image.is_some() { OrganSlot::Eye } else { OrganSlot::Thinking };
-        let r = request(ask);
-        self.client(slot).chat(organ, &r).await
+        self.ask_as(slot, organ, ask).await
+    }
+
+    /// Asks `organ` in the name of `slot`, which is what any error names.
+    pub async fn ask_as(&self, slot: OrganSlot, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {
+        self.client(slot).chat(organ, &request(ask)).await
     }
 
     pub async fn transcribe(&self, organ: &Organ, audio: &Audio) -> Result<String, OrganError> {
@@ -58,6 +64,9 @@ fn request(ask: &Ask) -> ChatRequest {
     let mut question = organs::Message::user(ask.question.as_str());
     if let Some((bytes, mime)) = &ask.image {
         question = question.with_image(bytes.clone(), mime.clone());
+    }
+    if let Some(d) = &ask.document {
+        question = question.with_document(d.bytes.clone(), d.mime.clone(), d.name.clone());
     }
     request = request.message(question);
     if let Some((name, schema)) = &ask.schema {

@@ -43,13 +43,68 @@ async fn a_file_no_organ_can_perceive_is_refused_and_nothing_is_kept() {
     let fake = testkit::ollama::start(&[MODEL]).await;
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
-    let refused = agent.attach("report.pdf", "application/pdf", b"%PDF-1.7", "").await.unwrap_err();
-    assert!(matches!(refused, MindError::Unperceivable(_)), "{refused:?}");
+    let pdf = agent.attach("report.pdf", "application/pdf", b"%PDF-1.7", "").await.unwrap_err();
+    assert!(matches!(&pdf, MindError::Unperceivable(why) if why.contains("Anthropic or Gemini")), "a local Mind cannot read a PDF: {pdf:?}");
+    let zip = agent.attach("photos.zip", "application/zip", b"PK\x03\x04", "").await.unwrap_err();
+    assert!(matches!(zip, MindError::Unperceivable(_)), "{zip:?}");
+    let binary = agent.attach("notes.txt", "text/plain", b"\xff\xfe\x00", "").await.unwrap_err();
+    assert!(matches!(binary, MindError::Unperceivable(_)), "{binary:?}");
     let without_ear = agent.hear(organs::Audio { bytes: vec![1, 2], mime: "audio/mpeg".into(), file_name: "a.mp3".into() }).await;
     assert!(matches!(without_ear, Err(MindError::Unperceivable(_))));
     agent.stop().await;
     assert_eq!(std::fs::read_dir(world.home().join("media")).unwrap().count(), 0);
     assert!(!world.home().join("conversation.jsonl").exists());
+}
+
+#[tokio::test]
+async fn a_pdf_goes_to_her_researcher_and_only_the_report_enters_her_memory() {
+    let mind = testkit::ollama::start(&[MODEL]).await;
+    mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest.contains("tool: read_document\nstatus: ok\nresult: Rent of 900 is due on June 3.") => {
+            json(json!({"decision": [{"say": "Rent is due on June 3."}, {"done": null}]}))
+        }
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    let researcher = testkit::anthropic::start(&["sk-test"], &["claude-reader"]).await;
+    researcher.set_responder(testkit::responder(|_| ScriptedReply::text("Rent of 900 is due on June 3.")));
+    let mut world = World::new(mind_at(None, &mind.url(), MODEL));
+    world.persona.researcher = Some(mind_at(Some(Provider::Anthropic), &researcher.url(), "claude-reader"));
+    let agent = world.start().await;
+    let mut out = agent.subscribe();
+    let pdf = b"%PDF-1.7 a long lease".to_vec();
+    agent.attach("lease.pdf", "application/pdf", &pdf, "what is due?").await.unwrap();
+    assert_eq!(next_line(&mut out).await.content, "Rent is due on June 3.");
+    let asked = researcher.requests().last().unwrap().body;
+    let document = &asked["messages"][0]["content"][0];
+    assert_eq!(document["type"], "document");
+    assert!(document["title"].as_str().unwrap().ends_with("-lease.pdf"));
+    assert!(asked["messages"][0]["content"][1]["text"].as_str().unwrap().contains("what is due?"));
+    let memory = agent.memory();
+    let prompts: Vec<String> = memory.messages.iter().filter_map(|m| m.prompt.as_ref().map(|p| p.content.to_string())).collect();
+    assert!(prompts[0].starts_with("what is due? [document web-") && prompts[0].ends_with("-lease.pdf]"), "{prompts:?}");
+    assert!(prompts[1].starts_with("{\"tools.read_document\""), "{prompts:?}");
+    assert!(!prompts.iter().any(|p| p.contains("a long lease")), "the document itself stays out of her memory");
+    agent.stop().await;
+}
+
+#[tokio::test]
+async fn a_text_document_is_read_into_the_conversation_when_she_has_no_researcher() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest.starts_with("my list [document ") && latest.ends_with("\nflour\neggs") => {
+            json(json!({"decision": [{"say": "Flour and eggs, noted."}, {"done": null}]}))
+        }
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let mut out = agent.subscribe();
+    agent.attach("list.txt", "text/plain", b"flour\neggs", "my list").await.unwrap();
+    assert_eq!(next_line(&mut out).await.content, "Flour and eggs, noted.");
+    agent.stop().await;
+    let log = lines(&world.home().join("conversation.jsonl"));
+    assert_eq!(log[0]["content"], "my list");
+    assert!(log[0]["media"]["source"].as_str().unwrap().ends_with("-list.txt"));
 }
 
 #[tokio::test]

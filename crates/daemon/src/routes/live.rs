@@ -116,14 +116,15 @@ pub async fn hear(
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AttachForm {
-    /// An image (png, jpeg, gif, webp) or a text document (txt, md, csv, json).
+    /// An image (png, jpeg, gif, webp), a text document (txt, md, csv, json) or a PDF.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// What you say with it.
     caption: Option<String>,
 }
 
-/// Send her a file: images go to her eye, text documents into the conversation.
+/// Send her a file: images go to her eye, documents to her researcher (without one, a text
+/// document goes into the conversation and a PDF to her Mind, which must then read PDFs).
 #[utoipa::path(post, path = "/api/persona/{persona_id}/attach", tag = "perception",
     params(("persona_id" = String, Path, description = "Her UUID")),
     request_body(content = AttachForm, content_type = "multipart/form-data"),
