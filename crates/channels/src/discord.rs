@@ -1,5 +1,5 @@
-//! Discord REST: sending her replies to a channel. (Receiving needs the gateway, which is a
-//! separate piece of work.)
+//! Discord REST: sending her replies to a channel. Receiving is the Gateway's job
+//! (`discord_gateway`), which shares this client's token and base URL.
 
 use std::fmt;
 use std::time::Duration;
@@ -17,9 +17,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// One bot, talking to Discord's REST API.
 #[derive(Clone)]
 pub struct Discord {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) token: String,
 }
 
 impl fmt::Debug for Discord {

@@ -2,18 +2,20 @@
 //!
 //! One gateway per platform, for the first channel of that kind in her record (pairing binds
 //! the first channel of a kind, so a second bot of the same kind could never be paired).
-//! Telegram is long-polled; Discord is send-only until the gateway websocket exists.
+//! Telegram is long-polled; Discord is heard over its Gateway websocket and answered over REST.
 //!
-//! A gateway that is not yet paired answers every private chat with a pairing code and lets
-//! nothing from it reach her mind. Once paired, only that chat reaches her; others are
-//! ignored. What she says goes out through a queue per gateway, so her lines arrive in the
-//! order she said them and her cycle never waits on a platform.
+//! Both platforms are routed alike: a gateway that is not yet paired answers every private chat
+//! (a Telegram private chat, a Discord DM) with a pairing code and lets nothing from it reach her
+//! mind. Once paired, only that chat reaches her; others are ignored. What she says goes out
+//! through a queue per gateway, so her lines arrive in the order she said them and her cycle
+//! never waits on a platform.
 
 use std::sync::{Arc, Mutex};
 
 use channels::PlatformUrls;
 use channels::discord::Discord;
-use channels::telegram::{Inbound, Telegram};
+use channels::discord_gateway;
+use channels::telegram::{self, Telegram};
 use persona::{ChannelKind, Persona};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -23,7 +25,7 @@ use crate::agent::Inlet;
 use crate::memory::Via;
 use crate::pairing::CODE_LIFETIME;
 
-/// Messages read from Telegram but not yet handled; the poll waits when this many queue up.
+/// Messages read from a platform but not yet handled; the listener waits when this many queue up.
 const INBOX: usize = 32;
 
 #[derive(Clone)]
@@ -82,20 +84,42 @@ impl Gateways {
         (Gateways { list }, tasks)
     }
 
-    /// Starts listening on every gateway that can receive (Telegram), handing what arrives to
-    /// `inlet`. Listening stops when `stop` fires.
+    /// Starts listening on every gateway, handing what arrives to `inlet`. Listening stops
+    /// when `stop` fires.
     pub(crate) fn listen(&self, inlet: &Inlet, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
+        let id = inlet.life.persona.id;
         for gateway in &self.list {
-            let Client::Telegram(bot) = &gateway.client else { continue };
-            let (tx, rx) = mpsc::channel(INBOX);
-            let (poller, cancel, id) = (bot.clone(), stop.clone(), inlet.life.persona.id);
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = poller.poll(tx, cancel).await {
-                    tracing::warn!(persona = %id, error = %e, "Telegram gateway closed");
+            match &gateway.client {
+                Client::Telegram(bot) => {
+                    let (tx, rx) = mpsc::channel(INBOX);
+                    let (poller, cancel) = (bot.clone(), stop.clone());
+                    tasks.push(tokio::spawn(async move {
+                        if let Err(e) = poller.poll(tx, cancel).await {
+                            tracing::warn!(persona = %id, error = %e, "Telegram gateway closed");
+                        }
+                    }));
+                    let (gateway, bot, inlet) = (gateway.clone(), bot.clone(), inlet.clone());
+                    tasks.push(tokio::spawn(receive(rx, stop.clone(), move |m| {
+                        let (gateway, bot, inlet) = (gateway.clone(), bot.clone(), inlet.clone());
+                        async move { handle_telegram(&gateway, &bot, &inlet, m).await }
+                    })));
                 }
-            }));
-            tasks.push(tokio::spawn(receive(gateway.clone(), bot.clone(), rx, inlet.clone(), stop.clone())));
+                Client::Discord(bot) => {
+                    let (tx, rx) = mpsc::channel(INBOX);
+                    let (listener, cancel) = (bot.clone(), stop.clone());
+                    tasks.push(tokio::spawn(async move {
+                        if let Err(e) = listener.listen(tx, cancel).await {
+                            tracing::warn!(persona = %id, error = %e, "Discord gateway closed");
+                        }
+                    }));
+                    let (gateway, inlet) = (gateway.clone(), inlet.clone());
+                    tasks.push(tokio::spawn(receive(rx, stop.clone(), move |m| {
+                        let (gateway, inlet) = (gateway.clone(), inlet.clone());
+                        async move { handle_discord(&gateway, &inlet, m).await }
+                    })));
+                }
+            }
         }
         tasks
     }
@@ -168,8 +192,12 @@ fn telegram_chat(chat: &str) -> Result<i64, channels::ChannelError> {
         .map_err(|_| channels::ChannelError::Platform { platform: "Telegram", reason: format!("{chat} is not a chat id") })
 }
 
-/// Handles what Telegram hands on until the poll ends or she stops.
-async fn receive(gateway: Arc<Gateway>, bot: Telegram, mut inbox: mpsc::Receiver<Inbound>, inlet: Inlet, stop: CancellationToken) {
+/// Handles what a listener hands on, one message at a time, until it ends or she stops.
+async fn receive<M, F, Fut>(mut inbox: mpsc::Receiver<M>, stop: CancellationToken, mut handle: F)
+where
+    F: FnMut(M) -> Fut,
+    Fut: Future<Output = ()>,
+{
     loop {
         let message = tokio::select! {
             biased;
@@ -178,44 +206,70 @@ async fn receive(gateway: Arc<Gateway>, bot: Telegram, mut inbox: mpsc::Receiver
         };
         tokio::select! {
             _ = stop.cancelled() => return,
-            () = handle(&gateway, &bot, &inlet, message) => {}
+            () = handle(message) => {}
         }
     }
 }
 
-async fn handle(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, message: Inbound) {
+/// Who may reach her through this gateway: an unpaired gateway answers a private chat with a
+/// pairing code, a paired one lets only its chat through. The channel she perceives it on, or
+/// `None` when the message stops here.
+fn admit(gateway: &Gateway, inlet: &Inlet, chat: &str, private: bool) -> Option<Via> {
+    let id = inlet.life.persona.id;
+    let platform = gateway.kind.as_str();
+    match gateway.paired() {
+        None if private => {
+            let code = inlet.life.issue_pairing(gateway.kind, chat);
+            gateway.send(chat, &pairing_message(&inlet.life.persona.name, &code));
+            None
+        }
+        None => {
+            tracing::debug!(persona = %id, platform, "ignoring a group message on an unpaired channel");
+            None
+        }
+        Some(paired) if paired != chat => {
+            tracing::debug!(persona = %id, platform, "ignoring a chat she is not paired with");
+            None
+        }
+        Some(_) => Some(Via { kind: platform.into(), name: chat.to_string() }),
+    }
+}
+
+async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, message: telegram::Inbound) {
     let id = inlet.life.persona.id;
     let chat = message.chat_id.to_string();
-    match gateway.paired() {
-        None if message.chat_type == "private" => {
-            let code = inlet.life.issue_pairing(ChannelKind::Telegram, &chat);
-            gateway.send(&chat, &pairing_message(&inlet.life.persona.name, &code));
-        }
-        None => tracing::debug!(persona = %id, "ignoring a group message on an unpaired Telegram channel"),
-        Some(paired) if paired != chat => tracing::debug!(persona = %id, "ignoring a Telegram chat she is not paired with"),
-        Some(_) => {
-            let via = Via { kind: ChannelKind::Telegram.as_str().into(), name: chat.clone() };
-            let perceived = match (&message.photo, message.command.as_deref()) {
-                (Some(file_id), _) => match photo(bot, inlet, file_id).await {
-                    Ok(path) => inlet.image(path.display().to_string(), message.text.trim(), via.clone()).await,
-                    Err(reason) => {
-                        tracing::warn!(persona = %id, error = %reason, "could not download a Telegram photo");
-                        gateway.send(&chat, "I could not open that photo. Could you send it again?");
-                        return;
-                    }
-                },
-                (None, Some("start")) => {
-                    gateway.send(&chat, &format!("This chat is already paired with {}.", inlet.life.persona.name));
-                    return;
-                }
-                (None, _) if message.text.trim().is_empty() => return,
-                (None, _) => inlet.text(&message.text, via.clone()).await,
-            };
-            match perceived {
-                Ok(()) => inlet.life.gateways.typing(&via),
-                Err(e) => tracing::warn!(persona = %id, error = %e, "a Telegram message did not reach her"),
+    let Some(via) = admit(gateway, inlet, &chat, message.chat_type == "private") else { return };
+    let perceived = match (&message.photo, message.command.as_deref()) {
+        (Some(file_id), _) => match photo(bot, inlet, file_id).await {
+            Ok(path) => inlet.image(path.display().to_string(), message.text.trim(), via.clone()).await,
+            Err(reason) => {
+                tracing::warn!(persona = %id, error = %reason, "could not download a Telegram photo");
+                gateway.send(&chat, "I could not open that photo. Could you send it again?");
+                return;
             }
+        },
+        (None, Some("start")) => {
+            gateway.send(&chat, &format!("This chat is already paired with {}.", inlet.life.persona.name));
+            return;
         }
+        (None, _) if message.text.trim().is_empty() => return,
+        (None, _) => inlet.text(&message.text, via.clone()).await,
+    };
+    match perceived {
+        Ok(()) => inlet.life.gateways.typing(&via),
+        Err(e) => tracing::warn!(persona = %id, error = %e, "a Telegram message did not reach her"),
+    }
+}
+
+/// Discord messages reach her as text; attachments are not fetched.
+async fn handle_discord(gateway: &Gateway, inlet: &Inlet, message: discord_gateway::Inbound) {
+    let Some(via) = admit(gateway, inlet, &message.channel_id, message.private) else { return };
+    if message.text.trim().is_empty() {
+        return;
+    }
+    match inlet.text(&message.text, via.clone()).await {
+        Ok(()) => inlet.life.gateways.typing(&via),
+        Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord message did not reach her"),
     }
 }
 

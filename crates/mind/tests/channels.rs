@@ -1,5 +1,6 @@
-//! Her Telegram and Discord gateways against fake platforms on loopback and a scripted fake
-//! Mind: pairing, where replies and notices go, photos, and stopping the poll.
+//! Her Telegram and Discord gateways against fake platforms on loopback (Discord's Gateway over a
+//! real websocket) and a scripted fake Mind: pairing, where replies and notices go, photos, and
+//! stopping the poll.
 
 mod common;
 
@@ -11,7 +12,7 @@ use mind::{Agent, MindError, Spoken};
 use persona::{Channel, ChannelKind, Credentials};
 use serde_json::{Value, json};
 use testkit::ScriptedReply;
-use testkit::discord::FakeDiscord;
+use testkit::discord::{FakeDiscord, Post};
 use testkit::ollama::FakeOllama;
 use testkit::telegram::FakeTelegram;
 
@@ -20,6 +21,10 @@ const TOKEN: &str = "7001:telegram-test-token";
 const DISCORD_TOKEN: &str = "discord-test-token";
 const PERSON: i64 = 4242;
 const STRANGER: i64 = 999;
+/// Discord channel ids: her person's DM with the bot, a stranger's DM, a server channel.
+const DM: &str = "880000000000000001";
+const STRANGER_DM: &str = "880000000000000002";
+const SERVER_CHANNEL: &str = "880000000000000003";
 
 struct Scene {
     mind: FakeOllama,
@@ -236,4 +241,54 @@ async fn stopping_her_cancels_the_poll() {
     assert_eq!(polls(), before, "no poll after stop");
     assert!(!mind_saw(&s.mind, "still listening"));
     assert!(matches!(agent.read("hello").await, Err(MindError::Stopped)));
+}
+
+#[tokio::test]
+async fn a_discord_dm_pairs_her_and_then_only_that_dm_reaches_her_mind() {
+    let mut s = scene(None).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest == "are you on Discord now?" => json(json!({"decision": [{"say": "I am, and I hear you."}, {"done": null}]})),
+        Stage::Recognize if latest == "let me in" => json(json!({"decision": [{"say": "welcome, stranger"}, {"done": null}]})),
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    s.world.persona.channels = vec![Channel {
+        kind: ChannelKind::Discord,
+        name: String::new(),
+        credentials: Some(Credentials { token: DISCORD_TOKEN.into() }),
+        verified_at: None,
+    }];
+    s.world.store.save(&s.world.persona).unwrap();
+    let agent = s.world.start().await;
+    let mut out = agent.subscribe();
+
+    // Handled in order: by the time the DM has its code, the server message was handled.
+    s.discord.push(Post::in_guild(SERVER_CHANNEL, "hello, server")).await;
+    s.discord.push(Post::dm(DM, "hi")).await;
+    let code = code_in(&s.discord.nth_sent(DM, 0).await);
+    assert!(s.discord.sent(DM)[0].contains("Iris's panel"));
+    assert!(s.discord.sent(SERVER_CHANNEL).is_empty(), "a server channel gets no code");
+    assert!(s.mind.requests().to("/api/chat").is_empty(), "her mind was asked about an unpaired chat");
+
+    let (record, channel) = agent.pair(&code).unwrap();
+    assert_eq!((channel.kind, channel.name.as_str()), (ChannelKind::Discord, DM));
+    assert!(channel.verified_at.is_some());
+    assert_eq!(record.channels[0].name, DM);
+
+    s.discord.push(Post::dm(STRANGER_DM, "let me in")).await;
+    s.discord.push(Post::dm(DM, "are you on Discord now?")).await;
+    let line = next_line(&mut out).await;
+    assert_eq!(line.kind, Spoken::Say);
+    assert_eq!(serde_json::to_value(&line.channel).unwrap(), json!({"type": "discord", "name": DM}));
+    assert_eq!(s.discord.nth_sent(DM, 1).await, "I am, and I hear you.");
+    agent.stop().await;
+
+    assert!(s.discord.sent(STRANGER_DM).is_empty(), "the stranger got neither a code nor a reply");
+    assert!(!mind_saw(&s.mind, "let me in"));
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0]["content"], "are you on Discord now?");
+    assert_eq!(log[0]["channel"], json!({"type": "discord", "name": DM}));
+    assert_eq!(log[1]["channel"], json!({"type": "discord", "name": DM}));
+    let heard: Vec<_> = s.discord.gateway_log().into_iter().filter(|p| p["op"] == 2).collect();
+    assert_eq!(heard.len(), 1, "one identify for her whole run");
 }
