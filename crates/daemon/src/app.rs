@@ -124,6 +124,7 @@ impl Daemon {
         let openapi = Arc::new(openapi);
         let guard = Guard { port, allowed_hosts: Arc::new(self.state.config.allowed_hosts.clone()) };
         let sockets = Router::new()
+            .route("/ws/system", get(crate::routes::socket::system_socket))
             .route("/ws/{persona_id}", get(crate::routes::socket::persona_socket))
             .with_state(self.state.clone());
         api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))

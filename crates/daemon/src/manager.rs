@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use channels::PlatformUrls;
-use mind::{Agent, LifeEvent, Outgoing, Surroundings};
+use mind::{Agent, LifeEvent, Outgoing, Signal, Surroundings};
 use organs::{OrganRequest, Preparer};
 use persona::{Channel, ChannelKind, Organ, OrganSlot, Persona, Phrase, Status, Store, StoreError};
 use tokio::sync::{Mutex, broadcast};
@@ -88,6 +88,8 @@ pub struct Manager {
     agents: Agents,
     /// Every running persona's outgoing lines, so a web socket survives her restarts.
     hub: broadcast::Sender<Outgoing>,
+    /// Every running persona's signals, for the live feeds.
+    feed: broadcast::Sender<Signal>,
     /// One lifecycle change at a time per persona, without holding up the others.
     locks: std::sync::Mutex<HashMap<Uuid, Arc<Mutex<()>>>>,
 }
@@ -108,6 +110,7 @@ impl Manager {
             surroundings,
             agents: Agents::default(),
             hub: broadcast::channel(256).0,
+            feed: broadcast::channel(256).0,
             locks: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -171,7 +174,7 @@ impl Manager {
         let id = persona.id;
         let agent = Agent::start(persona, self.store.clone(), self.surroundings.clone()).await.map_err(|e| e.to_string())?;
         let agent = Arc::new(agent);
-        tokio::spawn(attend(Arc::downgrade(&agent), self.agents.clone(), self.hub.clone()));
+        tokio::spawn(attend(Arc::downgrade(&agent), self.agents.clone(), self.hub.clone(), self.feed.clone()));
         self.agents.lock().await.insert(id, agent);
         Ok(())
     }
@@ -179,6 +182,11 @@ impl Manager {
     /// Her outgoing lines and every other running persona's, for the web socket.
     pub fn listen(&self) -> broadcast::Receiver<Outgoing> {
         self.hub.subscribe()
+    }
+
+    /// Every running persona's signals, for `/ws/system` and her own socket.
+    pub fn feed(&self) -> broadcast::Receiver<Signal> {
+        self.feed.subscribe()
     }
 
     async fn take_down(&self, id: Uuid) -> bool {
@@ -516,16 +524,21 @@ impl Manager {
     }
 }
 
-/// Follows one running agent: forwards what she says to the hub, and when she falls sick (she
-/// has already saved `status: sick` and why) drops her from the registry, as the original did.
-/// Ends when she is stopped and her channels close.
-async fn attend(agent: std::sync::Weak<Agent>, agents: Agents, hub: broadcast::Sender<Outgoing>) {
-    let (mut said, mut events) = match agent.upgrade() {
-        Some(a) => (a.subscribe(), a.life_events()),
+/// Follows one running agent: forwards what she says to the hub and her signals to the feed,
+/// and when she falls sick (she has already saved `status: sick` and why) drops her from the
+/// registry, as the original did. Ends when she is stopped and her channels close.
+async fn attend(agent: std::sync::Weak<Agent>, agents: Agents, hub: broadcast::Sender<Outgoing>, feed: broadcast::Sender<Signal>) {
+    let (mut said, mut events, mut signals) = match agent.upgrade() {
+        Some(a) => (a.subscribe(), a.life_events(), a.signals()),
         None => return,
     };
     loop {
         tokio::select! {
+            signal = signals.recv() => match signal {
+                Ok(signal) => { let _ = feed.send(signal); }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
             line = said.recv() => match line {
                 Ok(line) => { let _ = hub.send(line); }
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,

@@ -31,25 +31,26 @@ async fn a_message_read_gets_a_reply_on_the_socket_and_in_her_conversation() {
 
     let ws_url = format!("{}/ws/{id}", d.url.replacen("http", "ws", 1));
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let (mut system, _) = tokio_tungstenite::connect_async(format!("{}/ws/system", d.url.replacen("http", "ws", 1))).await.unwrap();
 
     let (status, body) = d.post(&format!("/api/persona/{id}/read"), json!({"message": "Hello, are you there?"})).await;
     assert_eq!((status, body), (200, json!({"status": "received"})));
 
-    // The reply is pushed; the bound only keeps a broken build from hanging CI.
-    let frame = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Text(text))) => break serde_json::from_str::<Value>(&text).unwrap(),
-                Some(Ok(_)) => continue,
-                other => panic!("socket ended: {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("a reply within a minute");
-    assert_eq!(frame["type"], "chat_message");
+    // The reply is pushed, after the signals that mention her; the bound only keeps a broken
+    // build from hanging CI.
+    let mine = frames_until(&mut socket, |f| f["type"] == "chat_message").await;
+    let frame = mine.last().unwrap();
     assert_eq!(frame["persona_id"], id);
     assert!(frame["content"].as_str().unwrap().contains("glad you wrote"), "{frame}");
+    assert!(mine.iter().any(|f| f["type"] == "Message" && f["title"] == "Heard"), "her socket shows her signals: {mine:?}");
+
+    let feed = frames_until(&mut system, |f| f["type"] == "Message" && f["title"] == "Said").await;
+    let heard = feed.iter().find(|f| f["title"] == "Heard").expect("the system feed shows what she heard");
+    assert_eq!(heard["details"]["persona"]["id"], id);
+    assert_eq!(heard["details"]["content"], "Hello, are you there?");
+    assert!(heard["time"].as_i64().unwrap() > 0, "{heard}");
+    assert!(feed.iter().all(|f| f["type"] != "chat_message"), "chat lines stay on her own socket");
+    assert!(!format!("{feed:?}{mine:?}").contains(OPENAI_KEY), "no key on any socket");
 
     let (status, conversation) = d.get(&format!("/api/persona/{id}/conversation")).await;
     assert_eq!(status, 200);
@@ -67,6 +68,33 @@ async fn a_message_read_gets_a_reply_on_the_socket_and_in_her_conversation() {
     d.shutdown().await;
 }
 
+/// Text frames, parsed, up to and including the first that `last` accepts.
+async fn frames_until<S>(socket: &mut S, last: impl Fn(&Value) -> bool) -> Vec<Value>
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut seen = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text).unwrap();
+                    let done = last(&frame);
+                    seen.push(frame);
+                    if done {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no such frame within a minute; saw {seen:?}"));
+    seen
+}
+
 #[tokio::test]
 async fn a_cross_origin_socket_is_refused() {
     let fakes = Fakes::start().await;
@@ -74,20 +102,21 @@ async fn a_cross_origin_socket_is_refused() {
     let d = Harness::start(home.path(), &fakes).await;
     let id = d.create_local("Adam").await["persona"]["id"].as_str().unwrap().to_string();
     let host = d.url.trim_start_matches("http://").to_string();
-    let request = tokio_tungstenite::tungstenite::http::Request::builder()
-        .uri(format!("ws://{host}/ws/{id}"))
-        .header("host", &host)
-        .header("origin", "http://evil.example")
-        .header("connection", "Upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .body(())
-        .unwrap();
-    let refused = tokio_tungstenite::connect_async(request).await;
-    match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
-        other => panic!("expected 403, got {other:?}"),
+    for path in [format!("/ws/{id}"), "/ws/system".to_string()] {
+        let request = tokio_tungstenite::tungstenite::http::Request::builder()
+            .uri(format!("ws://{host}{path}"))
+            .header("host", &host)
+            .header("origin", "http://evil.example")
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(())
+            .unwrap();
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403, "{path}"),
+            other => panic!("expected 403 on {path}, got {other:?}"),
+        }
     }
     d.shutdown().await;
 }

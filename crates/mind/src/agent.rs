@@ -25,6 +25,7 @@ use crate::home::{Home, Routines};
 use crate::memory::{Media, Memory, Message, Via};
 use crate::regulation::{Event, Regulated};
 use crate::gateway::Gateways;
+use crate::signal::{self, Signal};
 use crate::voice::Voice;
 use crate::{destiny, health, ritual};
 
@@ -166,6 +167,7 @@ pub struct Life {
     pub(crate) schemas: Arc<cycle::Schemas>,
     outgoing: broadcast::Sender<Outgoing>,
     events: broadcast::Sender<LifeEvent>,
+    signals: broadcast::Sender<Signal>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -254,6 +256,21 @@ impl Life {
         lock(&self.regulated).clone()
     }
 
+    /// Puts what happened on her live feed; costs nothing when nobody watches.
+    pub(crate) fn signal(&self, kind: signal::Kind, title: &str, details: serde_json::Value) {
+        if self.signals.receiver_count() > 0 {
+            let _ = self.signals.send(Signal::new(kind, title, self.clock.now(), self.persona.id, &self.persona.name, details));
+        }
+    }
+
+    /// Tells the daemon about a change it acts on, and shows it on her live feed.
+    pub(crate) fn announce(&self, event: LifeEvent) {
+        if self.signals.receiver_count() > 0 {
+            let _ = self.signals.send(Signal::of_event(&event, self.clock.now(), self.persona.id, &self.persona.name));
+        }
+        let _ = self.events.send(event);
+    }
+
     pub fn observe(&self, e: Event) {
         lock(&self.pending).push(e);
     }
@@ -321,6 +338,7 @@ impl Life {
             }
             Err(e) => tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl"),
         }
+        self.signal(signal::Kind::Message, "Said", json!({"channel": channel, "content": text, "kind": kind}));
         self.remember_logged(message);
         if kind == Spoken::Say {
             self.said.fetch_add(1, Ordering::Relaxed);
@@ -340,10 +358,6 @@ impl Life {
 
     pub(crate) fn mark_sick(&self, reason: &str) {
         *lock(&self.sickness) = Some(reason.to_string());
-    }
-
-    pub(crate) fn events(&self) -> &broadcast::Sender<LifeEvent> {
-        &self.events
     }
 
     /// A pairing code for `chat`, issued by a gateway that heard from an unpaired chat.
@@ -454,6 +468,7 @@ impl Agent {
             schemas: cycle::Schemas::shared(&persona.reach),
             outgoing: broadcast::channel(256).0,
             events: broadcast::channel(64).0,
+            signals: broadcast::channel(32).0,
             home,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -488,6 +503,11 @@ impl Agent {
     /// Replies and notices she sends, for the web channel.
     pub fn subscribe(&self) -> broadcast::Receiver<Outgoing> {
         self.life.outgoing.subscribe()
+    }
+
+    /// Her live feed, for the daemon's sockets.
+    pub fn signals(&self) -> broadcast::Receiver<Signal> {
+        self.life.signals.subscribe()
     }
 
     /// Faults, sickness and sleep, for the registry.
@@ -703,6 +723,7 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 }
                 // What she heard is already in conversation.jsonl; memory.json catches up at
                 // the next heartbeat so the Mind's request does not wait for it.
+                life.signal(signal::Kind::Message, "Heard", json!({"channel": message.channel, "content": &*message.content}));
                 life.remember_logged(message);
                 life.observe(Event::Heard);
                 life.touch();
@@ -725,11 +746,12 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                         life.observe(Event::MindFault);
                         tracing::warn!(persona = %life.persona.id, stage, error = %error, "beat failed");
                         lock(&life.faults).push(health::Fault::new(stage, &life.persona.thinking, &error, life.clock.now()));
-                        let _ = life.events.send(LifeEvent::Faulted { stage: stage.into(), error: error.to_string(), in_a_row: n });
+                        life.announce(LifeEvent::Faulted { stage: stage.into(), error: error.to_string(), in_a_row: n });
                     }
                 }
             }
             Command::Beat { since, at } => {
+                life.signal(signal::Kind::Tick, "Tick", json!({"at": clock::iso(at)}));
                 if running.is_none() {
                     life.regulate_soon();
                 }

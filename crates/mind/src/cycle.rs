@@ -383,6 +383,7 @@ async fn execute(life: &Life, calls: Vec<Call>, cancel: &CancellationToken) -> b
             abilities::call(&call.selector, &call.args, &cx).await
         };
         ran = true;
+        life.signal(crate::signal::Kind::CapabilityRun, call.selector.trim_start_matches("tools."), json!({"status": outcome.status.as_str()}));
         life.observe(if outcome.status == Status::Ok { Event::ToolSucceeded } else { Event::ToolFailed });
         life.with_memory(|m| {
             m.add_call(&call.selector, &call.args);
@@ -775,7 +776,7 @@ async fn consolidate(life: &Life, cancel: &CancellationToken) -> Step<()> {
         }
         m.consolidate();
     });
-    let _ = life.events().send(crate::agent::LifeEvent::Consolidated);
+    life.announce(crate::agent::LifeEvent::Consolidated);
     Ok(())
 }
 

@@ -68,5 +68,5 @@ pub fn fall_sick(life: &Life, last: Option<&Fault>) {
     }
     life.mark_sick(&reason);
     life.speak(&format!("{} ran into trouble thinking ({provider}). Stepping out for now.", p.name), Spoken::Notify);
-    let _ = life.events().send(LifeEvent::Sick { reason });
+    life.announce(LifeEvent::Sick { reason });
 }

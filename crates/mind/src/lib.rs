@@ -4,7 +4,7 @@
 //! stages; `home`, `memory`, `meanings`, `destiny` her files; `abilities` her tools;
 //! `regulation` the identity engine's hold on her; `health` and `ritual` sickness and sleep;
 //! `perceive` and `feed` what reaches her from outside; `gateway` her Telegram and Discord
-//! chats; `views` what the daemon shows.
+//! chats; `views` what the daemon shows; `signal` the live feed of what happens to her.
 
 pub mod abilities;
 pub mod agent;
@@ -21,8 +21,10 @@ pub mod pairing;
 pub mod perceive;
 pub mod regulation;
 pub mod ritual;
+pub mod signal;
 pub mod views;
 pub mod voice;
 
 pub use agent::{Agent, LifeEvent, LiveStatus, MindError, Outgoing, SICK_AFTER, Spoken, Surroundings};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use signal::Signal;

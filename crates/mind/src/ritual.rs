@@ -63,7 +63,7 @@ pub async fn sleep(life: &Life, stop: &CancellationToken) -> Result<(), MindErro
     write_diary(life).await?;
     life.with_memory(|m| m.archive.clear());
     life.set_phase(Phase::Morning);
-    let _ = life.events().send(LifeEvent::Slept);
+    life.announce(LifeEvent::Slept);
     Ok(())
 }
 
