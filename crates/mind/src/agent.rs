@@ -395,7 +395,7 @@ impl Inlet {
 
     /// A file kept at `source` (an image, or a document for her researcher), perceived when
     /// her cycle next realizes.
-    pub(crate) async fn image(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
+    pub(crate) async fn file(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
         let media = json!({"source": source, "caption": caption});
         self.deliver(caption, Some(media), Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via)))
             .await
@@ -560,7 +560,7 @@ impl Agent {
             .ok_or_else(|| MindError::Unperceivable(format!("No organ of hers can perceive {mime} files.")))?;
         crate::perceive::check_readable(&self.persona, kind, file_name, bytes)?;
         let path = crate::perceive::store_media(&self.life.home, file_name, bytes, self.life.clock.now())?;
-        self.inlet().image(path.display().to_string(), caption, self.life.web()).await
+        self.inlet().file(path.display().to_string(), caption, self.life.web()).await
     }
 
     /// A pairing code for `chat`, as her gateways issue to a chat they do not know.

@@ -241,7 +241,7 @@ async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, messa
     let Some(via) = admit(gateway, inlet, &chat, message.chat_type == "private") else { return };
     let perceived = match (&message.photo, message.command.as_deref()) {
         (Some(file_id), _) => match photo(bot, inlet, file_id).await {
-            Ok(path) => inlet.image(path.display().to_string(), message.text.trim(), via.clone()).await,
+            Ok(path) => inlet.file(path.display().to_string(), message.text.trim(), via.clone()).await,
             Err(reason) => {
                 tracing::warn!(persona = %id, error = %reason, "could not download a Telegram photo");
                 gateway.send(&chat, "I could not open that photo. Could you send it again?");

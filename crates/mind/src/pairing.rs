@@ -1,6 +1,7 @@
-//! Pairing a chat channel to her person: a gateway (Telegram, Discord) that gets `/start`
-//! from an account issues a short code; the person enters it in the panel; the channel is then
-//! bound to that account and verified. Codes live ten minutes on her clock.
+//! Pairing a chat channel to her person: a gateway (Telegram, Discord) that hears a private
+//! message from a chat it is not paired with issues a short code; the person enters it in the
+//! panel; the channel is then bound to that chat and verified. Codes live ten minutes on her
+//! clock and only in memory: after a restart the person simply messages her again for a new one.
 
 use std::collections::HashMap;
 
