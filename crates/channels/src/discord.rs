@@ -1,5 +1,5 @@
-//! Discord REST: sending her replies to a channel. Receiving is the Gateway's job
-//! (`discord_gateway`), which shares this client's token and base URL.
+//! Discord REST: sending her replies to a channel and fetching files sent to her. Receiving is
+//! the Gateway's job (`discord_gateway`), which shares this client's token and base URL.
 
 use std::fmt;
 use std::time::Duration;
@@ -58,6 +58,36 @@ impl Discord {
             self.post(&format!("/channels/{channel_id}/messages"), Some(json!({"content": piece}))).await?;
         }
         Ok(())
+    }
+
+    /// Downloads a file someone attached, refusing one over `limit` bytes before or while it
+    /// arrives. The bot's token is not sent: attachment addresses are signed by Discord.
+    pub async fn fetch(&self, file: &crate::discord_gateway::Attachment, limit: u64) -> Result<Vec<u8>, ChannelError> {
+        let failed = |reason: String| ChannelError::Platform { platform: "Discord", reason: format!("{}: {reason}", file.filename) };
+        let too_large = || failed(format!("larger than {limit} bytes"));
+        if file.size > limit {
+            return Err(too_large());
+        }
+        let mut response = self
+            .http
+            .get(&file.url)
+            .header("user-agent", DISCORD_USER_AGENT)
+            .timeout(CALL_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| failed(scrub(&describe(&e), &self.token)))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(failed(format!("HTTP {status}")));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(scrub(&describe(&e), &self.token)))? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     /// Shows "typing…" in a channel while she thinks.

@@ -46,6 +46,19 @@ pub struct Inbound {
     pub text: String,
     /// A direct message rather than a server channel.
     pub private: bool,
+    /// Files sent with it, in order.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a message, as Discord describes it; [`Discord::fetch`] downloads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: Option<String>,
+    /// Bytes, as Discord states it.
+    pub size: u64,
+    /// A signed CDN address: it needs no token, so none is ever sent to it.
+    pub url: String,
 }
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -325,6 +338,20 @@ fn message(d: &Value, me: Option<&str>) -> Option<Inbound> {
             .map(str::to_string),
         text: d.get("content").and_then(Value::as_str).unwrap_or("").to_string(),
         private: d.get("guild_id").is_none_or(Value::is_null),
+        attachments: d
+            .get("attachments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| {
+                Some(Attachment {
+                    filename: a.get("filename")?.as_str()?.to_string(),
+                    content_type: a.get("content_type").and_then(Value::as_str).map(str::to_string),
+                    size: a.get("size").and_then(Value::as_u64).unwrap_or(0),
+                    url: a.get("url")?.as_str()?.to_string(),
+                })
+            })
+            .collect(),
     })
 }
 
@@ -339,9 +366,12 @@ mod tests {
 
     #[test]
     fn messages_from_bots_webhooks_and_herself_are_not_heard() {
-        let person = json!({"id": "1", "channel_id": "9", "content": "hi", "author": {"id": "5", "username": "ann"}});
+        let person = json!({"id": "1", "channel_id": "9", "content": "hi", "author": {"id": "5", "username": "ann"},
+                            "attachments": [{"id": "4", "filename": "cat.png", "content_type": "image/png", "size": 3, "url": "https://cdn/x/cat.png"}]});
         let heard = message(&person, Some("7")).unwrap();
         assert_eq!((heard.channel_id.as_str(), heard.text.as_str(), heard.private), ("9", "hi", true));
+        let cat = Attachment { filename: "cat.png".into(), content_type: Some("image/png".into()), size: 3, url: "https://cdn/x/cat.png".into() };
+        assert_eq!(heard.attachments, [cat]);
         assert_eq!(heard.sender.as_deref(), Some("ann"));
         let mut guild = person.clone();
         guild["guild_id"] = json!("3");

@@ -139,3 +139,25 @@ async fn a_refused_token_stops_listening_without_showing_it() {
     assert_eq!(ended, Err(ChannelError::Platform { platform: "Discord", reason: "gateway/bot: HTTP 401: Unauthorized".into() }));
     assert!(l.fake.gateway_log().is_empty());
 }
+
+#[tokio::test]
+async fn an_attachment_is_heard_and_fetched_without_the_token_and_within_the_limit() {
+    let mut l = listening(DC).await;
+    l.fake.push(Post::dm("42", "my notes").with_attachment("notes.txt", "text/plain", b"flour, eggs")).await;
+    let heard = l.next().await;
+    let file = &heard.attachments[0];
+    assert_eq!((file.filename.as_str(), file.content_type.as_deref(), file.size), ("notes.txt", Some("text/plain"), 11));
+    let urls = PlatformUrls { telegram: String::new(), discord: l.fake.url() };
+    let bot = Discord::new(reqwest::Client::new(), &urls, DC);
+    // The fake's CDN refuses any request carrying a token, as a leak would be.
+    assert_eq!(bot.fetch(file, 1024).await.unwrap(), b"flour, eggs");
+    let fetched = l.fake.requests().all().into_iter().filter(|r| r.path.starts_with("/attachments/")).count();
+    let stated_too_large = bot.fetch(file, 10).await.unwrap_err().to_string();
+    assert!(stated_too_large.contains("larger than 10 bytes"), "{stated_too_large}");
+    let lying = channels::discord_gateway::Attachment { size: 1, ..file.clone() };
+    let grew_too_large = bot.fetch(&lying, 10).await.unwrap_err().to_string();
+    assert!(grew_too_large.contains("larger than 10 bytes") && !grew_too_large.contains(DC), "{grew_too_large}");
+    let after = l.fake.requests().all().into_iter().filter(|r| r.path.starts_with("/attachments/")).count();
+    assert_eq!(after, fetched + 1, "a file stated too large is not downloaded at all");
+    l.stop().await.unwrap();
+}

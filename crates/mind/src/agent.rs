@@ -559,7 +559,7 @@ impl Agent {
         let kind = crate::perceive::classify(file_name, mime)
             .ok_or_else(|| MindError::Unperceivable(format!("No organ of hers can perceive {mime} files.")))?;
         crate::perceive::check_readable(&self.persona, kind, file_name, bytes)?;
-        let path = crate::perceive::store_media(&self.life.home, file_name, bytes, self.life.clock.now())?;
+        let path = crate::perceive::store_media(&self.life.home, "web", file_name, bytes, self.life.clock.now())?;
         self.inlet().file(path.display().to_string(), caption, self.life.web()).await
     }
 

@@ -24,6 +24,10 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::Inlet;
 use crate::memory::Via;
 use crate::pairing::CODE_LIFETIME;
+use crate::perceive;
+
+/// The largest file she takes from Discord (Discord's own limit for most accounts is lower).
+const DISCORD_FILE_LIMIT: u64 = 50 << 20;
 
 /// Messages read from a platform but not yet handled; the listener waits when this many queue up.
 const INBOX: usize = 32;
@@ -113,10 +117,10 @@ impl Gateways {
                             tracing::warn!(persona = %id, error = %e, "Discord gateway closed");
                         }
                     }));
-                    let (gateway, inlet) = (gateway.clone(), inlet.clone());
+                    let (gateway, bot, inlet) = (gateway.clone(), bot.clone(), inlet.clone());
                     tasks.push(tokio::spawn(receive(rx, stop.clone(), move |m| {
-                        let (gateway, inlet) = (gateway.clone(), inlet.clone());
-                        async move { handle_discord(&gateway, &inlet, m).await }
+                        let (gateway, bot, inlet) = (gateway.clone(), bot.clone(), inlet.clone());
+                        async move { handle_discord(&gateway, &bot, &inlet, m).await }
                     })));
                 }
             }
@@ -261,16 +265,56 @@ async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, messa
     }
 }
 
-/// Discord messages reach her as text; attachments are not fetched.
-async fn handle_discord(gateway: &Gateway, inlet: &Inlet, message: discord_gateway::Inbound) {
+/// A Discord message reaches her as its files (the text as the first one's caption), or as
+/// text when nothing is attached. A file she cannot take in is explained in the chat, and the
+/// text still reaches her.
+async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message: discord_gateway::Inbound) {
     let Some(via) = admit(gateway, inlet, &message.channel_id, message.private) else { return };
-    if message.text.trim().is_empty() {
-        return;
+    let mut caption = message.text.trim();
+    let mut reached = false;
+    for file in &message.attachments {
+        let delivered = match discord_file(bot, inlet, file).await {
+            Ok(path) => inlet.file(path.display().to_string(), caption, via.clone()).await,
+            Err(why) => {
+                gateway.send(&message.channel_id, &why);
+                continue;
+            }
+        };
+        match delivered {
+            Ok(()) => (caption, reached) = ("", true),
+            Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord file did not reach her"),
+        }
     }
-    match inlet.text(&message.text, via.clone()).await {
-        Ok(()) => inlet.life.gateways.typing(&via),
-        Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord message did not reach her"),
+    if !caption.is_empty() {
+        match inlet.text(caption, via.clone()).await {
+            Ok(()) => reached = true,
+            Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord message did not reach her"),
+        }
     }
+    if reached {
+        inlet.life.gateways.typing(&via);
+    }
+}
+
+/// Downloads a file sent on Discord into her media folder, or says in a sentence for the chat
+/// why she cannot take it in (the same rules as `attach`, and a size bound).
+async fn discord_file(bot: &Discord, inlet: &Inlet, file: &discord_gateway::Attachment) -> Result<std::path::PathBuf, String> {
+    let name = &file.filename;
+    let kind = perceive::classify(name, file.content_type.as_deref().unwrap_or(""))
+        .ok_or_else(|| format!("I can't take in {name}: none of my senses can perceive that kind of file."))?;
+    let bytes = bot.fetch(file, DISCORD_FILE_LIMIT).await.map_err(|e| {
+        tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not download a Discord attachment");
+        if file.size > DISCORD_FILE_LIMIT {
+            format!("{name} is too large for me (the limit is {} MB).", DISCORD_FILE_LIMIT >> 20)
+        } else {
+            format!("I could not download {name}. Could you send it again?")
+        }
+    })?;
+    perceive::check_readable(&inlet.life.persona, kind, name, &bytes).map_err(|e| format!("I can't take in {name}: {e}"))?;
+    perceive::store_media(&inlet.life.home, "discord", name, &bytes, inlet.life.clock.now()).map_err(|e| {
+        tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not keep a Discord attachment");
+        format!("I could not keep {name}. Could you send it again?")
+    })
 }
 
 /// What an unpaired chat is told: the code, where it goes, and how long it lasts.

@@ -60,8 +60,9 @@ pub fn check_readable(persona: &persona::Persona, kind: Kind, file_name: &str, b
     }
 }
 
-/// Saves an upload as `media/web-<stamp>-<name>` (flat; the name is reduced to safe characters).
-pub fn store_media(home: &Home, file_name: &str, bytes: &[u8], now: OffsetDateTime) -> Result<PathBuf, MindError> {
+/// Saves a file she was sent as `media/<origin>-<stamp>-<name>` (`web`, `discord`; flat, and
+/// the name reduced to safe characters).
+pub fn store_media(home: &Home, origin: &str, file_name: &str, bytes: &[u8], now: OffsetDateTime) -> Result<PathBuf, MindError> {
     let f = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
     let safe: String = std::path::Path::new(file_name)
         .file_name()
@@ -70,7 +71,7 @@ pub fn store_media(home: &Home, file_name: &str, bytes: &[u8], now: OffsetDateTi
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
         .collect();
-    let path = home.media().join(format!("web-{}-{safe}", now.format(&f).unwrap_or_default()));
+    let path = home.media().join(format!("{origin}-{}-{safe}", now.format(&f).unwrap_or_default()));
     persona::atomic::write(&path, bytes)?;
     Ok(path)
 }

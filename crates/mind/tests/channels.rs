@@ -292,3 +292,44 @@ async fn a_discord_dm_pairs_her_and_then_only_that_dm_reaches_her_mind() {
     let heard: Vec<_> = s.discord.gateway_log().into_iter().filter(|p| p["op"] == 2).collect();
     assert_eq!(heard.len(), 1, "one identify for her whole run");
 }
+
+#[tokio::test]
+async fn files_sent_on_discord_reach_her_senses_and_one_she_cannot_take_in_is_explained() {
+    let mut s = scene(None).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Eye => ScriptedReply::text("A sourdough loaf, nicely risen."),
+        Stage::Recognize if latest.contains("tool: look_at\nstatus: ok\nresult: A sourdough loaf") => {
+            json(json!({"decision": [{"say": "That loaf rose beautifully!"}, {"done": null}]}))
+        }
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    s.world.persona.channels = vec![Channel {
+        kind: ChannelKind::Discord,
+        name: DM.into(),
+        credentials: Some(Credentials { token: DISCORD_TOKEN.into() }),
+        verified_at: Some("2026-05-01T08:00:00Z".into()),
+    }];
+    s.world.store.save(&s.world.persona).unwrap();
+    let agent = s.world.start().await;
+    let mut out = agent.subscribe();
+
+    let post = Post::dm(DM, "look what I baked").with_attachment("loaf.png", "image/png", b"\x89PNG\r\n\x1a\nloaf").with_attachment(
+        "photos.zip",
+        "application/zip",
+        b"PK\x03\x04",
+    );
+    s.discord.push(post).await;
+    assert!(s.discord.nth_sent(DM, 0).await.contains("photos.zip"), "she says which file she cannot take in");
+    assert_eq!(next_line(&mut out).await.content, "That loaf rose beautifully!");
+    assert_eq!(s.discord.nth_sent(DM, 1).await, "That loaf rose beautifully!");
+    agent.stop().await;
+
+    let eye = s.mind.requests().to("/api/chat").into_iter().find(|r| stage(&r.body) == Stage::Eye).expect("her eye was asked");
+    assert_eq!(eye.body["messages"].as_array().unwrap().last().unwrap()["images"].as_array().unwrap().len(), 1);
+    let kept: Vec<String> = std::fs::read_dir(s.world.home().join("media")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(kept.len() == 1 && kept[0].starts_with("discord-") && kept[0].ends_with("-loaf.png"), "only the image is kept: {kept:?}");
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    assert_eq!(log[0]["content"], "look what I baked", "the text is the image's caption");
+    assert_eq!(log[0]["channel"], json!({"type": "discord", "name": DM}));
+    assert_eq!(s.discord.requests().all().iter().filter(|r| r.path.starts_with("/attachments/")).count(), 1, "the zip was never downloaded");
+}

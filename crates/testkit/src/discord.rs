@@ -1,6 +1,7 @@
 //! A fake Discord: the REST API (v10) — `GET /users/@me`, `GET /gateway/bot`,
 //! `POST /channels/{id}/messages` and `POST /channels/{id}/typing`, with
-//! `Authorization: Bot <token>` — and the Gateway websocket (JSON encoding) at `/`.
+//! `Authorization: Bot <token>` — the Gateway websocket (JSON encoding) at `/`, and the CDN
+//! that serves attached files (`/attachments/{id}/{filename}`, no token, as signed URLs are).
 //!
 //! The Gateway says Hello with a long heartbeat interval, so nothing in a test depends on
 //! timing: the test drives it instead (ask for a heartbeat, push a message, ask the bot to
@@ -41,6 +42,10 @@ struct Inner {
     next_id: u64,
     /// `ws://` address of the Gateway (this server).
     gateway: String,
+    /// `http://` address of this server, for attachment URLs.
+    base: String,
+    /// Attached files by id, as the CDN serves them.
+    files: BTreeMap<String, Vec<u8>>,
     /// Every payload the bot sent over the Gateway, in order.
     received: Vec<Value>,
     /// The connection with a live session (after READY or RESUMED), where pushes go.
@@ -75,12 +80,27 @@ pub struct Post {
     pub guild_id: Option<String>,
     pub author_id: String,
     pub author_is_bot: bool,
+    /// Files sent with it: name, content type, bytes.
+    pub attachments: Vec<(String, String, Vec<u8>)>,
 }
 
 impl Post {
     /// A person's direct message in DM channel `channel_id`.
     pub fn dm(channel_id: &str, content: &str) -> Post {
-        Post { channel_id: channel_id.into(), content: content.into(), guild_id: None, author_id: PERSON_ID.into(), author_is_bot: false }
+        Post {
+            channel_id: channel_id.into(),
+            content: content.into(),
+            guild_id: None,
+            author_id: PERSON_ID.into(),
+            author_is_bot: false,
+            attachments: Vec::new(),
+        }
+    }
+
+    /// The same message with a file attached.
+    pub fn with_attachment(mut self, filename: &str, content_type: &str, bytes: &[u8]) -> Post {
+        self.attachments.push((filename.into(), content_type.into(), bytes.to_vec()));
+        self
     }
 
     /// A person's message in channel `channel_id` of a server.
@@ -113,9 +133,13 @@ pub async fn start(tokens: &[&str]) -> FakeDiscord {
         .route("/gateway/bot", get(gateway_bot))
         .route("/channels/{id}/messages", post(send))
         .route("/channels/{id}/typing", post(typing))
+        .route("/attachments/{id}/{filename}", get(attachment))
         .with_state(shared.clone());
     let running = server::serve(router, log.clone()).await;
-    shared.inner.lock().unwrap().gateway = running.url().replacen("http://", "ws://", 1);
+    let mut inner = shared.inner.lock().unwrap();
+    inner.gateway = running.url().replacen("http://", "ws://", 1);
+    inner.base = running.url();
+    drop(inner);
     FakeDiscord { running, shared, log }
 }
 
@@ -160,6 +184,15 @@ impl FakeDiscord {
             "author": {"id": post.author_id, "username": "person", "global_name": "Person", "bot": post.author_is_bot},
             "timestamp": "2026-01-01T00:00:00.000000+00:00", "attachments": [], "mentions": [],
         });
+        for (filename, content_type, bytes) in post.attachments {
+            inner.next_id += 1;
+            let id = inner.next_id.to_string();
+            let url = format!("{}/attachments/{id}/{filename}", inner.base);
+            d["attachments"].as_array_mut().expect("a list").push(json!({
+                "id": id, "filename": filename, "content_type": content_type, "size": bytes.len(), "url": url, "proxy_url": url,
+            }));
+            inner.files.insert(id, bytes);
+        }
         if let Some(guild) = post.guild_id {
             d["guild_id"] = json!(guild);
         }
@@ -303,6 +336,18 @@ async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         json!({"id": BOT_ID, "username": "fake-eternego", "discriminator": "0",
                "global_name": null, "avatar": null, "bot": true, "flags": 0, "verified": true}),
     )
+}
+
+/// The CDN: an attached file's bytes. Like Discord's signed URLs it needs no token, and it
+/// refuses any `Authorization` header so a client that leaks its token here fails its test.
+async fn attachment(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path((id, _name)): Path<(String, String)>) -> Response {
+    if headers.contains_key("authorization") {
+        return server::json(400, json!({"message": "no token belongs on the CDN"}));
+    }
+    match shared.inner.lock().unwrap().files.get(&id) {
+        Some(bytes) => Response::builder().status(200).header("content-type", "application/octet-stream").body(bytes.clone().into()).unwrap(),
+        None => server::json(404, json!({"message": "404: Not Found"})),
+    }
 }
 
 async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>, raw: bytes::Bytes) -> Response {
