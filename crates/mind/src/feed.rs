@@ -95,3 +95,38 @@ pub async fn digest(life: &Life, conversations: Vec<String>, stop: &Cancellation
     }
     Ok(kept)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::parse;
+
+    #[test]
+    fn a_claude_export_becomes_one_transcript_per_conversation() {
+        let export = json!([
+            {"uuid": "a", "name": "Bread", "chat_messages": [
+                {"sender": "human", "text": "How long should sourdough proof?"},
+                {"sender": "assistant", "text": "Overnight in the fridge works well."},
+                {"sender": "human", "text": "  "}
+            ]},
+            {"uuid": "b", "name": "Empty", "chat_messages": []}
+        ]);
+        let transcripts = parse(export.to_string().as_bytes(), "claude").unwrap();
+        assert_eq!(transcripts, ["person: How long should sourdough proof?\nassistant: Overnight in the fridge works well."]);
+    }
+
+    #[test]
+    fn a_chatgpt_export_is_read_in_time_order_and_anything_else_is_refused() {
+        let export = json!([{"mapping": {
+            "late": {"message": {"author": {"role": "assistant"}, "content": {"parts": ["Twice a day."]}, "create_time": 2.0}},
+            "early": {"message": {"author": {"role": "user"}, "content": {"parts": ["How often do I feed it?"]}, "create_time": 1.0}},
+            "system": {"message": {"author": {"role": "system"}, "content": {"parts": ["be nice"]}, "create_time": 0.5}}
+        }}]);
+        let transcripts = parse(export.to_string().as_bytes(), "chatgpt").unwrap();
+        assert_eq!(transcripts, ["person: How often do I feed it?\nassistant: Twice a day."]);
+        assert!(parse(b"{\"not\": \"a list\"}", "chatgpt").is_err());
+        assert!(parse(b"[]", "claude").is_err());
+        assert!(parse(export.to_string().as_bytes(), "claude").is_err(), "a ChatGPT export is not a Claude one");
+    }
+}
