@@ -354,12 +354,15 @@ fn collect(
     let mut children: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     children.sort_by_key(|e| e.file_name());
     for child in children {
-        let name = child.file_name().into_string().map_err(|n| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("a file name in her home is not UTF-8: {n:?}"),
-            )
-        })?;
+        // A ZIP entry name is UTF-8 here and in the original's diaries. One odd name (a
+        // person's download, say) must not stop every nightly diary, so it is left out.
+        let name = match child.file_name().into_string() {
+            Ok(name) => name,
+            Err(odd) => {
+                tracing::warn!(folder = %dir.display(), name = ?odd, "file name is not UTF-8; left out of the diary");
+                continue;
+            }
+        };
         let meta = child.metadata()?;
         let modified = meta.modified().map(zip_time).unwrap_or_default();
         let rel = format!("{prefix}{name}");

@@ -113,6 +113,25 @@ fn a_written_diary_restores_her_whole_home() {
     assert_eq!(common::tree(&dest), common::tree(&home));
 }
 
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_left_out_and_the_diary_still_written() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = common::sample_home(tmp.path());
+    let expected = common::tree(&home);
+    let odd = home.join(std::ffi::OsStr::from_bytes(b"download-\xff.bin"));
+    if std::fs::write(&odd, b"x").is_err() {
+        return; // a file system that refuses such names cannot hold one either
+    }
+    let id = Uuid::new_v4();
+    let phrase = Phrase::generate();
+    let path = diary::write(&tmp.path().join("diary"), &home, id, &phrase).unwrap();
+    let dest = tmp.path().join("restored");
+    diary::restore(&std::fs::read(path).unwrap(), id, &phrase, &dest).unwrap();
+    assert_eq!(common::tree(&dest), expected, "everything else is in it");
+}
+
 #[test]
 fn restored_files_are_private_to_her_owner() {
     use std::os::unix::fs::PermissionsExt;
