@@ -24,6 +24,31 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Puts everything written under `root` on disk before the caller publishes it (a restored
+/// home before it is renamed into place). On Linux one `syncfs` flushes the file system that
+/// holds `root`, far cheaper than an fsync per file for a home of thousands of files; elsewhere
+/// every file and folder under `root` is synced.
+pub fn sync_tree(root: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::syncfs(std::fs::File::open(root)?)?;
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        for entry in std::fs::read_dir(root)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                sync_tree(&entry.path())?;
+            } else if kind.is_file() {
+                std::fs::File::open(entry.path())?.sync_all()?;
+            }
+        }
+        sync_dir(root)
+    }
+}
+
 /// Appends one line to a file and fsyncs it; used for journals such as `conversation.jsonl`,
 /// where a torn final line is tolerated by readers.
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {

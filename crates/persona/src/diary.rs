@@ -143,8 +143,8 @@ pub fn restore(token: &[u8], id: Uuid, phrase: &Phrase, dest: &Path) -> Result<(
 
 /// [`restore`] with the key already derived and a chosen cap on the unpacked size.
 ///
-/// Her home is unpacked into a staging folder beside `dest` and renamed into place only when
-/// every entry is out, so a failure leaves neither `dest` nor the staging folder behind.
+/// Her home is unpacked into a staging folder beside `dest`, put on disk, and renamed into
+/// place only then, so neither a failure nor a power cut leaves a half-restored home at `dest`.
 pub fn restore_with(
     token: &[u8],
     key: &DiaryKey,
@@ -168,6 +168,7 @@ pub fn restore_with(
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
     let staging = builder.tempdir_in(parent)?;
     unpack(&zip, staging.path(), limit)?;
+    crate::atomic::sync_tree(staging.path())?;
     let staged = staging.keep();
     if let Err(e) = fs::rename(&staged, dest) {
         let _ = fs::remove_dir_all(&staged);
