@@ -121,7 +121,7 @@ impl Daemon {
             )
             .with_state(self.state.clone())
             .split_for_parts();
-        let openapi = Arc::new(openapi);
+        let openapi = Arc::new(openapi.merge_from(instances::openapi()));
         let guard = Guard { port, allowed_hosts: Arc::new(self.state.config.allowed_hosts.clone()) };
         let sockets = Router::new()
             .route("/ws/system", get(crate::routes::socket::system_socket))

@@ -44,3 +44,95 @@ async fn the_daemon_serves_identity_instances_in_both_dialects() {
     assert_eq!(again["data"]["cycle_count"], 1);
     d.shutdown().await;
 }
+
+/// `instances::openapi()` is built from the same annotated handlers the instances router is, so
+/// its operations are the routes served at the root. Each must reach the daemon's document, be
+/// answered by a handler at the root and under `/v1`, and every other method on its path must be
+/// refused: a route served without a description, or described without being served, fails here.
+#[tokio::test]
+async fn the_openapi_document_describes_every_identity_route() {
+    use std::collections::BTreeSet;
+    const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+    let operations = |doc: &serde_json::Value| -> BTreeSet<(String, String)> {
+        let mut found = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in METHODS {
+                let tags = item[method]["tags"].as_array();
+                if tags.is_some_and(|t| t.contains(&json!("identity"))) {
+                    found.insert((method.to_string(), path.clone()));
+                }
+            }
+        }
+        found
+    };
+
+    let fakes = Fakes::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let d = Harness::start(home.path(), &fakes).await;
+    let (status, doc) = d.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let documented = operations(&doc);
+    let routed = operations(&serde_json::to_value(instances::openapi()).unwrap());
+    assert_eq!(documented, routed, "the daemon's document carries every identity operation");
+    for (method, path) in [
+        ("post", "/instances"),
+        ("get", "/instances"),
+        ("get", "/instances/{id}"),
+        ("patch", "/instances/{id}"),
+        ("delete", "/instances/{id}"),
+        ("post", "/instances/{id}/process"),
+        ("post", "/instances/{id}/process/batch"),
+        ("get", "/instances/{id}/snapshot"),
+        ("get", "/instances/{id}/contract"),
+        ("post", "/instances/{id}/reset"),
+        ("get", "/instances/{id}/history"),
+        ("get", "/instances/{id}/drift"),
+        ("get", "/personas"),
+        ("get", "/personas/{id}"),
+        ("get", "/test/questions"),
+        ("post", "/test/submit"),
+        ("get", "/health"),
+    ] {
+        assert!(documented.contains(&(method.to_string(), path.to_string())), "{method} {path} is missing from /openapi.json");
+    }
+
+    // Probes change nothing: the id names no instance and every body is empty, so each handler
+    // answers 404 or 422 before it writes.
+    let paths: BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        let concrete = path.replace("{id}", "inst_0000000000000000");
+        let prefixes: &[&str] = if path == "/health" { &[""] } else { &["", "/v1"] };
+        for prefix in prefixes {
+            for method in METHODS {
+                let url = format!("{}{prefix}{concrete}", d.url);
+                let r = d.client.request(method.to_uppercase().parse().unwrap(), &url).send().await.unwrap();
+                let (status, body) = read(r).await;
+                if documented.contains(&(method.to_string(), path.clone())) {
+                    let unrouted = status == 405 || body["detail"] == "Not Found" || body["message"] == "route not found";
+                    assert!(!unrouted, "{method} {prefix}{path} is documented but not served: {status} {body}");
+                } else {
+                    assert_eq!(status, 405, "{method} {prefix}{path} is served but not documented: {body}");
+                }
+            }
+        }
+    }
+
+    let mut operation_ids = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for method in METHODS.iter().filter(|m| item[**m].is_object()) {
+            let id = item[*method]["operationId"].as_str().unwrap();
+            assert!(operation_ids.insert(id), "operationId {id} is used twice");
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["IdentityCreateInstance"]["required"].as_array().unwrap().contains(&json!("name")));
+    let observation = schemas["IdentityObservation"]["required"].as_array().unwrap();
+    assert!(observation.contains(&json!("mode_target")) && observation.contains(&json!("signal_strength")));
+    let create = &doc["paths"]["/instances"]["post"];
+    assert_eq!(create["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/IdentityCreateInstance");
+    assert!(create["responses"]["201"].is_object() && create["responses"]["422"].is_object(), "{create}");
+    assert!(doc["paths"]["/instances/{id}"]["get"]["responses"]["404"].is_object());
+    let tag = doc["tags"].as_array().unwrap().iter().find(|t| t["name"] == "identity").expect("an identity tag");
+    assert!(tag["description"].as_str().unwrap().contains("/v1"), "the SDK dialect is named: {tag}");
+    d.shutdown().await;
+}

@@ -11,7 +11,7 @@ mod store;
 
 pub use clock::Clock;
 pub use error::InstancesError;
-pub use http::router;
+pub use http::{openapi, router};
 pub use service::{
     InstanceView, ListQuery, ObservationInput, Page, ProcessOutcome, Service, Settings, SnapshotView, SortKey,
     TestOutcome, TestSubject,

@@ -4,6 +4,7 @@
 
 mod parse;
 mod render;
+mod schema;
 
 use crate::error::InstancesError;
 use crate::service::{ListQuery, Service, SortKey, TestSubject};
@@ -13,13 +14,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use identity::DriftLevel;
 use identity::personas::{PERSONAS, find};
 use identity::test_bank::{SCALE, questions};
+use schema::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -105,31 +109,60 @@ fn ok(ctx: &Ctx, v: Value) -> Reply {
     Ok(axum::Json(ctx.dialect.one(v)).into_response())
 }
 
-fn routes(service: Arc<Service>, dialect: Dialect) -> Router {
-    Router::new()
-        .route("/instances", post(create).get(list))
-        .route("/instances/{id}", get(fetch).patch(update).delete(remove))
-        .route("/instances/{id}/process", post(process))
-        .route("/instances/{id}/process/batch", post(process_batch))
-        .route("/instances/{id}/snapshot", get(snapshot))
-        .route("/instances/{id}/contract", get(contract))
-        .route("/instances/{id}/reset", post(reset))
-        .route("/instances/{id}/history", get(history))
-        .route("/instances/{id}/drift", get(drift))
-        .route("/personas", get(personas))
-        .route("/personas/{id}", get(persona))
-        .route("/test/questions", get(test_questions))
-        .route("/test/submit", post(test_submit))
-        .with_state(Ctx { service, dialect })
+#[derive(OpenApi)]
+#[openapi(tags((name = "identity", description = "The identity engine: instances that turn behavioural observations \
+into a state and an execution contract, the twelve preset personas and the personality test. Every route listed \
+here except `/health` is also served under `/v1` in the official SDK's dialect, by the same handler: bare objects \
+instead of `{\"data\": …}`, lists as `{items, total, limit, offset, has_more}`, drift levels named \
+(`D1_context`), test question ids as numbers, batches as a JSON list of results, and `Connection: close` on \
+every response.")))]
+struct IdentityDoc;
+
+/// The spec dialect's routes. Paths and methods come from the handlers' `utoipa::path`
+/// annotations, so a route cannot be served without being described.
+fn dialect() -> OpenApiRouter<Ctx> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(fetch, update, remove))
+        .routes(routes!(process))
+        .routes(routes!(process_batch))
+        .routes(routes!(snapshot))
+        .routes(routes!(contract))
+        .routes(routes!(reset))
+        .routes(routes!(history))
+        .routes(routes!(drift))
+        .routes(routes!(personas))
+        .routes(routes!(persona))
+        .routes(routes!(test_questions))
+        .routes(routes!(test_submit))
+}
+
+/// What is served at the root: the spec dialect and `/health`.
+fn root() -> OpenApiRouter<Ctx> {
+    OpenApiRouter::with_openapi(IdentityDoc::openapi()).merge(dialect()).routes(routes!(health))
+}
+
+/// The description of every route `router` serves at the root; `/v1` is named in the tag.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    root().into_openapi()
 }
 
 /// Every route: the spec dialect at the root, the SDK dialect under `/v1`, and `/health`.
 pub fn router(service: Arc<Service>) -> Router {
-    Router::new()
-        .merge(routes(service.clone(), Dialect::Spec))
-        .nest("/v1", routes(service, Dialect::Sdk).layer(axum::middleware::map_response(close_connection)))
-        .route("/health", get(async || axum::Json(json!({ "status": "ok" }))))
+    let sdk = dialect().split_for_parts().0.with_state(Ctx { service: service.clone(), dialect: Dialect::Sdk });
+    root()
+        .split_for_parts()
+        .0
+        .with_state(Ctx { service, dialect: Dialect::Spec })
+        .nest("/v1", sdk.layer(axum::middleware::map_response(close_connection)))
         .fallback(async || ApiError::not_found("route").into_response())
+}
+
+/// Answers while the daemon runs; it touches no instance.
+#[utoipa::path(get, path = "/health", tag = "identity", operation_id = "identity_health",
+    responses((status = 200, description = "The daemon answers", body = IdentityHealth)))]
+async fn health() -> axum::Json<Value> {
+    axum::Json(json!({ "status": "ok" }))
 }
 
 /// The official SDK's synchronous client runs every call in a fresh event loop, so a kept-alive
@@ -139,6 +172,12 @@ async fn close_connection(mut resp: Response) -> Response {
     resp
 }
 
+/// Create an instance, optionally with starting mode strengths and energy.
+#[utoipa::path(post, path = "/instances", tag = "identity", operation_id = "create_instance",
+    request_body(content = IdentityCreateInstance, content_type = "application/json"),
+    responses((status = 201, description = "Created", body = IdentityData<IdentityInstance>),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
     let name = parse::string(&obj, "name", "name")?.ok_or_else(|| ApiError::invalid("name", "is required"))?;
@@ -148,6 +187,14 @@ async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
     Ok((StatusCode::CREATED, axum::Json(ctx.dialect.one(render::instance(&view)))).into_response())
 }
 
+/// Every instance, one page at a time.
+#[utoipa::path(get, path = "/instances", tag = "identity", operation_id = "list_instances",
+    params(("limit" = Option<usize>, Query, description = "1–100; default 20"),
+        ("offset" = Option<usize>, Query, description = "Default 0"),
+        ("sort" = Option<String>, Query, description = "`created_at` (default) or `name`"),
+        ("order" = Option<String>, Query, description = "`desc` (default) or `asc`")),
+    responses((status = 200, description = "A page of instances", body = IdentityList<IdentityInstance>),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError)))]
 async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
     let limit = parse::query_int(&q, "limit", 20, 1, 100)?;
     let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
@@ -166,10 +213,25 @@ async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
     Ok(axum::Json(render::page(ctx.dialect, &page, items, &[])).into_response())
 }
 
+/// One instance's metadata and headline state.
+#[utoipa::path(get, path = "/instances/{id}", tag = "identity", operation_id = "get_instance",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    responses((status = 200, description = "The instance", body = IdentityData<IdentityInstance>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn fetch(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     ok(&ctx, render::instance(&ctx.service.get(&id).await?))
 }
 
+/// Rename or redescribe an instance; its engine state is never touched here.
+#[utoipa::path(patch, path = "/instances/{id}", tag = "identity", operation_id = "update_instance",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    request_body(content = Option<IdentityUpdateInstance>, content_type = "application/json",
+        description = "May be empty: every field is optional"),
+    responses((status = 200, description = "The updated instance", body = IdentityData<IdentityInstance>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
     let name = parse::string(&obj, "name", "name")?;
@@ -177,17 +239,43 @@ async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> 
     ok(&ctx, render::instance(&ctx.service.update(&id, name, description).await?))
 }
 
+/// Delete an instance with its history and drift log. Cannot be undone.
+#[utoipa::path(delete, path = "/instances/{id}", tag = "identity", operation_id = "delete_instance",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    responses((status = 200, description = "Deleted", body = IdentityData<IdentityDeleted>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     ctx.service.delete(&id).await?;
     ok(&ctx, json!({ "id": id, "deleted": true }))
 }
 
+/// Run one observation through the engine. One closer than the minimum interval to the
+/// previous observation is answered with the unchanged state and `throttled: true`.
+#[utoipa::path(post, path = "/instances/{id}/process", tag = "identity", operation_id = "process_observation",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    request_body(content = IdentityObservation, content_type = "application/json"),
+    responses((status = 200, description = "The new snapshot and contract, and the drift of this cycle", body = IdentityData<IdentityOutcome>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn process(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Reply {
     let input = parse::observation(&parse::body(&body)?, "")?;
     let outcome = ctx.service.observe(&id, input).await?;
     ok(&ctx, render::outcome(ctx.dialect, &outcome))
 }
 
+/// Run up to 1,000 observations in order, durably as one. The spec dialect answers the final
+/// result plus `processed_count`, or `{"states": [...], "processed_count"}` with
+/// `include_intermediate`; `/v1` answers a JSON list of results (the last, or all).
+#[utoipa::path(post, path = "/instances/{id}/process/batch", tag = "identity", operation_id = "process_batch",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
+        ("include_intermediate" = Option<bool>, Query, description = "Return every result, not only the last (`true`/`false`/`1`/`0`)")),
+    request_body(content = IdentityBatch, content_type = "application/json"),
+    responses((status = 200, description = "The final result with `processed_count`, or every result", body = IdentityData<Value>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn process_batch(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
     let inputs = parse::observations(&obj)?;
@@ -216,15 +304,38 @@ async fn process_batch(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q):
     Ok(axum::Json(body).into_response())
 }
 
+/// The instance's current state: modes, energy, stress, system state, stability and its two
+/// closest personas.
+#[utoipa::path(get, path = "/instances/{id}/snapshot", tag = "identity", operation_id = "get_snapshot",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    responses((status = 200, description = "The snapshot", body = IdentityData<Value>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn snapshot(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     ok(&ctx, render::snapshot(&ctx.service.snapshot(&id).await?))
 }
 
+/// What the agent may do now: allowed and forbidden actions, decision style, recovery, hard
+/// locks, timing and trust.
+#[utoipa::path(get, path = "/instances/{id}/contract", tag = "identity", operation_id = "get_contract",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    responses((status = 200, description = "The execution contract", body = IdentityData<Value>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn contract(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     let c = ctx.service.contract(&id).await?;
     ok(&ctx, render::contract(&id, &c))
 }
 
+/// Restart the engine state at cycle 0; history and drift log are kept as the audit trail.
+#[utoipa::path(post, path = "/instances/{id}/reset", tag = "identity", operation_id = "reset_instance",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    request_body(content = Option<IdentityReset>, content_type = "application/json",
+        description = "May be empty: every field is optional"),
+    responses((status = 200, description = "The snapshot after the reset, with `id` and `reset_to`", body = IdentityData<Value>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn reset(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
     let to = match parse::string(&obj, "mode", "mode")? {
@@ -241,6 +352,15 @@ async fn reset(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> R
     ok(&ctx, v)
 }
 
+/// Every recorded observation, newest first.
+#[utoipa::path(get, path = "/instances/{id}/history", tag = "identity", operation_id = "get_history",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
+        ("limit" = Option<usize>, Query, description = "1–1000; default 100 (50 under `/v1`)"),
+        ("offset" = Option<usize>, Query, description = "Default 0")),
+    responses((status = 200, description = "A page of observations with `instance_id`", body = IdentityList<Value>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn history(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> Reply {
     let default = if ctx.dialect == Dialect::Spec { 100 } else { 50 };
     let limit = parse::query_int(&q, "limit", default, 1, 1000)?;
@@ -256,6 +376,16 @@ fn drift_level(text: &str) -> Option<DriftLevel> {
         .find(|l| l.code().eq_ignore_ascii_case(text) || l.name().eq_ignore_ascii_case(text))
 }
 
+/// Drift events of level D1 and above, newest first.
+#[utoipa::path(get, path = "/instances/{id}/drift", tag = "identity", operation_id = "get_drift",
+    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
+        ("limit" = Option<usize>, Query, description = "1–1000; default 50"),
+        ("offset" = Option<usize>, Query, description = "Default 0"),
+        ("type" = Option<String>, Query, description = "Only this level: `D1` or `D1_context` and so on, any case; `level` is accepted too")),
+    responses((status = 200, description = "A page of drift events with `instance_id`", body = IdentityList<Value>),
+        (status = 404, description = "No instance with that id", body = IdentityError),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn drift(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> Reply {
     let limit = parse::query_int(&q, "limit", 50, 1, 1000)?;
     let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
@@ -268,6 +398,9 @@ async fn drift(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> R
     Ok(axum::Json(render::page(ctx.dialect, &page, items, &[("instance_id", json!(id))])).into_response())
 }
 
+/// The twelve preset personas. `/v1` answers `{"personas": [...], "total"}`.
+#[utoipa::path(get, path = "/personas", tag = "identity", operation_id = "list_identity_personas",
+    responses((status = 200, description = "Every persona, on one page", body = IdentityList<Value>)))]
 async fn personas(State(ctx): State<Ctx>) -> Reply {
     let items: Vec<Value> = PERSONAS.iter().map(|p| render::persona(p, false)).collect();
     let total = items.len();
@@ -278,11 +411,21 @@ async fn personas(State(ctx): State<Ctx>) -> Reply {
     Ok(axum::Json(body).into_response())
 }
 
+/// One preset persona with its long description, preferred actions and stress recovery.
+#[utoipa::path(get, path = "/personas/{id}", tag = "identity", operation_id = "get_identity_persona",
+    params(("id" = String, Path, description = "Persona id, e.g. `persona_analytical`")),
+    responses((status = 200, description = "The persona", body = IdentityData<Value>),
+        (status = 404, description = "No persona with that id", body = IdentityError)))]
 async fn persona(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
     let p = find(&id).ok_or_else(|| ApiError::not_found(&format!("persona '{id}'")))?;
     ok(&ctx, render::persona(p, true))
 }
 
+/// The personality test's questions for a version, each with its four options.
+#[utoipa::path(get, path = "/test/questions", tag = "identity", operation_id = "get_test_questions",
+    params(("version" = Option<String>, Query, description = "`v1` (default, 14 questions), `v2` (21) or `v3` (28)")),
+    responses((status = 200, description = "The questions", body = IdentityData<Value>),
+        (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError)))]
 async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
     let version = q.get("version").map_or("v1", String::as_str);
     let qs = questions(version).map_err(|e| ApiError::invalid("version", e.to_string()))?;
@@ -305,6 +448,14 @@ async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
     ok(&ctx, json!({ "version": version, "question_count": n, "total": n, "questions": items }))
 }
 
+/// Score a completed test and set an instance's personality to the result, creating the
+/// instance first with `create_instance`.
+#[utoipa::path(post, path = "/test/submit", tag = "identity", operation_id = "submit_test",
+    request_body(content = IdentityTestSubmit, content_type = "application/json"),
+    responses((status = 200, description = "The mode profile, the three closest personas, and the new snapshot and contract", body = IdentityData<Value>),
+        (status = 404, description = "No instance with `instance_id`", body = IdentityError),
+        (status = 422, description = "A field is invalid (`invalid_request`), or questions are unanswered (`incomplete_test`, `details.missing_questions`)", body = IdentityError),
+        (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn test_submit(State(ctx): State<Ctx>, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
     let instance_id = parse::string(&obj, "instance_id", "instance_id")?;

@@ -1,0 +1,189 @@
+//! The wire shapes as OpenAPI schemas. Handlers read bodies field by field (`parse`) and write
+//! them with `json!` (`render`) so that every refusal names its field and both dialects share
+//! one renderer; these types only describe that contract to utoipa, so nothing constructs
+//! them. Names carry an `Identity` prefix because the daemon merges this document into its
+//! own, and a merge keeps the first schema of a name.
+#![expect(dead_code, reason = "read by the ToSchema derives only; the handlers speak serde_json::Value")]
+
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Starting mode strengths, each in [-1, 1]; an absent mode starts at 0.0. Keys are accepted in
+/// any letter case.
+#[derive(ToSchema)]
+pub struct IdentityModeStrengths {
+    pub perception: Option<f64>,
+    pub exploration: Option<f64>,
+    pub order: Option<f64>,
+    pub assertion: Option<f64>,
+    pub connection: Option<f64>,
+    pub identity: Option<f64>,
+    pub stress_response: Option<f64>,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityInitialConfig {
+    pub mode_strengths: Option<IdentityModeStrengths>,
+    /// In [0, 1]; 0.8 when absent.
+    pub energy_level: Option<f64>,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityCreateInstance {
+    /// 1–100 characters.
+    pub name: String,
+    /// At most 10,000 characters; empty when absent.
+    pub description: Option<String>,
+    /// All modes 0.0 and energy 0.8 when absent.
+    pub initial_config: Option<IdentityInitialConfig>,
+}
+
+/// Only metadata: engine state cannot be changed here.
+#[derive(ToSchema)]
+pub struct IdentityUpdateInstance {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityObservation {
+    /// One of the seven modes (`perception`, `exploration`, `order`, `assertion`, `connection`,
+    /// `identity`, `stress_response`), any letter case.
+    pub mode_target: String,
+    /// In [0, 1].
+    pub signal_strength: f64,
+    /// In [0, 1]; 1.0 when absent. Scales the learning rate.
+    pub confidence: Option<f64>,
+    /// Kept in the history; the engine ignores it.
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+    /// ISO-8601; the server clock when absent. Used only for throttling and history.
+    pub timestamp: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityBatch {
+    /// 1–1,000 observations, applied in order. Batches are never throttled.
+    pub observations: Vec<IdentityObservation>,
+    /// Return every intermediate result rather than only the last; the query parameter of the
+    /// same name wins over this field.
+    pub include_intermediate: Option<bool>,
+}
+
+#[derive(ToSchema)]
+pub enum IdentityResetMode {
+    /// The configuration the instance was created with.
+    #[schema(rename = "initial")]
+    Initial,
+    /// All modes 0.0, energy 0.8.
+    #[schema(rename = "default")]
+    Default,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityReset {
+    /// `initial` when absent.
+    pub mode: Option<IdentityResetMode>,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityTestResponse {
+    /// `"q3"` or `3`.
+    #[schema(value_type = String, example = "q3")]
+    pub question_id: Value,
+    /// `"q3_c"` or `"c"`; required unless `score` is given.
+    pub selected_option_id: Option<String>,
+    /// 1–4 on the agreement scale, instead of `selected_option_id`.
+    pub score: Option<u8>,
+}
+
+/// Either `instance_id`, or `create_instance: true` (optionally with `instance_name`).
+#[derive(ToSchema)]
+pub struct IdentityTestSubmit {
+    pub instance_id: Option<String>,
+    pub create_instance: Option<bool>,
+    /// "Personality test" when absent.
+    pub instance_name: Option<String>,
+    /// `v1` (14 questions, the default), `v2` (21) or `v3` (28).
+    pub version: Option<String>,
+    /// Every question of the version, each exactly once.
+    pub responses: Vec<IdentityTestResponse>,
+}
+
+/// The spec dialect's envelope; the `/v1` dialect answers `data` bare.
+#[derive(ToSchema)]
+pub struct IdentityData<T> {
+    pub data: T,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityInstance {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub cycle_count: u64,
+    pub energy_level: f64,
+    /// `LOW`, `MED`, `HIGH` or `OVER`.
+    pub stress_state: String,
+    pub stability_index: f64,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityPagination {
+    pub limit: usize,
+    pub offset: usize,
+    pub total: usize,
+    pub has_more: bool,
+}
+
+/// A spec-dialect list; the `/v1` dialect answers `{items, total, limit, offset, has_more}`.
+#[derive(ToSchema)]
+pub struct IdentityList<T> {
+    pub data: Vec<T>,
+    pub pagination: IdentityPagination,
+    /// History and drift only.
+    pub instance_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityDeleted {
+    pub id: String,
+    pub deleted: bool,
+}
+
+/// One processed observation.
+#[derive(ToSchema)]
+pub struct IdentityOutcome {
+    /// Mode strengths, energy, stress, system state, stability, closest personas.
+    #[schema(value_type = Object)]
+    pub snapshot: Value,
+    /// The execution contract: allowed and forbidden actions, decision style, locks, timing.
+    #[schema(value_type = Object)]
+    pub contract: Value,
+    /// Null during the 20-cycle warm-up; the level is `D0`…`D3` here and `D0_noise`… under `/v1`.
+    #[schema(value_type = Option<Object>)]
+    pub drift: Option<Value>,
+    /// True when the observation came within the minimum interval of the previous one and was
+    /// not recorded.
+    pub throttled: bool,
+}
+
+/// `{"error": code, "code": code, "message", "details"}`.
+#[derive(ToSchema)]
+pub struct IdentityError {
+    /// `invalid_request`, `incomplete_test`, `not_found` or `internal_error`.
+    pub error: String,
+    pub code: String,
+    pub message: String,
+    /// `field` and `reason` for `invalid_request`, `missing_questions` for `incomplete_test`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+#[derive(ToSchema)]
+pub struct IdentityHealth {
+    /// Always `ok`.
+    pub status: String,
+}
