@@ -709,6 +709,9 @@ fn begin(life: &Arc<Life>, tx: &mpsc::UnboundedSender<Command>, generation: &mut
 async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mpsc::UnboundedSender<Command>, stop: CancellationToken) {
     let mut running: Option<Running> = None;
     let mut generation = 0u64;
+    // The nightly routine came due while she was answering her person; she sleeps once the
+    // answer is out, at a later beat.
+    let mut sleep_owed = false;
     loop {
         let command = tokio::select! {
             biased;
@@ -778,7 +781,13 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 } else if n > 0 && running.is_none() {
                     running = Some(begin(&life, &tx, &mut generation));
                 }
-                if ritual::sleep_due(&Routines::load(&life.home.routines()), since, at) {
+                sleep_owed |= ritual::sleep_due(&Routines::load(&life.home.routines()), since, at);
+                // Sleep archives the conversation, so cutting off a beat that owes an answer would
+                // leave her person unanswered for good. A beat that is only waiting to reflect is
+                // cut off: sleep reflects anyway.
+                let answering = running.is_some() && life.recall(|m| !m.unanswered().is_empty());
+                if sleep_owed && !answering {
+                    sleep_owed = false;
                     interrupt(&mut running).await;
                     if let Err(e) = ritual::sleep(&life, &stop).await {
                         tracing::error!(persona = %life.persona.id, error = %e, "nightly sleep failed");

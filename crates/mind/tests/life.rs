@@ -211,6 +211,69 @@ async fn the_nightly_routine_puts_her_to_sleep_at_midnight() {
     assert!(persona::diary::latest(&world.store.diary_dir(world.persona.id), world.persona.id).is_some());
 }
 
+/// A loopback relay to `upstream` that holds every answer until the gate is opened, so a test
+/// can keep her waiting on her Mind while her clock moves.
+struct Gate {
+    url: String,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+async fn gate(upstream: &str) -> Gate {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let (open, opened) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let ((mut client_in, mut client_out), (mut server_in, mut server_out)) = (client.into_split(), server.into_split());
+            tokio::spawn(async move { tokio::io::copy(&mut client_in, &mut server_out).await });
+            let mut opened = opened.clone();
+            tokio::spawn(async move {
+                let _ = opened.wait_for(|o| *o).await;
+                tokio::io::copy(&mut server_in, &mut client_out).await
+            });
+        }
+    });
+    Gate { url, open }
+}
+
+/// Polls `check` until it holds, within [`PATIENCE`]; never passes on a timeout.
+async fn until(what: &str, check: impl Fn() -> bool) {
+    let waited = tokio::time::timeout(PATIENCE, async {
+        while !check() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    waited.await.unwrap_or_else(|_| panic!("{what} never happened"));
+}
+
+#[tokio::test]
+async fn the_nightly_routine_waits_for_the_answer_she_owes() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(chatting("Good night, Ada.")));
+    let gate = gate(&fake.url()).await;
+    let world = World::new(mind_at(None, &gate.url, MODEL));
+    let agent = world.start().await;
+    let (mut out, mut events) = (agent.subscribe(), agent.life_events());
+    world.clock.set(time::macros::datetime!(2026-05-18 23:59:30 UTC));
+    agent.read("Still up?").await.unwrap();
+    until("her Mind is asked", || !fake.requests().to("/api/chat").is_empty()).await;
+
+    // Midnight comes while her Mind's answer is held back.
+    world.clock.set(time::macros::datetime!(2026-05-19 00:00:00 UTC));
+    let health = world.home().join("health.jsonl");
+    until("the midnight beat", || lines(&health).iter().any(|l| l["time"].as_str().is_some_and(|t| t.starts_with("2026-05-19T00:00")))).await;
+    gate.open.send(true).unwrap();
+    assert_eq!(next_line(&mut out).await.content, "Good night, Ada.", "sleep did not cut her off before she answered");
+
+    world.clock.set(time::macros::datetime!(2026-05-19 00:01:00 UTC));
+    while next_event(&mut events).await != LifeEvent::Slept {}
+    agent.stop().await;
+    let night = std::fs::read_to_string(world.home().join("history/conversation-2026-05-19.md")).unwrap();
+    assert!(night.contains("person: Still up?") && night.contains("persona: Good night, Ada."), "{night}");
+}
+
 #[tokio::test]
 async fn a_dead_mind_makes_her_sick() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
