@@ -37,6 +37,33 @@ pub struct Inbound {
     pub command: Option<String>,
     /// The `file_id` of the largest size of an attached photo.
     pub photo: Option<String>,
+    /// A voice note, or an audio file sent as music.
+    pub voice: Option<TelegramFile>,
+    /// A file sent as a document.
+    pub document: Option<TelegramFile>,
+}
+
+/// A file someone sent, as Telegram describes it; [`Telegram::download`] fetches its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TelegramFile {
+    pub file_id: String,
+    /// Documents and music files carry their name; voice notes do not.
+    pub file_name: Option<String>,
+    pub mime_type: Option<String>,
+    pub file_size: Option<u64>,
+}
+
+impl TelegramFile {
+    fn of(value: Option<&Value>) -> Option<TelegramFile> {
+        let v = value?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        Some(TelegramFile {
+            file_id: text("file_id")?,
+            file_name: text("file_name"),
+            mime_type: text("mime_type"),
+            file_size: v.get("file_size").and_then(Value::as_u64),
+        })
+    }
 }
 
 /// One bot, talking to Telegram.
@@ -212,5 +239,7 @@ fn inbound(update: &Value) -> Option<Inbound> {
         text,
         command,
         photo,
+        voice: TelegramFile::of(message.get("voice").or_else(|| message.get("audio"))),
+        document: TelegramFile::of(message.get("document")),
     })
 }

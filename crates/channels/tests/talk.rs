@@ -38,6 +38,16 @@ async fn polling_delivers_messages_in_order_and_confirms_them() {
     let file_id = got.photo.expect("photo");
     assert_eq!(bot.download(&file_id).await.unwrap(), b"\xFF\xD8jpeg bytes");
 
+    fake.push_voice(TG, 77, b"OggS");
+    let voice = rx.recv().await.unwrap().voice.expect("a voice note");
+    assert_eq!((voice.mime_type.as_deref(), voice.file_size), (Some("audio/ogg"), Some(4)));
+    assert_eq!(bot.download(&voice.file_id).await.unwrap(), b"OggS");
+    fake.push_document(TG, 77, "list.txt", "text/plain", b"flour", Some("my list"));
+    let got = rx.recv().await.unwrap();
+    let document = got.document.expect("a document");
+    assert_eq!((got.text.as_str(), document.file_name.as_deref(), document.mime_type.as_deref()), ("my list", Some("list.txt"), Some("text/plain")));
+    assert_eq!(bot.download(&document.file_id).await.unwrap(), b"flour");
+
     // The poll that brought the second update had already confirmed the first.
     let polls = fake.requests().to(&format!("/bot{TG}/getUpdates"));
     assert!(polls.iter().any(|p| p.body["offset"] == first + 1), "{polls:?}");

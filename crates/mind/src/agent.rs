@@ -393,6 +393,14 @@ impl Inlet {
         self.deliver(text, None, Message::user(text, Some(via))).await
     }
 
+    /// A voice note: her ear transcribes it, then she reads it like text. Returns what she heard.
+    pub(crate) async fn hear(&self, audio: &organs::Audio, via: Via) -> Result<String, MindError> {
+        let ear = self.life.persona.ear.as_ref().ok_or_else(|| MindError::Unperceivable("She has no ear organ to hear audio with.".into()))?;
+        let text = self.life.voice.transcribe(ear, audio).await?;
+        self.text(&text, via).await?;
+        Ok(text)
+    }
+
     /// A file kept at `source` (an image, or a document for her researcher), perceived when
     /// her cycle next realizes.
     pub(crate) async fn file(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
@@ -546,10 +554,7 @@ impl Agent {
 
     /// `POST .../hear`: a voice note, transcribed by her ear, then read like text.
     pub async fn hear(&self, audio: organs::Audio) -> Result<String, MindError> {
-        let ear = self.persona.ear.clone().ok_or_else(|| MindError::Unperceivable("She has no ear organ to hear audio with.".into()))?;
-        let text = self.life.voice.transcribe(&ear, &audio).await?;
-        self.read(&text).await?;
-        Ok(text)
+        self.inlet().hear(&audio, self.life.web()).await
     }
 
     /// `POST .../attach`: an image goes to her eye, a document to her researcher (see

@@ -243,6 +243,23 @@ async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, messa
     let id = inlet.life.persona.id;
     let chat = message.chat_id.to_string();
     let Some(via) = admit(gateway, inlet, &chat, message.chat_type == "private") else { return };
+    if let Some(voice) = &message.voice {
+        return hear_telegram(gateway, bot, inlet, voice, &chat, via).await;
+    }
+    if let Some(document) = &message.document {
+        let delivered = match telegram_document(bot, inlet, document).await {
+            Ok(path) => inlet.file(path.display().to_string(), message.text.trim(), via.clone()).await,
+            Err(why) => {
+                gateway.send(&chat, &why);
+                return;
+            }
+        };
+        match delivered {
+            Ok(()) => inlet.life.gateways.typing(&via),
+            Err(e) => tracing::warn!(persona = %id, error = %e, "a Telegram document did not reach her"),
+        }
+        return;
+    }
     let perceived = match (&message.photo, message.command.as_deref()) {
         (Some(file_id), _) => match photo(bot, inlet, file_id).await {
             Ok(path) => inlet.file(path.display().to_string(), message.text.trim(), via.clone()).await,
@@ -313,6 +330,51 @@ async fn discord_file(bot: &Discord, inlet: &Inlet, file: &discord_gateway::Atta
     perceive::check_readable(&inlet.life.persona, kind, name, &bytes).map_err(|e| format!("I can't take in {name}: {e}"))?;
     perceive::store_media(&inlet.life.home, "discord", name, &bytes, inlet.life.clock.now()).map_err(|e| {
         tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not keep a Discord attachment");
+        format!("I could not keep {name}. Could you send it again?")
+    })
+}
+
+/// A voice note from the paired chat: her ear transcribes it and she reads it. Without an ear,
+/// or when it cannot be made out, the chat is told so.
+async fn hear_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, voice: &telegram::TelegramFile, chat: &str, via: Via) {
+    if inlet.life.persona.ear.is_none() {
+        gateway.send(chat, "I can't listen to voice notes: I have no ear. Could you write it to me instead?");
+        return;
+    }
+    let id = inlet.life.persona.id;
+    let bytes = match bot.download(&voice.file_id).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(persona = %id, error = %e, "could not download a Telegram voice note");
+            gateway.send(chat, "I could not open that voice note. Could you send it again?");
+            return;
+        }
+    };
+    let mime = voice.mime_type.clone().unwrap_or_else(|| "audio/ogg".into());
+    let file_name = voice.file_name.clone().unwrap_or_else(|| "voice.ogg".into());
+    match inlet.hear(&organs::Audio { bytes, mime, file_name }, via.clone()).await {
+        Ok(_) => inlet.life.gateways.typing(&via),
+        Err(e) => {
+            tracing::warn!(persona = %id, error = %e, "a Telegram voice note did not reach her");
+            gateway.send(chat, "I could not make out that voice note. Could you send it again, or write it?");
+        }
+    }
+}
+
+/// Downloads a document sent on Telegram into her media folder, or says in a sentence for the
+/// chat why she cannot take it in (the same rules as `attach`; Telegram itself lets a bot
+/// download at most 20 MB).
+async fn telegram_document(bot: &Telegram, inlet: &Inlet, file: &telegram::TelegramFile) -> Result<std::path::PathBuf, String> {
+    let name = file.file_name.clone().unwrap_or_else(|| "document".into());
+    let kind = perceive::classify(&name, file.mime_type.as_deref().unwrap_or(""))
+        .ok_or_else(|| format!("I can't take in {name}: none of my senses can perceive that kind of file."))?;
+    let bytes = bot.download(&file.file_id).await.map_err(|e| {
+        tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not download a Telegram document");
+        format!("I could not download {name}. Could you send it again?")
+    })?;
+    perceive::check_readable(&inlet.life.persona, kind, &name, &bytes).map_err(|e| format!("I can't take in {name}: {e}"))?;
+    perceive::store_media(&inlet.life.home, "telegram", &name, &bytes, inlet.life.clock.now()).map_err(|e| {
+        tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not keep a Telegram document");
         format!("I could not keep {name}. Could you send it again?")
     })
 }

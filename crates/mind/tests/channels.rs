@@ -195,6 +195,50 @@ async fn a_photo_from_the_paired_chat_is_downloaded_and_seen() {
 }
 
 #[tokio::test]
+async fn a_voice_note_is_heard_by_her_ear_and_a_document_is_read_from_the_paired_chat() {
+    let mut s = scene(Some(PERSON)).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest == "Remind me about the bread" => json(json!({"decision": [{"say": "I will, about the bread."}, {"done": null}]})),
+        Stage::Recognize if latest.starts_with("my list [document ") && latest.ends_with("\nflour\neggs") => {
+            json(json!({"decision": [{"say": "Flour and eggs, got it."}, {"done": null}]}))
+        }
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    let ear = testkit::openai::start(&["sk-test"], &["whisper-1"]).await;
+    ear.set_transcript("Remind me about the bread");
+    s.world.persona.ear = Some(mind_at(Some(persona::Provider::Openai), &ear.url(), "whisper-1"));
+    let agent = s.world.start().await;
+
+    s.telegram.push_voice(TOKEN, PERSON, b"OggS-voice");
+    assert_eq!(nth_to(&s.telegram, PERSON, 0).await, "I will, about the bread.");
+    let heard = ear.requests().to("/v1/audio/transcriptions");
+    assert_eq!(heard.len(), 1, "her ear was asked once");
+
+    s.telegram.push_document(TOKEN, PERSON, "list.txt", "text/plain", b"flour\neggs", Some("my list"));
+    assert_eq!(nth_to(&s.telegram, PERSON, 1).await, "Flour and eggs, got it.");
+    s.telegram.push_document(TOKEN, PERSON, "photos.zip", "application/zip", b"PK\x03\x04", None);
+    assert!(nth_to(&s.telegram, PERSON, 2).await.contains("photos.zip"), "she says which file she cannot take in");
+    agent.stop().await;
+
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    assert_eq!((log[0]["content"].as_str(), &log[0]["channel"]), (Some("Remind me about the bread"), &telegram_via(PERSON)));
+    assert!(log[2]["media"]["source"].as_str().unwrap().contains("/telegram-"), "{log:?}");
+    let kept = std::fs::read_dir(s.world.home().join("media")).unwrap().count();
+    assert_eq!(kept, 1, "only the text document is kept");
+}
+
+#[tokio::test]
+async fn without_an_ear_a_voice_note_is_answered_with_why() {
+    let s = scene(Some(PERSON)).await;
+    let agent = s.world.start().await;
+    s.telegram.push_voice(TOKEN, PERSON, b"OggS-voice");
+    assert!(nth_to(&s.telegram, PERSON, 0).await.contains("I have no ear"));
+    agent.stop().await;
+    assert!(s.mind.requests().to("/api/chat").is_empty(), "nothing reached her mind");
+    assert!(!s.world.home().join("conversation.jsonl").exists());
+}
+
+#[tokio::test]
 async fn web_replies_stay_on_the_web_and_notices_reach_every_paired_chat() {
     let mut s = scene(Some(PERSON)).await;
     s.mind.set_responder(script(|stage, latest, _| match stage {

@@ -97,6 +97,30 @@ impl FakeTelegram {
         self.push(token, chat_id, extra)
     }
 
+    /// A person sends a voice note (OGG/Opus, as Telegram records them). Returns the update id.
+    pub fn push_voice(&self, token: &str, chat_id: i64, bytes: &[u8]) -> i64 {
+        let file_id = self.keep_file("voice", "voice/file.oga", bytes);
+        self.push(token, chat_id, json!({"voice": {"file_id": file_id, "file_unique_id": "v", "duration": 2, "mime_type": "audio/ogg", "file_size": bytes.len()}}))
+    }
+
+    /// A person sends a file as a document, with an optional caption. Returns the update id.
+    pub fn push_document(&self, token: &str, chat_id: i64, name: &str, mime: &str, bytes: &[u8], caption: Option<&str>) -> i64 {
+        let file_id = self.keep_file("document", &format!("documents/{name}"), bytes);
+        let mut extra = json!({"document": {"file_id": file_id, "file_unique_id": "d", "file_name": name, "mime_type": mime, "file_size": bytes.len()}});
+        if let Some(c) = caption {
+            extra["caption"] = json!(c);
+        }
+        self.push(token, chat_id, extra)
+    }
+
+    /// Keeps `bytes` for `getFile` and the download path; returns the new `file_id`.
+    fn keep_file(&self, kind: &str, path: &str, bytes: &[u8]) -> String {
+        let mut inner = self.shared.inner.lock().unwrap();
+        let file_id = format!("{kind}-{}", inner.next_update);
+        inner.files.insert(file_id.clone(), (path.to_string(), bytes.to_vec()));
+        file_id
+    }
+
     fn push(&self, token: &str, chat_id: i64, extra: Value) -> i64 {
         let id = {
             let mut inner = self.shared.inner.lock().unwrap();
