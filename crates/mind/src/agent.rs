@@ -256,19 +256,22 @@ impl Life {
         lock(&self.regulated).clone()
     }
 
-    /// Puts what happened on her live feed; costs nothing when nobody watches.
+    /// Puts what happened on her live feed.
     pub(crate) fn signal(&self, kind: signal::Kind, title: &str, details: serde_json::Value) {
-        if self.signals.receiver_count() > 0 {
-            let _ = self.signals.send(Signal::new(kind, title, self.clock.now(), self.persona.id, &self.persona.name, details));
-        }
+        self.feed(|| Signal::new(kind, title, self.clock.now(), self.persona.id, &self.persona.name, details));
     }
 
     /// Tells the daemon about a change it acts on, and shows it on her live feed.
     pub(crate) fn announce(&self, event: LifeEvent) {
-        if self.signals.receiver_count() > 0 {
-            let _ = self.signals.send(Signal::of_event(&event, self.clock.now(), self.persona.id, &self.persona.name));
-        }
+        self.feed(|| Signal::of_event(&event, self.clock.now(), self.persona.id, &self.persona.name));
         let _ = self.events.send(event);
+    }
+
+    /// Builds a signal only when someone watches her feed.
+    fn feed(&self, signal: impl FnOnce() -> Signal) {
+        if self.signals.receiver_count() > 0 {
+            let _ = self.signals.send(signal());
+        }
     }
 
     pub fn observe(&self, e: Event) {
@@ -317,8 +320,8 @@ impl Life {
 
     /// She says something: it reaches her person first (the wait she feels), then joins her
     /// conversation log and memory before anything else in her can run. Her keeper fsyncs the
-    /// log and then writes `memory.json`, so a beat never waits on the disk to end and a
-    /// message arriving as she speaks is not held up behind her fsync. A reply goes where
+    /// log (and her heartbeat saves `memory.json`), so a beat never waits on the disk to end
+    /// and a message arriving as she speaks is not held up behind her fsync. A reply goes where
     /// the message she answers came from; a notice goes to every paired chat. The web sees
     /// every line.
     pub fn speak(&self, text: &str, kind: Spoken) {

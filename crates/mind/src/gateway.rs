@@ -317,8 +317,7 @@ async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message
 /// why she cannot take it in (the same rules as `attach`, and a size bound).
 async fn discord_file(bot: &Discord, inlet: &Inlet, file: &discord_gateway::Attachment) -> Result<std::path::PathBuf, String> {
     let name = &file.filename;
-    let kind = perceive::classify(name, file.content_type.as_deref().unwrap_or(""))
-        .ok_or_else(|| format!("I can't take in {name}: none of my senses can perceive that kind of file."))?;
+    let kind = kind_of(name, file.content_type.as_deref())?;
     let bytes = bot.fetch(file, DISCORD_FILE_LIMIT).await.map_err(|e| {
         tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not download a Discord attachment");
         if file.size > DISCORD_FILE_LIMIT {
@@ -327,9 +326,20 @@ async fn discord_file(bot: &Discord, inlet: &Inlet, file: &discord_gateway::Atta
             format!("I could not download {name}. Could you send it again?")
         }
     })?;
-    perceive::check_readable(&inlet.life.persona, kind, name, &bytes).map_err(|e| format!("I can't take in {name}: {e}"))?;
-    perceive::store_media(&inlet.life.home, "discord", name, &bytes, inlet.life.clock.now()).map_err(|e| {
-        tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not keep a Discord attachment");
+    keep_sent(inlet, "discord", name, kind, &bytes)
+}
+
+/// What kind of file a chat sent by its name and type, or why none of her senses can take it.
+fn kind_of(name: &str, mime: Option<&str>) -> Result<perceive::Kind, String> {
+    perceive::classify(name, mime.unwrap_or("")).ok_or_else(|| format!("I can't take in {name}: none of my senses can perceive that kind of file."))
+}
+
+/// Keeps a file a chat sent in her media folder by `attach`'s rules, or says in a sentence for
+/// the chat why she cannot take it in.
+fn keep_sent(inlet: &Inlet, origin: &str, name: &str, kind: perceive::Kind, bytes: &[u8]) -> Result<std::path::PathBuf, String> {
+    perceive::check_readable(&inlet.life.persona, kind, name, bytes).map_err(|e| format!("I can't take in {name}: {e}"))?;
+    perceive::store_media(&inlet.life.home, origin, name, bytes, inlet.life.clock.now()).map_err(|e| {
+        tracing::warn!(persona = %inlet.life.persona.id, origin, error = %e, "could not keep a file sent on a chat");
         format!("I could not keep {name}. Could you send it again?")
     })
 }
@@ -366,17 +376,12 @@ async fn hear_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, voice: 
 /// download at most 20 MB).
 async fn telegram_document(bot: &Telegram, inlet: &Inlet, file: &telegram::TelegramFile) -> Result<std::path::PathBuf, String> {
     let name = file.file_name.clone().unwrap_or_else(|| "document".into());
-    let kind = perceive::classify(&name, file.mime_type.as_deref().unwrap_or(""))
-        .ok_or_else(|| format!("I can't take in {name}: none of my senses can perceive that kind of file."))?;
+    let kind = kind_of(&name, file.mime_type.as_deref())?;
     let bytes = bot.download(&file.file_id).await.map_err(|e| {
         tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not download a Telegram document");
         format!("I could not download {name}. Could you send it again?")
     })?;
-    perceive::check_readable(&inlet.life.persona, kind, &name, &bytes).map_err(|e| format!("I can't take in {name}: {e}"))?;
-    perceive::store_media(&inlet.life.home, "telegram", &name, &bytes, inlet.life.clock.now()).map_err(|e| {
-        tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not keep a Telegram document");
-        format!("I could not keep {name}. Could you send it again?")
-    })
+    keep_sent(inlet, "telegram", &name, kind, &bytes)
 }
 
 /// What an unpaired chat is told: the code, where it goes, and how long it lasts.
