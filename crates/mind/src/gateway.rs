@@ -397,12 +397,7 @@ fn pairing_message(name: &str, code: &str) -> String {
 /// re-encodes every photo as JPEG).
 async fn photo(bot: &Telegram, inlet: &Inlet, file_id: &str) -> Result<std::path::PathBuf, String> {
     let bytes = bot.download(file_id).await.map_err(|e| e.to_string())?;
-    let f = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
-    let stamp = inlet.life.clock.now().format(&f).unwrap_or_default();
-    let safe: String = file_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    let path = inlet.life.home.media().join(format!("telegram-{stamp}-{safe}.jpg"));
-    persona::atomic::write(&path, &bytes).map_err(|e| e.to_string())?;
-    Ok(path)
+    perceive::store_media(&inlet.life.home, "telegram", &format!("{file_id}.jpg"), &bytes, inlet.life.clock.now()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
