@@ -161,7 +161,8 @@ async fn guarded<T>(
 /// What a structured question came back as.
 enum Answer {
     Json(Value),
-    /// Two answers in a row were not the JSON asked for; this is the last one's prose.
+    /// Two answers in a row were not the JSON asked for; this is the last whole one's prose
+    /// (empty when both were cut off: a cut answer is half a JSON object, not words for her person).
     Prose(String),
 }
 
@@ -172,12 +173,19 @@ async fn ask_json(life: &Life, cancel: &CancellationToken, stage: Stage, mut ask
     if let Some(v) = first.json {
         return Ok(Answer::Json(v));
     }
-    ask.question.push_str("\n\nAnswer with one JSON object that matches the schema, and nothing else.");
+    ask.question.push_str(if first.cut_off {
+        "\n\nYour last answer ran past your length limit and was cut off. Answer again with one complete JSON object that \
+         matches the schema, and keep every field brief."
+    } else {
+        "\n\nAnswer with one JSON object that matches the schema, and nothing else."
+    });
     let second = guarded(cancel, stage, life.voice.ask(&organ, &ask)).await?;
-    Ok(match second.json {
-        Some(v) => Answer::Json(v),
-        None => Answer::Prose(if second.text.is_empty() { first.text } else { second.text }),
-    })
+    if let Some(v) = second.json {
+        return Ok(Answer::Json(v));
+    }
+    tracing::warn!(persona = %life.persona.id, stage = stage.name(), cut_off = second.cut_off, "her Mind did not answer the JSON asked for, twice");
+    let whole = [second, first].into_iter().find(|r| !r.cut_off && !r.text.trim().is_empty());
+    Ok(Answer::Prose(whole.map(|r| r.text).unwrap_or_default()))
 }
 
 /// Everything she reads before a stage: who she is, the present moment, what she knows, and

@@ -100,6 +100,58 @@ async fn prose_instead_of_json_is_retried_once_then_spoken() {
     assert_eq!(recognizes, 2, "one retry, then the prose");
 }
 
+/// A model that runs past its length limit leaves half a JSON object. She never speaks that
+/// fragment; she asks once more, saying why, and a whole answer then counts.
+#[tokio::test]
+async fn an_answer_cut_at_the_length_limit_is_asked_again_briefly_and_never_spoken() {
+    const CUT: &str = r#"{"decision": [{"say": "Hello Ada, it is so very"#;
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, body| {
+        let told = texts(body).last().is_some_and(|q| q.contains("was cut off"));
+        match stage {
+            Stage::Recognize if !told => ScriptedReply::CutOff(CUT.into()),
+            Stage::Recognize => json(json!({"decision": [{"say": "Hello, Ada."}, {"done": null}]})),
+            Stage::Consolidate if !told => ScriptedReply::CutOff(r#"{"context": "Ada said hi", "identity": "Ada, who"#.into()),
+            Stage::Consolidate => json(json!({"context": "Ada said hi.", "identity": "Ada.", "traits": "", "wishes": "",
+                                              "struggles": "", "persona_traits": "", "permissions": ""})),
+            _ => json(json!({})),
+        }
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let out = agent.subscribe();
+    agent.read("Hi, I'm Ada.").await.unwrap();
+    rested(&agent, 1).await;
+    agent.sleep().await.unwrap();
+    let home = world.home();
+    assert_eq!(std::fs::read_to_string(home.join("person.md")).unwrap(), "Ada.");
+    let (heard, _) = replies_after_one_beat(&world, agent, out).await;
+    assert_eq!(heard, ["Hello, Ada."]);
+    let asked: Vec<Stage> = fake.requests().to("/api/chat").into_iter().map(|r| stage(&r.body)).collect();
+    assert_eq!(asked.iter().filter(|s| **s == Stage::Recognize).count(), 2, "{asked:?}");
+    assert_eq!(asked.iter().filter(|s| **s == Stage::Consolidate).count(), 2, "{asked:?}");
+}
+
+/// Cut off twice: nothing of the fragment reaches her person or her files.
+#[tokio::test]
+async fn an_answer_cut_off_twice_is_neither_spoken_nor_kept() {
+    let fake = testkit::ollama::start(&[MODEL]).await;
+    fake.set_responder(script(|stage, _, _| match stage {
+        Stage::Recognize | Stage::Consolidate => ScriptedReply::CutOff(r#"{"decision": [{"say": "Hel"#.into()),
+        Stage::Reply => json(json!({"say": "Hello, Ada."})),
+        _ => json(json!({})),
+    }));
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let out = agent.subscribe();
+    agent.read("Hi, I'm Ada.").await.unwrap();
+    rested(&agent, 1).await;
+    agent.sleep().await.unwrap();
+    assert!(!world.home().join("person.md").exists(), "no knowledge file from a fragment");
+    let (heard, _) = replies_after_one_beat(&world, agent, out).await;
+    assert_eq!(heard, ["Hello, Ada."], "the reply stage answered her person, the fragment was not spoken");
+}
+
 #[tokio::test]
 async fn an_unknown_intention_becomes_a_lesson_and_a_meaning_of_her_own() {
     let fake = testkit::ollama::start(&[MODEL]).await;

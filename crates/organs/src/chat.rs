@@ -193,8 +193,19 @@ impl OrganClient {
             Some(Provider::Gemini) => gemini_reply(&answer),
         }
         .map_err(|reason| call.unreadable(reason))?;
-        Ok(finish(&text, structured, request.schema.is_some()))
+        Ok(finish(&text, structured, request.schema.is_some(), cut_off(organ.provider, &answer)))
     }
+}
+
+/// Whether the provider says it stopped at the length limit, each in its own words.
+fn cut_off(provider: Option<Provider>, answer: &Value) -> bool {
+    let (pointer, limit) = match provider {
+        None => ("/done_reason", "length"),
+        Some(Provider::Openai | Provider::Xai) => ("/choices/0/finish_reason", "length"),
+        Some(Provider::Anthropic) => ("/stop_reason", "max_tokens"),
+        Some(Provider::Gemini) => ("/candidates/0/finishReason", "MAX_TOKENS"),
+    };
+    answer.pointer(pointer).and_then(Value::as_str) == Some(limit)
 }
 
 fn ollama_reply(answer: &Value) -> Result<(String, Option<Value>), String> {

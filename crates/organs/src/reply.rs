@@ -10,8 +10,12 @@ pub struct Reply {
     /// answer came through a tool call this holds whatever prose came with it (often empty).
     pub text: String,
     /// The structured answer, when a schema was asked for and a JSON object was found. `None`
-    /// means the model answered in prose: the caller may retry, then speak `text`.
+    /// means the model answered in prose, or was cut off: the caller may retry, then speak `text`.
     pub json: Option<Value>,
+    /// The model stopped at its length limit, not at the end of its answer. A cut structured
+    /// answer is never read: what would parse from it is a fragment (an inner object), not the
+    /// answer asked for.
+    pub cut_off: bool,
 }
 
 /// Removes reasoning blocks. An unclosed `<think>` hides everything after it; a lone
@@ -86,10 +90,10 @@ fn balanced_end(bytes: &[u8]) -> Option<usize> {
 
 /// Builds the reply from the model's text and, when the provider returned structure directly
 /// (a tool call), that structure.
-pub(crate) fn finish(raw: &str, structured: Option<Value>, wanted: bool) -> Reply {
+pub(crate) fn finish(raw: &str, structured: Option<Value>, wanted: bool, cut_off: bool) -> Reply {
     let text = strip_think(raw);
-    let json = if wanted { structured.filter(Value::is_object).or_else(|| extract_json(&text)) } else { None };
-    Reply { text, json }
+    let json = if wanted && !cut_off { structured.filter(Value::is_object).or_else(|| extract_json(&text)) } else { None };
+    Reply { text, json, cut_off }
 }
 
 #[cfg(test)]
@@ -113,5 +117,14 @@ mod tests {
         assert_eq!(extract_json("[1,2] and {\"x\": \"\\\"{\"}"), Some(json!({"x": "\"{"})));
         assert_eq!(extract_json("no json here"), None);
         assert_eq!(extract_json("{\"unterminated\": 1"), None);
+    }
+
+    #[test]
+    fn a_cut_off_answer_yields_no_fragment_as_json() {
+        let cut = r#"{"decision": [{"tools.load_instruction": {"intention": "x"}}, {"say": "and th"#;
+        assert_eq!(extract_json(cut), Some(json!({"tools.load_instruction": {"intention": "x"}})), "a fragment that reads as one decision");
+        let reply = finish(cut, None, true, true);
+        assert_eq!((reply.json, reply.cut_off), (None, true));
+        assert_eq!(finish("{\"a\": 1}", None, true, false).json, Some(json!({"a": 1})));
     }
 }

@@ -250,3 +250,37 @@ async fn a_pdf_reaches_anthropic_and_gemini_whole_and_is_refused_elsewhere() {
     assert!(client(OrganSlot::Researcher).chat(&organ(None, "m", ollama.url()), &reading()).await.is_err());
     assert!(ollama.requests().to("/api/chat").is_empty());
 }
+
+/// Every provider's own "stopped at the length limit" marks the reply cut off, and a cut
+/// structured answer is not read even though an inner object of it would parse.
+#[tokio::test]
+async fn an_answer_cut_at_the_length_limit_is_known_as_such_on_every_provider() {
+    let cut = r#"{"decision": [{"tools.recall": {"query": "x"}}, {"say": "and th"#;
+    let script = responder(move |_| ScriptedReply::CutOff(cut.into()));
+    let ollama = testkit::ollama::start(&["m"]).await;
+    ollama.set_responder(script.clone());
+    let openai = testkit::openai::start(&[KEY], &["gpt-4o"]).await;
+    openai.set_responder(script.clone());
+    let xai = testkit::openai::start_xai(&[KEY], &["grok-4"]).await;
+    xai.set_responder(script.clone());
+    let anthropic = testkit::anthropic::start(&[KEY], &["claude-x"]).await;
+    anthropic.set_responder(script.clone());
+    let gemini = testkit::gemini::start(&[KEY], &["gemini-x"]).await;
+    gemini.set_responder(script);
+    let organs = [
+        organ(None, "m", ollama.url()),
+        organ(Some(Provider::Openai), "gpt-4o", openai.url()),
+        organ(Some(Provider::Xai), "grok-4", xai.url()),
+        organ(Some(Provider::Anthropic), "claude-x", anthropic.url()),
+        organ(Some(Provider::Gemini), "gemini-x", gemini.url()),
+    ];
+    for mind in &organs {
+        let reply = client(OrganSlot::Thinking).chat(mind, &ask("hi")).await.unwrap();
+        assert_eq!((reply.text.as_str(), reply.cut_off), (cut, true), "{:?}", mind.provider);
+        let reply = client(OrganSlot::Thinking).chat(mind, &structured("hi")).await.unwrap();
+        assert_eq!((reply.json, reply.cut_off), (None, true), "{:?}", mind.provider);
+    }
+    ollama.set_responder(responder(|_| ScriptedReply::Json(json!({"say": "whole"}))));
+    let whole = client(OrganSlot::Thinking).chat(&organs[0], &structured("hi")).await.unwrap();
+    assert_eq!((whole.json, whole.cut_off), (Some(json!({"say": "whole"})), false));
+}

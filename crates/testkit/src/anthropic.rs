@@ -157,15 +157,22 @@ async fn messages(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::B
     };
     let tool = forced_tool(&body);
     let reply = responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(tool.is_some()));
+    let cut = matches!(reply, ScriptedReply::CutOff(_));
     let block = match reply {
         ScriptedReply::Error { status, message } => return error(status, "api_error", &message),
-        ScriptedReply::Text(t) => json!({"type": "text", "text": t}),
+        ScriptedReply::Text(t) | ScriptedReply::CutOff(t) => json!({"type": "text", "text": t}),
         ScriptedReply::Json(v) => match &tool {
             Some(name) => json!({"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": v}),
             None => json!({"type": "text", "text": v.to_string()}),
         },
     };
-    let stop = if block["type"] == "tool_use" { "tool_use" } else { "end_turn" };
+    let stop = if cut {
+        "max_tokens"
+    } else if block["type"] == "tool_use" {
+        "tool_use"
+    } else {
+        "end_turn"
+    };
     let message = json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
                          "content": [block.clone()], "stop_reason": stop, "stop_sequence": null,
                          "usage": {"input_tokens": 12, "output_tokens": 7}});

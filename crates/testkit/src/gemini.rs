@@ -148,14 +148,15 @@ async fn generate(
         i.responder.clone()
     };
     let structured = body.pointer("/generationConfig/responseMimeType").and_then(Value::as_str) == Some("application/json");
-    let text = match responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(structured)) {
-        ScriptedReply::Text(t) => t,
-        ScriptedReply::Json(v) => v.to_string(),
+    let (text, reason) = match responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(structured)) {
+        ScriptedReply::Text(t) => (t, "STOP"),
+        ScriptedReply::Json(v) => (v.to_string(), "STOP"),
+        ScriptedReply::CutOff(t) => (t, "MAX_TOKENS"),
         ScriptedReply::Error { status, message } => return error(status, "INTERNAL", &message),
     };
     server::json(
         200,
-        json!({"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+        json!({"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": reason, "index": 0}],
                "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19},
                "modelVersion": model}),
     )

@@ -30,6 +30,9 @@ pub enum ScriptedReply {
     /// `tool_choice: {type: tool}`) it comes back as that tool's arguments; otherwise as the
     /// message text, serialised.
     Json(serde_json::Value),
+    /// Text the model was still writing when it reached its length limit, reported with the
+    /// provider's own stop reason for that.
+    CutOff(String),
     /// The provider fails the request with this HTTP status and message, in its own error shape.
     Error { status: u16, message: String },
 }

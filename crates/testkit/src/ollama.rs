@@ -225,15 +225,16 @@ async fn chat(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
     };
     let structured = body.get("format").is_some_and(|f| !f.is_null());
     let reply = responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(structured));
-    let text = match reply {
-        ScriptedReply::Text(t) => t,
-        ScriptedReply::Json(v) => v.to_string(),
+    let (text, reason) = match reply {
+        ScriptedReply::Text(t) => (t, "stop"),
+        ScriptedReply::Json(v) => (v.to_string(), "stop"),
+        ScriptedReply::CutOff(t) => (t, "length"),
         ScriptedReply::Error { status, message } => return server::json(status, json!({"error": message})),
     };
     let done = json!({
         "model": name, "created_at": "2026-01-01T00:00:00Z",
         "message": {"role": "assistant", "content": ""},
-        "done": true, "done_reason": "stop",
+        "done": true, "done_reason": reason,
         "total_duration": 1_000_000, "load_duration": 1000, "prompt_eval_count": 12,
         "prompt_eval_duration": 1000, "eval_count": 7, "eval_duration": 1000
     });

@@ -224,15 +224,22 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
     let tool = forced_tool(&body);
     let structured = tool.is_some() || body.get("response_format").is_some();
     let reply = responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(structured));
+    let cut = matches!(reply, ScriptedReply::CutOff(_));
     let (content, call) = match reply {
         ScriptedReply::Error { status, message } => return error(status, &message, "server_error", None),
-        ScriptedReply::Text(t) => (Some(t), None),
+        ScriptedReply::Text(t) | ScriptedReply::CutOff(t) => (Some(t), None),
         ScriptedReply::Json(v) => match &tool {
             Some(name) => (None, Some((name.clone(), v.to_string()))),
             None => (Some(v.to_string()), None),
         },
     };
-    let finish = if call.is_some() { "tool_calls" } else { "stop" };
+    let finish = if cut {
+        "length"
+    } else if call.is_some() {
+        "tool_calls"
+    } else {
+        "stop"
+    };
     let usage = json!({"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19});
     let stream = body.get("stream") == Some(&Value::Bool(true));
     if !stream {

@@ -72,7 +72,7 @@ pub enum Stage {
 }
 
 /// The text of every message of a chat body (Ollama and OpenAI share the `messages` shape).
-fn texts(body: &Value) -> Vec<String> {
+pub fn texts(body: &Value) -> Vec<String> {
     body.get("messages")
         .and_then(Value::as_array)
         .map(|ms| {
