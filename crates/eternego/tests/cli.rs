@@ -38,9 +38,21 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
-/// Holds `count` consecutive loopback ports and returns the first.
-fn hold_ports(count: u16) -> (u16, Vec<TcpListener>) {
-    'search: for start in (20000..60000).step_by(37) {
+/// A daemon that a failing assertion does not leave running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Holds `count` consecutive loopback ports, searching from `from`, and returns the first. Each
+/// test searches its own ten-thousand-port region: the tests run at once, and one test's
+/// released port must not be the port another holds (CI once saw exactly that).
+fn hold_ports(count: u16, from: u16) -> (u16, Vec<TcpListener>) {
+    'search: for start in (from..from + 10_000).step_by(37) {
         let mut held = Vec::new();
         for port in start..start + count {
             match TcpListener::bind(("127.0.0.1", port)) {
@@ -56,33 +68,33 @@ fn hold_ports(count: u16) -> (u16, Vec<TcpListener>) {
 #[test]
 fn a_taken_port_moves_to_the_next_and_says_so() {
     let home = tempfile::tempdir().unwrap();
-    let (port, held) = hold_ports(1);
-    let mut child = eternego(home.path()).args(["daemon", "--port", &port.to_string()]).spawn().unwrap();
-    let lines = read_until_listening(&mut child);
+    let (port, held) = hold_ports(1, 20_000);
+    let mut child = Running(eternego(home.path()).args(["daemon", "--port", &port.to_string()]).spawn().unwrap());
+    let lines = read_until_listening(&mut child.0);
     let next = port + 1;
     assert_eq!(lines[0], format!("Port {port} was in use; using {next} instead."));
     assert!(lines.last().unwrap().contains(&format!("127.0.0.1:{next}")), "{lines:?}");
     let body = http_get(&format!("http://127.0.0.1:{next}/api/personas"));
     assert_eq!(body, r#"{"personas":[]}"#);
-    assert!(terminate(&mut child).success(), "SIGTERM is a clean stop");
+    assert!(terminate(&mut child.0).success(), "SIGTERM is a clean stop");
     drop(held);
 }
 
 #[test]
 fn flags_work_before_the_subcommand_too() {
     let home = tempfile::tempdir().unwrap();
-    let (port, held) = hold_ports(1);
+    let (port, held) = hold_ports(1, 30_000);
     drop(held);
-    let mut child = eternego(home.path()).args(["--port", &port.to_string(), "--host", "127.0.0.1", "daemon"]).spawn().unwrap();
-    let lines = read_until_listening(&mut child);
+    let mut child = Running(eternego(home.path()).args(["--port", &port.to_string(), "--host", "127.0.0.1", "daemon"]).spawn().unwrap());
+    let lines = read_until_listening(&mut child.0);
     assert!(lines.last().unwrap().contains(&format!("127.0.0.1:{port}")), "{lines:?}");
-    assert!(terminate(&mut child).success());
+    assert!(terminate(&mut child.0).success());
 }
 
 #[test]
 fn no_free_port_is_a_clear_error() {
     let home = tempfile::tempdir().unwrap();
-    let (port, _held) = hold_ports(20);
+    let (port, _held) = hold_ports(20, 40_000);
     let out = eternego(home.path()).env("WEB_PORT", port.to_string()).arg("daemon").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
