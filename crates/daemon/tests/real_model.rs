@@ -53,7 +53,8 @@ fn backend() -> Option<Backend> {
 
 /// The engine, with a key it enforces, a bounded answer length (a tiny model asked for JSON
 /// can otherwise fill its context with one string) and a fixed seed. The sampling temperature
-/// stays llama.cpp's default: greedy decoding makes this model repeat itself to the bound.
+/// stays the default (the shim sends Ollama's): greedy decoding makes this model repeat itself
+/// to the bound.
 fn engine(backend: &Backend, dir: &Path) -> LlamaServer {
     let started = Instant::now();
     let server = backend

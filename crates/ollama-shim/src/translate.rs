@@ -86,6 +86,12 @@ fn refuse_images(v: &Value) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Ollama's documented sampling defaults, which differ from llama.cpp's (no repeat penalty,
+/// `top_p` 0.95, `min_p` 0.05). A request without `options` samples as it would on Ollama: with
+/// llama.cpp's own defaults a small model loops inside a JSON string far more often.
+const SAMPLING_DEFAULTS: [(&str, f64); 6] =
+    [("temperature", 0.8), ("top_k", 40.0), ("top_p", 0.9), ("min_p", 0.0), ("repeat_penalty", 1.1), ("repeat_last_n", 64.0)];
+
 /// `format`, `options` and streaming, shared by chat and generate.
 fn common(body: &mut Value, request: &Value, stream: bool) -> Result<(), Invalid> {
     match request.get("format") {
@@ -97,9 +103,13 @@ fn common(body: &mut Value, request: &Value, stream: bool) -> Result<(), Invalid
         }
         Some(other) => return Err(invalid(format!("format must be \"json\" or a JSON schema, got {other}"))),
     }
+    for (name, value) in SAMPLING_DEFAULTS {
+        body[name] = json!(value);
+    }
     if let Some(options) = request.get("options").and_then(Value::as_object) {
         for (ours, theirs) in [("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("min_p", "min_p"),
-                               ("seed", "seed"), ("repeat_penalty", "repeat_penalty"), ("stop", "stop")] {
+                               ("seed", "seed"), ("repeat_penalty", "repeat_penalty"), ("repeat_last_n", "repeat_last_n"),
+                               ("stop", "stop")] {
             if let Some(v) = options.get(ours).filter(|v| !v.is_null()) {
                 body[theirs] = v.clone();
             }
@@ -245,6 +255,8 @@ mod tests {
         assert_eq!(body["response_format"], json!({"type": "json_object"}));
         assert_eq!(body["messages"], json!([{"role": "system", "content": "s"}, {"role": "user", "content": "p"}]));
         assert!(body.get("max_tokens").is_none() && body.get("stream").is_none());
+        let sampling: Vec<Value> = ["temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n"].iter().map(|k| body[*k].clone()).collect();
+        assert_eq!(sampling, [json!(0.8), json!(40.0), json!(0.9), json!(0.0), json!(1.1), json!(64.0)], "Ollama's defaults when options say nothing");
         assert!(generate("up", &json!({"prompt": "p", "images": ["AAAA"]}), false).is_err());
         assert!(generate("up", &json!({"prompt": "p", "raw": true}), false).is_err());
         assert!(chat("up", &json!({"messages": [{"role": "user", "content": "x", "images": ["AA"]}]}), false).is_err());
