@@ -117,15 +117,8 @@ async fn an_answer_cut_at_the_length_limit_is_asked_again_briefly_and_never_spok
             _ => json(json!({})),
         }
     }));
-    let world = World::new(mind_at(None, &fake.url(), MODEL));
-    let agent = world.start().await;
-    let out = agent.subscribe();
-    agent.read("Hi, I'm Ada.").await.unwrap();
-    rested(&agent, 1).await;
-    agent.sleep().await.unwrap();
-    let home = world.home();
-    assert_eq!(std::fs::read_to_string(home.join("person.md")).unwrap(), "Ada.");
-    let (heard, _) = replies_after_one_beat(&world, agent, out).await;
+    let (world, heard) = greeted_then_slept(&fake).await;
+    assert_eq!(std::fs::read_to_string(world.home().join("person.md")).unwrap(), "Ada.");
     assert_eq!(heard, ["Hello, Ada."]);
     let asked: Vec<Stage> = fake.requests().to("/api/chat").into_iter().map(|r| stage(&r.body)).collect();
     assert_eq!(asked.iter().filter(|s| **s == Stage::Recognize).count(), 2, "{asked:?}");
@@ -141,15 +134,21 @@ async fn an_answer_cut_off_twice_is_neither_spoken_nor_kept() {
         Stage::Reply => json(json!({"say": "Hello, Ada."})),
         _ => json(json!({})),
     }));
+    let (world, heard) = greeted_then_slept(&fake).await;
+    assert!(!world.home().join("person.md").exists(), "no knowledge file from a fragment");
+    assert_eq!(heard, ["Hello, Ada."], "the reply stage answered her person, the fragment was not spoken");
+}
+
+/// Ada greets her; she comes to rest, sleeps and stops. Returns her world and what she said.
+async fn greeted_then_slept(fake: &testkit::ollama::FakeOllama) -> (World, Vec<String>) {
     let world = World::new(mind_at(None, &fake.url(), MODEL));
     let agent = world.start().await;
     let out = agent.subscribe();
     agent.read("Hi, I'm Ada.").await.unwrap();
     rested(&agent, 1).await;
     agent.sleep().await.unwrap();
-    assert!(!world.home().join("person.md").exists(), "no knowledge file from a fragment");
     let (heard, _) = replies_after_one_beat(&world, agent, out).await;
-    assert_eq!(heard, ["Hello, Ada."], "the reply stage answered her person, the fragment was not spoken");
+    (world, heard)
 }
 
 #[tokio::test]
