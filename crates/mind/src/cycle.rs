@@ -612,7 +612,7 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
         document: None,
     };
     let mine = guarded(cancel, Stage::Learn, life.voice.ask(&life.persona.thinking, &own)).await?;
-    Ok(Some(if mine.text.trim().is_empty() { path.to_string() } else { mine.text }))
+    Ok(Some(if mine.cut_off || mine.text.trim().is_empty() { path.to_string() } else { mine.text }))
 }
 
 async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {

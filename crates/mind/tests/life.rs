@@ -153,11 +153,27 @@ async fn greeted_then_slept(fake: &testkit::ollama::FakeOllama) -> (World, Vec<S
 
 #[tokio::test]
 async fn an_unknown_intention_becomes_a_lesson_and_a_meaning_of_her_own() {
+    let meaning = learns_tea(ScriptedReply::text("When tea is wanted: I boil the water, then let it steep for three minutes.")).await;
+    assert!(meaning.contains("steep for three minutes"), "{meaning}");
+}
+
+/// Her own words for a lesson, cut at the length limit, would be half an instruction: the
+/// teacher's whole procedure is kept instead.
+#[tokio::test]
+async fn a_meaning_cut_at_the_length_limit_keeps_the_teachers_procedure() {
+    let meaning = learns_tea(ScriptedReply::CutOff("When tea is wanted: I boil the".into())).await;
+    assert!(meaning.contains("1. Boil water.\n2. Steep three minutes."), "{meaning}");
+    assert!(!meaning.contains("I boil the"), "{meaning}");
+}
+
+/// She meets "Brewing a pot of tea" with no meaning for it; her teacher writes the lesson and
+/// her Mind answers `own_it` when asked to make it her own. Returns the meaning she keeps.
+async fn learns_tea(own_it: ScriptedReply) -> String {
     let fake = testkit::ollama::start(&[MODEL]).await;
-    fake.set_responder(script(|stage, _, _| match stage {
+    fake.set_responder(script(move |stage, _, _| match stage {
         Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": "Brewing a pot of tea"}}]})),
         Stage::Teach => json(json!({"intention": "Brewing tea", "path": "1. Boil water.\n2. Steep three minutes."})),
-        Stage::OwnIt => ScriptedReply::text("When tea is wanted: I boil the water, then let it steep for three minutes."),
+        Stage::OwnIt => own_it.clone(),
         Stage::Decide => json(json!({"decision": [{"say": "Kettle's on."}, {"done": null}]})),
         _ => json(json!({})),
     }));
@@ -174,8 +190,7 @@ async fn an_unknown_intention_becomes_a_lesson_and_a_meaning_of_her_own() {
     assert!(lesson.starts_with("# Brewing a pot of tea\n\n1. Boil water."), "{lesson}");
     let learned: Value = serde_json::from_slice(&std::fs::read(home.join("meanings/learned.json")).unwrap()).unwrap();
     let stem = learned["Brewing a pot of tea"].as_str().unwrap();
-    let meaning = std::fs::read_to_string(home.join(format!("meanings/{stem}.md"))).unwrap();
-    assert!(meaning.contains("steep for three minutes"));
+    std::fs::read_to_string(home.join(format!("meanings/{stem}.md"))).unwrap()
 }
 
 #[tokio::test]
