@@ -48,6 +48,8 @@ pub struct Inbound {
     pub private: bool,
     /// Files sent with it, in order.
     pub attachments: Vec<Attachment>,
+    /// Names of the stickers sent with it; none of her senses takes one in.
+    pub stickers: Vec<String>,
 }
 
 /// A file attached to a message, as Discord describes it; [`Discord::fetch`] downloads it.
@@ -351,6 +353,13 @@ fn message(d: &Value, me: Option<&str>) -> Option<Inbound> {
                     url: a.get("url")?.as_str()?.to_string(),
                 })
             })
+            .collect(),
+        stickers: d
+            .get("sticker_items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
             .collect(),
     })
 }

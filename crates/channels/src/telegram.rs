@@ -41,7 +41,21 @@ pub struct Inbound {
     pub voice: Option<TelegramFile>,
     /// A file sent as a document.
     pub document: Option<TelegramFile>,
+    /// What was sent that none of her senses takes in (stickers, videos, ...), as she names it.
+    pub unperceived: Option<&'static str>,
 }
+
+/// Message fields she has no sense for, and how she names each when she says so.
+const UNPERCEIVED: [(&str, &str); 8] = [
+    ("sticker", "stickers"),
+    ("animation", "GIFs"),
+    ("video", "videos"),
+    ("video_note", "video messages"),
+    ("location", "locations"),
+    ("venue", "places"),
+    ("contact", "contacts"),
+    ("poll", "polls"),
+];
 
 /// A file someone sent, as Telegram describes it; [`Telegram::download`] fetches its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,6 +241,9 @@ fn inbound(update: &Value) -> Option<Inbound> {
         .and_then(|s| s.get("file_id").and_then(Value::as_str))
         .map(str::to_string);
     let from = message.get("from");
+    let unperceived = UNPERCEIVED.iter().find(|(field, _)| message.get(field).is_some()).map(|(_, what)| *what);
+    // A GIF also arrives as a `document`, for clients that predate animations; it is the GIF.
+    let document = if message.get("animation").is_some() { None } else { TelegramFile::of(message.get("document")) };
     Some(Inbound {
         update_id: update.get("update_id")?.as_i64()?,
         chat_id: message.pointer("/chat/id")?.as_i64()?,
@@ -240,6 +257,7 @@ fn inbound(update: &Value) -> Option<Inbound> {
         command,
         photo,
         voice: TelegramFile::of(message.get("voice").or_else(|| message.get("audio"))),
-        document: TelegramFile::of(message.get("document")),
+        document,
+        unperceived,
     })
 }

@@ -260,6 +260,9 @@ async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, messa
         }
         return;
     }
+    if let Some(what) = message.unperceived {
+        gateway.send(&chat, &cannot_perceive(what));
+    }
     let perceived = match (&message.photo, message.command.as_deref()) {
         (Some(file_id), _) => match photo(bot, inlet, file_id).await {
             Ok(path) => inlet.file(path.display().to_string(), message.text.trim(), via.clone()).await,
@@ -282,11 +285,20 @@ async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, messa
     }
 }
 
+/// What she says in the chat when something was sent that none of her senses takes in; the
+/// text that came with it still reaches her.
+fn cannot_perceive(what: &str) -> String {
+    format!("I can't take in {what}: none of my senses can perceive them.")
+}
+
 /// A Discord message reaches her as its files (the text as the first one's caption), or as
 /// text when nothing is attached. A file she cannot take in is explained in the chat, and the
 /// text still reaches her.
 async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message: discord_gateway::Inbound) {
     let Some(via) = admit(gateway, inlet, &message.channel_id, message.private) else { return };
+    if !message.stickers.is_empty() {
+        gateway.send(&message.channel_id, &cannot_perceive("stickers"));
+    }
     let mut caption = message.text.trim();
     let mut reached = false;
     for file in &message.attachments {

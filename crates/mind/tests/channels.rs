@@ -377,3 +377,43 @@ async fn files_sent_on_discord_reach_her_senses_and_one_she_cannot_take_in_is_ex
     assert_eq!(log[0]["channel"], json!({"type": "discord", "name": DM}));
     assert_eq!(s.discord.requests().all().iter().filter(|r| r.path.starts_with("/attachments/")).count(), 1, "the zip was never downloaded");
 }
+
+/// Stickers, GIFs and videos reach none of her senses: she says so in the chat, and any caption
+/// still reaches her. A GIF's backward-compatible `document` is not fetched as a file.
+#[tokio::test]
+async fn what_no_sense_takes_in_is_explained_and_its_caption_still_heard() {
+    let mut s = scene(Some(PERSON)).await;
+    s.mind.set_responder(script(|stage, latest, _| match stage {
+        Stage::Recognize if latest == "our cat, look" => json(json!({"decision": [{"say": "Tell me about the cat!"}, {"done": null}]})),
+        _ => json(json!({"decision": [{"done": null}]})),
+    }));
+    let agent = s.world.start().await;
+    s.telegram.push(TOKEN, PERSON, json!({"sticker": {"file_id": "st-1", "file_unique_id": "s", "type": "regular", "width": 512, "height": 512,
+                                                     "is_animated": false, "is_video": false, "emoji": "🐈"}}));
+    assert_eq!(nth_to(&s.telegram, PERSON, 0).await, "I can't take in stickers: none of my senses can perceive them.");
+    let gif = json!({"file_id": "gif-1", "file_unique_id": "g", "file_name": "cat.gif.mp4", "mime_type": "video/mp4", "file_size": 10});
+    s.telegram.push(TOKEN, PERSON, json!({"animation": gif, "document": gif}));
+    assert!(nth_to(&s.telegram, PERSON, 1).await.starts_with("I can't take in GIFs"));
+    s.telegram.push(TOKEN, PERSON, json!({"caption": "our cat, look",
+        "video": {"file_id": "v-1", "file_unique_id": "v", "width": 640, "height": 480, "duration": 3, "mime_type": "video/mp4", "file_size": 10}}));
+    assert!(nth_to(&s.telegram, PERSON, 2).await.starts_with("I can't take in videos"));
+    assert_eq!(nth_to(&s.telegram, PERSON, 3).await, "Tell me about the cat!");
+    agent.stop().await;
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    assert_eq!(log[0]["content"], "our cat, look", "only the caption reached her: {log:?}");
+    assert!(s.telegram.requests().all().iter().all(|r| !r.path.contains("getFile")), "nothing was downloaded");
+    assert!(!s.world.home().join("media").exists() || std::fs::read_dir(s.world.home().join("media")).unwrap().count() == 0);
+
+    s.world.persona.channels = vec![Channel {
+        kind: ChannelKind::Discord,
+        name: DM.into(),
+        credentials: Some(Credentials { token: DISCORD_TOKEN.into() }),
+        verified_at: Some("2026-05-01T08:00:00Z".into()),
+    }];
+    s.world.store.save(&s.world.persona).unwrap();
+    let agent = s.world.start().await;
+    s.discord.push(Post::dm(DM, "our cat, look").with_sticker("Wave")).await;
+    assert_eq!(s.discord.nth_sent(DM, 0).await, "I can't take in stickers: none of my senses can perceive them.");
+    assert_eq!(s.discord.nth_sent(DM, 1).await, "Tell me about the cat!");
+    agent.stop().await;
+}

@@ -82,6 +82,8 @@ pub struct Post {
     pub author_is_bot: bool,
     /// Files sent with it: name, content type, bytes.
     pub attachments: Vec<(String, String, Vec<u8>)>,
+    /// Names of the stickers sent with it.
+    pub stickers: Vec<String>,
 }
 
 impl Post {
@@ -94,7 +96,14 @@ impl Post {
             author_id: PERSON_ID.into(),
             author_is_bot: false,
             attachments: Vec::new(),
+            stickers: Vec::new(),
         }
+    }
+
+    /// The same message with a sticker.
+    pub fn with_sticker(mut self, name: &str) -> Post {
+        self.stickers.push(name.into());
+        self
     }
 
     /// The same message with a file attached.
@@ -192,6 +201,10 @@ impl FakeDiscord {
                 "id": id, "filename": filename, "content_type": content_type, "size": bytes.len(), "url": url, "proxy_url": url,
             }));
             inner.files.insert(id, bytes);
+        }
+        if !post.stickers.is_empty() {
+            let items: Vec<Value> = post.stickers.iter().enumerate().map(|(i, name)| json!({"id": format!("77{i}"), "name": name, "format_type": 1})).collect();
+            d["sticker_items"] = json!(items);
         }
         if let Some(guild) = post.guild_id {
             d["guild_id"] = json!(guild);

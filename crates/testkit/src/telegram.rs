@@ -121,7 +121,9 @@ impl FakeTelegram {
         file_id
     }
 
-    fn push(&self, token: &str, chat_id: i64, extra: Value) -> i64 {
+    /// A person sends a message carrying `extra` (a `sticker`, a `video`, ...; the caller
+    /// writes it as the Bot API does). Returns the update id.
+    pub fn push(&self, token: &str, chat_id: i64, extra: Value) -> i64 {
         let id = {
             let mut inner = self.shared.inner.lock().unwrap();
             let id = inner.next_update;
