@@ -89,6 +89,17 @@ fn mind_saw(mind: &FakeOllama, text: &str) -> bool {
     mind.requests().to("/api/chat").iter().any(|r| r.raw.windows(text.len()).any(|w| w == text.as_bytes()))
 }
 
+/// Her record's only channel becomes Discord, paired to her person's DM.
+fn paired_on_discord(s: &mut Scene) {
+    s.world.persona.channels = vec![Channel {
+        kind: ChannelKind::Discord,
+        name: DM.into(),
+        credentials: Some(Credentials { token: DISCORD_TOKEN.into() }),
+        verified_at: Some("2026-05-01T08:00:00Z".into()),
+    }];
+    s.world.store.save(&s.world.persona).unwrap();
+}
+
 fn telegram_via(chat: i64) -> Value {
     json!({"type": "telegram", "name": chat.to_string()})
 }
@@ -347,13 +358,7 @@ async fn files_sent_on_discord_reach_her_senses_and_one_she_cannot_take_in_is_ex
         }
         _ => json(json!({"decision": [{"done": null}]})),
     }));
-    s.world.persona.channels = vec![Channel {
-        kind: ChannelKind::Discord,
-        name: DM.into(),
-        credentials: Some(Credentials { token: DISCORD_TOKEN.into() }),
-        verified_at: Some("2026-05-01T08:00:00Z".into()),
-    }];
-    s.world.store.save(&s.world.persona).unwrap();
+    paired_on_discord(&mut s);
     let agent = s.world.start().await;
     let mut out = agent.subscribe();
 
@@ -404,13 +409,7 @@ async fn what_no_sense_takes_in_is_explained_and_its_caption_still_heard() {
     assert!(s.telegram.requests().all().iter().all(|r| !r.path.contains("getFile")), "nothing was downloaded");
     assert!(!s.world.home().join("media").exists() || std::fs::read_dir(s.world.home().join("media")).unwrap().count() == 0);
 
-    s.world.persona.channels = vec![Channel {
-        kind: ChannelKind::Discord,
-        name: DM.into(),
-        credentials: Some(Credentials { token: DISCORD_TOKEN.into() }),
-        verified_at: Some("2026-05-01T08:00:00Z".into()),
-    }];
-    s.world.store.save(&s.world.persona).unwrap();
+    paired_on_discord(&mut s);
     let agent = s.world.start().await;
     s.discord.push(Post::dm(DM, "our cat, look").with_sticker("Wave")).await;
     assert_eq!(s.discord.nth_sent(DM, 0).await, "I can't take in stickers: none of my senses can perceive them.");
