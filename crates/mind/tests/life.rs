@@ -410,6 +410,16 @@ async fn replies_after_one_beat(world: &World, agent: mind::Agent, mut out: toki
     (heard, logged)
 }
 
+/// Her person says `said`; she lives one beat on `fake` and stops. Returns what she said and
+/// what was logged as hers.
+async fn one_beat(fake: &testkit::ollama::FakeOllama, said: &str) -> (Vec<String>, Vec<String>) {
+    let world = World::new(mind_at(None, &fake.url(), MODEL));
+    let agent = world.start().await;
+    let out = agent.subscribe();
+    agent.read(said).await.unwrap();
+    replies_after_one_beat(&world, agent, out).await
+}
+
 fn replies_asked(fake: &testkit::ollama::FakeOllama) -> Vec<Value> {
     fake.requests().to("/api/chat").into_iter().filter(|r| stage(&r.body) == Stage::Reply).map(|r| r.body).collect()
 }
@@ -423,11 +433,7 @@ async fn a_beat_that_decides_done_without_a_word_still_answers_her_person_once()
         Stage::Reply => json(json!({"say": "Hello, Ada."})),
         _ => json(json!({})),
     }));
-    let world = World::new(mind_at(None, &fake.url(), MODEL));
-    let agent = world.start().await;
-    let out = agent.subscribe();
-    agent.read("Hi, I'm Ada.").await.unwrap();
-    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    let (heard, logged) = one_beat(&fake, "Hi, I'm Ada.").await;
     assert_eq!(heard, ["Hello, Ada."]);
     assert_eq!(logged, ["Hello, Ada."]);
     let asked = replies_asked(&fake);
@@ -445,11 +451,7 @@ async fn a_beat_that_clears_her_memory_answers_what_her_person_said() {
         Stage::Reply => json(json!({"say": "Tomatoes love the sun."})),
         _ => json(json!({})),
     }));
-    let world = World::new(mind_at(None, &fake.url(), MODEL));
-    let agent = world.start().await;
-    let out = agent.subscribe();
-    agent.read("What do tomatoes need?").await.unwrap();
-    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    let (heard, logged) = one_beat(&fake, "What do tomatoes need?").await;
     assert_eq!(heard, ["Tomatoes love the sun."]);
     assert_eq!(logged, ["Tomatoes love the sun."]);
     let question = replies_asked(&fake)[0]["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
@@ -464,11 +466,7 @@ async fn words_that_never_come_become_a_fixed_acknowledgement() {
         Stage::Reply => json(json!({"say": "  "})),
         _ => json(json!({})),
     }));
-    let world = World::new(mind_at(None, &fake.url(), MODEL));
-    let agent = world.start().await;
-    let out = agent.subscribe();
-    agent.read("hello?").await.unwrap();
-    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    let (heard, logged) = one_beat(&fake, "hello?").await;
     assert_eq!(heard, [mind::cycle::ACKNOWLEDGEMENT]);
     assert_eq!(logged, [mind::cycle::ACKNOWLEDGEMENT]);
     assert_eq!(replies_asked(&fake).len(), 2, "asked once more, then acknowledged");
@@ -478,11 +476,7 @@ async fn words_that_never_come_become_a_fixed_acknowledgement() {
 async fn a_beat_that_already_answered_is_not_asked_for_a_second_reply() {
     let fake = testkit::ollama::start(&[MODEL]).await;
     fake.set_responder(script(chatting("Hello, Ada!")));
-    let world = World::new(mind_at(None, &fake.url(), MODEL));
-    let agent = world.start().await;
-    let out = agent.subscribe();
-    agent.read("Hi, I'm Ada.").await.unwrap();
-    let (heard, logged) = replies_after_one_beat(&world, agent, out).await;
+    let (heard, logged) = one_beat(&fake, "Hi, I'm Ada.").await;
     assert_eq!(heard, ["Hello, Ada!"]);
     assert_eq!(logged, ["Hello, Ada!"]);
     assert!(replies_asked(&fake).is_empty());
