@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::transport::{describe, refusal, scrub, split};
+use crate::transport::{self, describe, refusal, scrub, split};
 use crate::validate::DISCORD_USER_AGENT;
 use crate::{ChannelError, PlatformUrls};
 
@@ -64,30 +64,11 @@ impl Discord {
     /// arrives. The bot's token is not sent: attachment addresses are signed by Discord.
     pub async fn fetch(&self, file: &crate::discord_gateway::Attachment, limit: u64) -> Result<Vec<u8>, ChannelError> {
         let failed = |reason: String| ChannelError::Platform { platform: "Discord", reason: format!("{}: {reason}", file.filename) };
-        let too_large = || failed(format!("larger than {limit} bytes"));
         if file.size > limit {
-            return Err(too_large());
+            return Err(failed(format!("larger than {limit} bytes")));
         }
-        let mut response = self
-            .http
-            .get(&file.url)
-            .header("user-agent", DISCORD_USER_AGENT)
-            .timeout(CALL_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| failed(scrub(&describe(&e), &self.token)))?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(failed(format!("HTTP {status}")));
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(scrub(&describe(&e), &self.token)))? {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+        let request = self.http.get(&file.url).header("user-agent", DISCORD_USER_AGENT).timeout(CALL_TIMEOUT);
+        transport::download(request, limit, &self.token, failed).await
     }
 
     /// Shows "typing…" in a channel while she thinks.

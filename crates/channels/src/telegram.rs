@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::transport::{describe, refusal, scrub, split};
+use crate::transport::{self, describe, refusal, scrub, split};
 use crate::{ChannelError, PlatformUrls};
 
 /// How long each `getUpdates` waits on Telegram's side for something to arrive.
@@ -148,27 +148,21 @@ impl Telegram {
         Ok(())
     }
 
-    /// The bytes of a file someone sent (`getFile`, then the file download path).
-    pub async fn download(&self, file_id: &str) -> Result<Vec<u8>, ChannelError> {
+    /// The bytes of a file someone sent (`getFile`, then the file download path), refusing one
+    /// over `limit` bytes before or while it arrives. Telegram's own Bot API serves at most
+    /// 20 MB, but a self-hosted Bot API server lifts that to 2 GB.
+    pub async fn download(&self, file_id: &str, limit: u64) -> Result<Vec<u8>, ChannelError> {
         let file = self.call("getFile", &json!({"file_id": file_id}), CALL_TIMEOUT).await?;
         let path = file
             .get("file_path")
             .and_then(Value::as_str)
             .ok_or_else(|| ChannelError::Platform { platform: "Telegram", reason: "getFile: no file_path".into() })?;
         let failed = |reason: String| ChannelError::Platform { platform: "Telegram", reason: format!("download: {reason}") };
-        let response = self
-            .http
-            .get(format!("{}/file/bot{}/{path}", self.base, self.token))
-            .timeout(CALL_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| failed(scrub(&describe(&e), &self.token)))?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(failed(refusal(status, &response.text().await.unwrap_or_default(), &self.token)));
+        if file.get("file_size").and_then(Value::as_u64).is_some_and(|n| n > limit) {
+            return Err(failed(format!("larger than {limit} bytes")));
         }
-        let bytes = response.bytes().await.map_err(|e| failed(scrub(&describe(&e), &self.token)))?;
-        Ok(bytes.to_vec())
+        let request = self.http.get(format!("{}/file/bot{}/{path}", self.base, self.token)).timeout(CALL_TIMEOUT);
+        transport::download(request, limit, &self.token, failed).await
     }
 
     /// One long-poll: the messages after `offset`, and the offset that confirms them. Updates

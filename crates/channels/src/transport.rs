@@ -2,7 +2,34 @@
 
 use serde_json::Value;
 
+use crate::ChannelError;
+
 pub(crate) use organs::describe_transport_failure as describe;
+
+/// The body of a file someone sent, refused as soon as it passes `limit` bytes while it
+/// arrives (whatever size was stated), so an oversized file never sits whole in memory. `failed` words each error for its platform and file; the
+/// token is scrubbed from every one.
+pub(crate) async fn download(
+    request: reqwest::RequestBuilder,
+    limit: u64,
+    token: &str,
+    failed: impl Fn(String) -> ChannelError,
+) -> Result<Vec<u8>, ChannelError> {
+    let too_large = || failed(format!("larger than {limit} bytes"));
+    let mut response = request.send().await.map_err(|e| failed(scrub(&describe(&e), token)))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(failed(refusal(status, &response.text().await.unwrap_or_default(), token)));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| failed(scrub(&describe(&e), token)))? {
+        if (bytes.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
 
 /// "HTTP <status>: <what the platform said>" from a refusal body (Telegram's `description`,
 /// Discord's `message`), with any copy of the token removed.

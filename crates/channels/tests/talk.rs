@@ -36,17 +36,21 @@ async fn polling_delivers_messages_in_order_and_confirms_them() {
     assert_eq!(got.text, "look at this");
     assert_eq!(got.command, None);
     let file_id = got.photo.expect("photo");
-    assert_eq!(bot.download(&file_id).await.unwrap(), b"\xFF\xD8jpeg bytes");
+    assert_eq!(bot.download(&file_id, 1024).await.unwrap(), b"\xFF\xD8jpeg bytes");
 
     fake.push_voice(TG, 77, b"OggS");
     let voice = rx.recv().await.unwrap().voice.expect("a voice note");
     assert_eq!((voice.mime_type.as_deref(), voice.file_size), (Some("audio/ogg"), Some(4)));
-    assert_eq!(bot.download(&voice.file_id).await.unwrap(), b"OggS");
+    assert_eq!(bot.download(&voice.file_id, 1024).await.unwrap(), b"OggS");
     fake.push_document(TG, 77, "list.txt", "text/plain", b"flour", Some("my list"));
     let got = rx.recv().await.unwrap();
     let document = got.document.expect("a document");
     assert_eq!((got.text.as_str(), document.file_name.as_deref(), document.mime_type.as_deref()), ("my list", Some("list.txt"), Some("text/plain")));
-    assert_eq!(bot.download(&document.file_id).await.unwrap(), b"flour");
+    assert_eq!(bot.download(&document.file_id, 1024).await.unwrap(), b"flour");
+    let too_large = bot.download(&document.file_id, 4).await.unwrap_err().to_string();
+    assert!(too_large.contains("larger than 4 bytes") && !too_large.contains(TG), "{too_large}");
+    let files = fake.requests().all().into_iter().filter(|r| r.path.starts_with("/file/")).count();
+    assert_eq!(files, 3, "a file getFile states too large is not downloaded");
 
     // The poll that brought the second update had already confirmed the first.
     let polls = fake.requests().to(&format!("/bot{TG}/getUpdates"));

@@ -26,8 +26,9 @@ use crate::memory::Via;
 use crate::pairing::CODE_LIFETIME;
 use crate::perceive;
 
-/// The largest file she takes from Discord (Discord's own limit for most accounts is lower).
-const DISCORD_FILE_LIMIT: u64 = 50 << 20;
+/// The largest file she takes from a chat (Discord's own limit for most accounts is lower, and
+/// Telegram's Bot API serves at most 20 MB unless it is self-hosted).
+const FILE_LIMIT: u64 = 50 << 20;
 
 /// Messages read from a platform but not yet handled; the listener waits when this many queue up.
 const INBOX: usize = 32;
@@ -330,10 +331,10 @@ async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message
 async fn discord_file(bot: &Discord, inlet: &Inlet, file: &discord_gateway::Attachment) -> Result<std::path::PathBuf, String> {
     let name = &file.filename;
     let kind = kind_of(name, file.content_type.as_deref())?;
-    let bytes = bot.fetch(file, DISCORD_FILE_LIMIT).await.map_err(|e| {
+    let bytes = bot.fetch(file, FILE_LIMIT).await.map_err(|e| {
         tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not download a Discord attachment");
-        if file.size > DISCORD_FILE_LIMIT {
-            format!("{name} is too large for me (the limit is {} MB).", DISCORD_FILE_LIMIT >> 20)
+        if file.size > FILE_LIMIT {
+            format!("{name} is too large for me (the limit is {} MB).", FILE_LIMIT >> 20)
         } else {
             format!("I could not download {name}. Could you send it again?")
         }
@@ -364,7 +365,7 @@ async fn hear_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, voice: 
         return;
     }
     let id = inlet.life.persona.id;
-    let bytes = match bot.download(&voice.file_id).await {
+    let bytes = match bot.download(&voice.file_id, FILE_LIMIT).await {
         Ok(bytes) => bytes,
         Err(e) => {
             tracing::warn!(persona = %id, error = %e, "could not download a Telegram voice note");
@@ -389,7 +390,7 @@ async fn hear_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, voice: 
 async fn telegram_document(bot: &Telegram, inlet: &Inlet, file: &telegram::TelegramFile) -> Result<std::path::PathBuf, String> {
     let name = file.file_name.clone().unwrap_or_else(|| "document".into());
     let kind = kind_of(&name, file.mime_type.as_deref())?;
-    let bytes = bot.download(&file.file_id).await.map_err(|e| {
+    let bytes = bot.download(&file.file_id, FILE_LIMIT).await.map_err(|e| {
         tracing::warn!(persona = %inlet.life.persona.id, error = %e, "could not download a Telegram document");
         format!("I could not download {name}. Could you send it again?")
     })?;
@@ -408,7 +409,7 @@ fn pairing_message(name: &str, code: &str) -> String {
 /// Downloads a photo into her media folder as `telegram-<stamp>-<file id>.jpg` (Telegram
 /// re-encodes every photo as JPEG).
 async fn photo(bot: &Telegram, inlet: &Inlet, file_id: &str) -> Result<std::path::PathBuf, String> {
-    let bytes = bot.download(file_id).await.map_err(|e| e.to_string())?;
+    let bytes = bot.download(file_id, FILE_LIMIT).await.map_err(|e| e.to_string())?;
     perceive::store_media(&inlet.life.home, "telegram", &format!("{file_id}.jpg"), &bytes, inlet.life.clock.now()).map_err(|e| e.to_string())
 }
 
