@@ -19,6 +19,17 @@ fn chatting(reply: &'static str) -> impl Fn(Stage, &str, &Value) -> ScriptedRepl
     }
 }
 
+/// She loads the chatting instruction, decides `decision` without a word, and says `reply`
+/// when the reply stage asks what she says to her person.
+fn silent_then_asked(decision: Value, reply: &'static str) -> impl Fn(Stage, &str, &Value) -> ScriptedReply + Send + Sync + 'static {
+    move |stage, _, _| match stage {
+        Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": CHATTING}}]})),
+        Stage::Decide => json(json!({"decision": [decision.clone()]})),
+        Stage::Reply => json(json!({"say": reply})),
+        _ => json(json!({})),
+    }
+}
+
 async fn read_and_reply(world: &World) {
     let agent = world.start().await;
     let mut out = agent.subscribe();
@@ -427,12 +438,7 @@ fn replies_asked(fake: &testkit::ollama::FakeOllama) -> Vec<Value> {
 #[tokio::test]
 async fn a_beat_that_decides_done_without_a_word_still_answers_her_person_once() {
     let fake = testkit::ollama::start(&[MODEL]).await;
-    fake.set_responder(script(|stage, _, _| match stage {
-        Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": CHATTING}}]})),
-        Stage::Decide => json(json!({"decision": [{"done": null}]})),
-        Stage::Reply => json(json!({"say": "Hello, Ada."})),
-        _ => json(json!({})),
-    }));
+    fake.set_responder(script(silent_then_asked(json!({"done": null}), "Hello, Ada.")));
     let (heard, logged) = one_beat(&fake, "Hi, I'm Ada.").await;
     assert_eq!(heard, ["Hello, Ada."]);
     assert_eq!(logged, ["Hello, Ada."]);
@@ -445,12 +451,7 @@ async fn a_beat_that_decides_done_without_a_word_still_answers_her_person_once()
 #[tokio::test]
 async fn a_beat_that_clears_her_memory_answers_what_her_person_said() {
     let fake = testkit::ollama::start(&[MODEL]).await;
-    fake.set_responder(script(|stage, _, _| match stage {
-        Stage::Recognize => json(json!({"decision": [{"tools.load_instruction": {"intention": CHATTING}}]})),
-        Stage::Decide => json(json!({"decision": [{"clear_memory": null}]})),
-        Stage::Reply => json(json!({"say": "Tomatoes love the sun."})),
-        _ => json(json!({})),
-    }));
+    fake.set_responder(script(silent_then_asked(json!({"clear_memory": null}), "Tomatoes love the sun.")));
     let (heard, logged) = one_beat(&fake, "What do tomatoes need?").await;
     assert_eq!(heard, ["Tomatoes love the sun."]);
     assert_eq!(logged, ["Tomatoes love the sun."]);
