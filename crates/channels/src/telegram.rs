@@ -45,14 +45,15 @@ pub struct Inbound {
     pub unperceived: Option<&'static str>,
 }
 
-/// Message fields she has no sense for, and how she names each when she says so.
+/// Message fields she has no sense for, and how she names each when she says so. The first
+/// present wins: a venue also carries its `location`, a GIF its `document`.
 const UNPERCEIVED: [(&str, &str); 8] = [
     ("sticker", "stickers"),
     ("animation", "GIFs"),
     ("video", "videos"),
     ("video_note", "video messages"),
-    ("location", "locations"),
     ("venue", "places"),
+    ("location", "locations"),
     ("contact", "contacts"),
     ("poll", "polls"),
 ];
