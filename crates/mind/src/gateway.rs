@@ -294,23 +294,24 @@ fn cannot_perceive(what: &str) -> String {
 
 /// A Discord message reaches her as its files (the text as the first one's caption), or as
 /// text when nothing is attached. A file she cannot take in is explained in the chat, and the
-/// text still reaches her.
+/// text still reaches her. Every file is fetched and every refusal said before any file reaches
+/// her, so the explanations come before her answer, never interleaved with it.
 async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message: discord_gateway::Inbound) {
     let Some(via) = admit(gateway, inlet, &message.channel_id, message.private) else { return };
     if !message.stickers.is_empty() {
         gateway.send(&message.channel_id, &cannot_perceive("stickers"));
     }
+    let mut kept = Vec::with_capacity(message.attachments.len());
+    for file in &message.attachments {
+        match discord_file(bot, inlet, file).await {
+            Ok(path) => kept.push(path),
+            Err(why) => gateway.send(&message.channel_id, &why),
+        }
+    }
     let mut caption = message.text.trim();
     let mut reached = false;
-    for file in &message.attachments {
-        let delivered = match discord_file(bot, inlet, file).await {
-            Ok(path) => inlet.file(path.display().to_string(), caption, via.clone()).await,
-            Err(why) => {
-                gateway.send(&message.channel_id, &why);
-                continue;
-            }
-        };
-        match delivered {
+    for path in kept {
+        match inlet.file(path.display().to_string(), caption, via.clone()).await {
             Ok(()) => (caption, reached) = ("", true),
             Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord file did not reach her"),
         }
