@@ -8,6 +8,7 @@
 //! The token travels only inside Identify and Resume payloads and the REST `Authorization`
 //! header; every reason shown is scrubbed of it.
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
@@ -50,6 +51,8 @@ pub struct Inbound {
     pub attachments: Vec<Attachment>,
     /// Names of the stickers sent with it; none of her senses takes one in.
     pub stickers: Vec<String>,
+    /// Its author changed its words; the other fields are the message as it now reads.
+    pub edited: bool,
 }
 
 /// A file attached to a message, as Discord describes it; [`Discord::fetch`] downloads it.
@@ -81,6 +84,32 @@ struct Link {
     me: Option<String>,
     /// Failed connections in a row; a READY or RESUMED clears it.
     failures: u32,
+    heard: Heard,
+}
+
+/// The words last heard in recent messages. Discord also sends MESSAGE_UPDATE when a link
+/// preview loads or a message is pinned, even after an edit; only a change of the words is an
+/// edit worth hearing.
+#[derive(Default)]
+struct Heard {
+    /// Message id and a hash of its words, oldest first; a hash keeps this a few KB.
+    recent: VecDeque<(String, u64)>,
+    hasher: RandomState,
+}
+
+impl Heard {
+    const KEPT: usize = 64;
+
+    /// Notes `text` as what message `id` now says; false when that is what was last heard.
+    fn changed(&mut self, id: &str, text: &str) -> bool {
+        let hash = self.hasher.hash_one(text);
+        let before = self.recent.iter().position(|(m, _)| m == id).and_then(|i| self.recent.remove(i));
+        if self.recent.len() == Self::KEPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((id.to_string(), hash));
+        before.is_none_or(|(_, was)| was != hash)
+    }
 }
 
 impl Link {
@@ -277,8 +306,16 @@ impl Discord {
                             link.failures = 0;
                         }
                         Some("RESUMED") => link.failures = 0,
-                        Some("MESSAGE_CREATE") => {
-                            let Some(message) = message(d, link.me.as_deref()) else { continue };
+                        Some(event @ ("MESSAGE_CREATE" | "MESSAGE_UPDATE")) => {
+                            let Some(mut message) = message(d, link.me.as_deref()) else { continue };
+                            let changed = link.heard.changed(&message.message_id, &message.text);
+                            if event == "MESSAGE_UPDATE" {
+                                // A message never edited by its author has no edit time.
+                                if !changed || d["edited_timestamp"].is_null() {
+                                    continue;
+                                }
+                                message.edited = true;
+                            }
                             tokio::select! {
                                 _ = cancel.cancelled() => return Ended::Stopped,
                                 sent = inbound.send(message) => if sent.is_err() { return Ended::Stopped },
@@ -322,7 +359,8 @@ impl Discord {
     }
 }
 
-/// A MESSAGE_CREATE as an [`Inbound`], or `None` for a message from a bot, a webhook or herself.
+/// A MESSAGE_CREATE or MESSAGE_UPDATE as an [`Inbound`], or `None` for a message from a bot, a
+/// webhook or herself (or an update too partial to say who wrote it).
 fn message(d: &Value, me: Option<&str>) -> Option<Inbound> {
     let author = d.get("author")?;
     let author_id = author.get("id").and_then(Value::as_str);
@@ -361,6 +399,7 @@ fn message(d: &Value, me: Option<&str>) -> Option<Inbound> {
             .flatten()
             .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
             .collect(),
+        edited: false,
     })
 }
 

@@ -43,6 +43,8 @@ pub struct Inbound {
     pub document: Option<TelegramFile>,
     /// What was sent that none of her senses takes in (stickers, videos, ...), as she names it.
     pub unperceived: Option<&'static str>,
+    /// The person edited an earlier message; the other fields are the message as it now reads.
+    pub edited: bool,
 }
 
 /// Message fields she has no sense for, and how she names each when she says so. The first
@@ -166,14 +168,14 @@ impl Telegram {
         transport::download(request, limit, &self.token, failed).await
     }
 
-    /// One long-poll: the messages after `offset`, and the offset that confirms them. Updates
-    /// that are not messages (edits, reactions) are skipped but still confirmed.
+    /// One long-poll: the messages and edits after `offset`, and the offset that confirms them.
+    /// Anything else Telegram sends is skipped but still confirmed.
     pub async fn updates(&self, offset: Option<i64>, wait_seconds: u64) -> Result<(Vec<Inbound>, Option<i64>), ChannelError> {
         self.poll_once(offset, wait_seconds).await.map_err(ChannelError::from)
     }
 
     async fn poll_once(&self, offset: Option<i64>, wait_seconds: u64) -> Result<(Vec<Inbound>, Option<i64>), Failure> {
-        let mut params = json!({"timeout": wait_seconds, "allowed_updates": ["message"]});
+        let mut params = json!({"timeout": wait_seconds, "allowed_updates": ["message", "edited_message"]});
         if let Some(o) = offset {
             params["offset"] = json!(o);
         }
@@ -222,7 +224,10 @@ impl Telegram {
 }
 
 fn inbound(update: &Value) -> Option<Inbound> {
-    let message = update.get("message")?;
+    let (message, edited) = match update.get("message") {
+        Some(message) => (message, false),
+        None => (update.get("edited_message")?, true),
+    };
     let text = message.get("text").or_else(|| message.get("caption")).and_then(Value::as_str).unwrap_or("").to_string();
     let command = text
         .strip_prefix('/')
@@ -254,5 +259,6 @@ fn inbound(update: &Value) -> Option<Inbound> {
         voice: TelegramFile::of(message.get("voice").or_else(|| message.get("audio"))),
         document,
         unperceived,
+        edited,
     })
 }

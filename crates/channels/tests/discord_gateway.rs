@@ -161,3 +161,21 @@ async fn an_attachment_is_heard_and_fetched_without_the_token_and_within_the_lim
     assert_eq!(after, fetched + 1, "a file stated too large is not downloaded at all");
     l.stop().await.unwrap();
 }
+
+/// Discord also sends MESSAGE_UPDATE when a link preview loads; only new words are an edit.
+#[tokio::test]
+async fn an_edit_is_heard_once_and_a_link_preview_is_not_an_edit() {
+    let mut l = listening(DC).await;
+    let id = l.fake.push(Post::dm("71", "see https://example.com at 5")).await;
+    assert!(!l.next().await.edited);
+    l.fake.unfurl(&id).await;
+    l.fake.edit(&id, "see https://example.com at 6").await;
+    let edit = l.next().await;
+    assert_eq!((edit.message_id.as_str(), edit.text.as_str(), edit.edited), (id.as_str(), "see https://example.com at 6", true));
+    // The preview loading again after the edit changes no words: the next thing heard is new.
+    l.fake.unfurl(&id).await;
+    l.fake.push(Post::dm("71", "and one more thing")).await;
+    let next = l.next().await;
+    assert_eq!((next.text.as_str(), next.edited), ("and one more thing", false));
+    assert_eq!(l.stop().await, Ok(()));
+}

@@ -52,10 +52,17 @@ async fn polling_delivers_messages_in_order_and_confirms_them() {
     let files = fake.requests().all().into_iter().filter(|r| r.path.starts_with("/file/")).count();
     assert_eq!(files, 3, "a file getFile states too large is not downloaded");
 
+    // The fake, like Telegram, drops the kinds of update the bot did not ask for.
+    fake.edit(TG, second, "look at this, now cropped");
+    let got = rx.recv().await.unwrap();
+    assert!(got.edited, "{got:?}");
+    assert_eq!((got.chat_id, got.text.as_str(), got.photo.is_some()), (77, "look at this, now cropped", true));
+
     // The poll that brought the second update had already confirmed the first.
     let polls = fake.requests().to(&format!("/bot{TG}/getUpdates"));
     assert!(polls.iter().any(|p| p.body["offset"] == first + 1), "{polls:?}");
     assert!(polls.iter().all(|p| p.body["timeout"] == 30));
+    assert!(polls.iter().all(|p| p.body["allowed_updates"] == serde_json::json!(["message", "edited_message"])));
 
     cancel.cancel();
     assert_eq!(poller.await.unwrap(), Ok(()));

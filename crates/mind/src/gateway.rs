@@ -58,6 +58,11 @@ impl Gateway {
         self.paired.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The channel she perceives `chat` on.
+    fn via(&self, chat: &str) -> Via {
+        Via { kind: self.kind.as_str().into(), name: chat.to_string() }
+    }
+
     fn send(&self, chat: &str, text: &str) {
         let _ = self.outbox.send(Out::Text { chat: chat.to_string(), text: text.to_string() });
     }
@@ -236,13 +241,34 @@ fn admit(gateway: &Gateway, inlet: &Inlet, chat: &str, private: bool) -> Option<
             tracing::debug!(persona = %id, platform, "ignoring a chat she is not paired with");
             None
         }
-        Some(_) => Some(Via { kind: platform.into(), name: chat.to_string() }),
+        Some(_) => Some(gateway.via(chat)),
+    }
+}
+
+/// How an edited message begins when she reads it.
+const EDITED: &str = "(edited) ";
+
+/// An edit reaches her as the message's new words, marked so she knows they replace what was
+/// said before; any file it carries was taken in when it was first sent. Only the paired chat's
+/// edits reach her, and an edit is no reason to send a chat another pairing code.
+async fn edited(gateway: &Gateway, inlet: &Inlet, chat: &str, text: &str) {
+    let text = text.trim();
+    if text.is_empty() || gateway.paired().as_deref() != Some(chat) {
+        return;
+    }
+    let via = gateway.via(chat);
+    match inlet.text(&format!("{EDITED}{text}"), via.clone()).await {
+        Ok(()) => inlet.life.gateways.typing(&via),
+        Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "an edited message did not reach her"),
     }
 }
 
 async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, message: telegram::Inbound) {
     let id = inlet.life.persona.id;
     let chat = message.chat_id.to_string();
+    if message.edited {
+        return edited(gateway, inlet, &chat, &message.text).await;
+    }
     let Some(via) = admit(gateway, inlet, &chat, message.chat_type == "private") else { return };
     if let Some(voice) = &message.voice {
         return hear_telegram(gateway, bot, inlet, voice, &chat, via).await;
@@ -297,6 +323,9 @@ fn cannot_perceive(what: &str) -> String {
 /// text still reaches her. Every file is fetched and every refusal said before any file reaches
 /// her, so the explanations come before her answer, never interleaved with it.
 async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message: discord_gateway::Inbound) {
+    if message.edited {
+        return edited(gateway, inlet, &message.channel_id, &message.text).await;
+    }
     let Some(via) = admit(gateway, inlet, &message.channel_id, message.private) else { return };
     if !message.stickers.is_empty() {
         gateway.send(&message.channel_id, &cannot_perceive("stickers"));

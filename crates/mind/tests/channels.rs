@@ -416,3 +416,59 @@ async fn what_no_sense_takes_in_is_explained_and_its_caption_still_heard() {
     assert_eq!(s.discord.nth_sent(DM, 1).await, "Tell me about the cat!");
     agent.stop().await;
 }
+
+fn remembers_the_hour() -> impl Fn(Stage, &str, &Value) -> ScriptedReply + Send + Sync + 'static {
+    |stage, latest, _| match stage {
+        Stage::Recognize if latest == "remind me at 5" => json(json!({"decision": [{"say": "At 5, then."}, {"done": null}]})),
+        Stage::Recognize if latest == "(edited) remind me at 6" => json(json!({"decision": [{"say": "6 it is."}, {"done": null}]})),
+        _ => json(json!({"decision": [{"done": null}]})),
+    }
+}
+
+/// An edit reaches her as the message's new words, marked as an edit. Before pairing, an edit
+/// is no reason to send the chat another code.
+#[tokio::test]
+async fn an_edit_in_the_paired_telegram_chat_reaches_her_as_its_new_words() {
+    let s = scene(None).await;
+    s.mind.set_responder(script(remembers_the_hour()));
+    let agent = s.world.start().await;
+    let hello = s.telegram.push_text(TOKEN, PERSON, "hi");
+    code_in(&nth_to(&s.telegram, PERSON, 0).await);
+    s.telegram.edit(TOKEN, hello, "hi there");
+    s.telegram.push_text(TOKEN, PERSON, "hello?");
+    // Handled in order: were the edit answered with a code, that code would be this one, and
+    // "hello?" would either get the next line (a code, not her answer) or, handled after the
+    // pairing, reach her Mind.
+    agent.pair(&code_in(&nth_to(&s.telegram, PERSON, 1).await)).unwrap();
+    let first = s.telegram.push_text(TOKEN, PERSON, "remind me at 5");
+    assert_eq!(nth_to(&s.telegram, PERSON, 2).await, "At 5, then.");
+    s.telegram.edit(TOKEN, first, "remind me at 6");
+    assert_eq!(nth_to(&s.telegram, PERSON, 3).await, "6 it is.");
+    agent.stop().await;
+    assert!(!mind_saw(&s.mind, "hello?") && !mind_saw(&s.mind, "hi there"));
+
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    let heard: Vec<&str> = log.iter().filter(|l| l["role"] == "person").map(|l| l["content"].as_str().unwrap()).collect();
+    assert_eq!(heard, ["remind me at 5", "(edited) remind me at 6"]);
+    assert_eq!(log[2]["channel"], telegram_via(PERSON));
+}
+
+/// On Discord a link preview loading also updates the message; only the edit reaches her.
+#[tokio::test]
+async fn an_edit_on_discord_reaches_her_and_a_link_preview_does_not() {
+    let mut s = scene(None).await;
+    s.mind.set_responder(script(remembers_the_hour()));
+    paired_on_discord(&mut s);
+    let agent = s.world.start().await;
+    let id = s.discord.push(Post::dm(DM, "remind me at 5")).await;
+    assert_eq!(s.discord.nth_sent(DM, 0).await, "At 5, then.");
+    s.discord.unfurl(&id).await;
+    s.discord.edit(&id, "remind me at 6").await;
+    assert_eq!(s.discord.nth_sent(DM, 1).await, "6 it is.");
+    agent.stop().await;
+
+    let log = lines(&s.world.home().join("conversation.jsonl"));
+    let heard: Vec<&str> = log.iter().filter(|l| l["role"] == "person").map(|l| l["content"].as_str().unwrap()).collect();
+    assert_eq!(heard, ["remind me at 5", "(edited) remind me at 6"]);
+    assert_eq!(log[2]["channel"], json!({"type": "discord", "name": DM}));
+}

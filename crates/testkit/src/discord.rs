@@ -4,8 +4,8 @@
 //! that serves attached files (`/attachments/{id}/{filename}`, no token, as signed URLs are).
 //!
 //! The Gateway says Hello with a long heartbeat interval, so nothing in a test depends on
-//! timing: the test drives it instead (ask for a heartbeat, push a message, ask the bot to
-//! reconnect, or stop acknowledging heartbeats). Identify must carry a known token (else close 4004) and the message intents
+//! timing: the test drives it instead (ask for a heartbeat, push a message, edit it or load its
+//! link preview, ask the bot to reconnect, or stop acknowledging heartbeats). Identify must carry a known token (else close 4004) and the message intents
 //! (else close 4013); Resume must name a session it issued (else op 9).
 
 use std::collections::BTreeMap;
@@ -46,6 +46,8 @@ struct Inner {
     base: String,
     /// Attached files by id, as the CDN serves them.
     files: BTreeMap<String, Vec<u8>>,
+    /// Every message pushed, by id, as it now reads.
+    messages: BTreeMap<String, Value>,
     /// Every payload the bot sent over the Gateway, in order.
     received: Vec<Value>,
     /// The connection with a live session (after READY or RESUMED), where pushes go.
@@ -183,13 +185,15 @@ impl FakeDiscord {
             .await
     }
 
-    /// Someone writes `post`: sent as MESSAGE_CREATE once the bot has a live session.
-    pub async fn push(&self, post: Post) {
+    /// Someone writes `post`: sent as MESSAGE_CREATE once the bot has a live session. Returns
+    /// the message's id.
+    pub async fn push(&self, post: Post) -> String {
         let live = self.live().await;
         let mut inner = self.shared.inner.lock().unwrap();
         inner.next_id += 1;
+        let id = inner.next_id.to_string();
         let mut d = json!({
-            "id": inner.next_id.to_string(), "channel_id": post.channel_id, "content": post.content, "type": 0,
+            "id": id, "edited_timestamp": null, "channel_id": post.channel_id, "content": post.content, "type": 0,
             "author": {"id": post.author_id, "username": "person", "global_name": "Person", "bot": post.author_is_bot},
             "timestamp": "2026-01-01T00:00:00.000000+00:00", "attachments": [], "mentions": [],
         });
@@ -209,7 +213,34 @@ impl FakeDiscord {
         if let Some(guild) = post.guild_id {
             d["guild_id"] = json!(guild);
         }
+        inner.messages.insert(id.clone(), d.clone());
         let _ = live.send(inner.dispatch("MESSAGE_CREATE", d));
+        id
+    }
+
+    /// Its author rewrites message `id` to say `content`: MESSAGE_UPDATE with the whole
+    /// message and an edit time.
+    pub async fn edit(&self, id: &str, content: &str) {
+        self.update(id, |d| {
+            d["content"] = json!(content);
+            d["edited_timestamp"] = json!("2026-01-01T00:01:00.000000+00:00");
+        })
+        .await;
+    }
+
+    /// Discord loads a link preview into message `id`: MESSAGE_UPDATE with an embed, the words
+    /// and the edit time unchanged.
+    pub async fn unfurl(&self, id: &str) {
+        self.update(id, |d| d["embeds"] = json!([{"type": "link", "url": "https://example.com/", "title": "Example"}])).await;
+    }
+
+    async fn update(&self, id: &str, change: impl FnOnce(&mut Value)) {
+        let live = self.live().await;
+        let mut inner = self.shared.inner.lock().unwrap();
+        let mut d = inner.messages.get(id).expect("a message that was pushed").clone();
+        change(&mut d);
+        inner.messages.insert(id.to_string(), d.clone());
+        let _ = live.send(inner.dispatch("MESSAGE_UPDATE", d));
     }
 
     /// Asks the bot for a heartbeat now (op 1), as Discord may at any time.

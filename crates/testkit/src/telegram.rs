@@ -1,5 +1,5 @@
 //! A fake Telegram Bot API: `getMe`, `getUpdates` long-poll (blocks until an update is pushed or
-//! its `timeout` passes), `sendMessage`, `sendChatAction`, `setMyCommands`, `getFile` and the
+//! its `timeout` passes; honours `allowed_updates` as Telegram does), `sendMessage`, `sendChatAction`, `setMyCommands`, `getFile` and the
 //! file download path. Parameters are read from the query string, a JSON body or a form, as the
 //! real API does.
 
@@ -21,6 +21,11 @@ use crate::server::{self, RequestLog, Running};
 struct Bot {
     updates: Vec<Value>,
     sent: Vec<Value>,
+    /// The update kinds the bot last asked for; like Telegram, the choice lasts until changed,
+    /// and updates of other kinds are dropped. `None`: every kind.
+    allowed: Option<Vec<String>>,
+    /// What people wrote to the bot, by update id, so a test can edit it.
+    written: HashMap<i64, Value>,
 }
 
 #[derive(Default)]
@@ -139,12 +144,28 @@ impl FakeTelegram {
             for (k, v) in extra.as_object().unwrap() {
                 message[k] = v.clone();
             }
-            inner
-                .bots
-                .get_mut(token)
-                .expect("updates can only be pushed to a bot the fake knows")
-                .updates
-                .push(json!({"update_id": id, "message": message}));
+            let bot = inner.bots.get_mut(token).expect("updates can only be pushed to a bot the fake knows");
+            bot.written.insert(id, message.clone());
+            bot.updates.push(json!({"update_id": id, "message": message}));
+            id
+        };
+        self.shared.arrived.notify_waiters();
+        id
+    }
+
+    /// The person edits what they sent in update `original` to read `text` (its caption, if it
+    /// had one). Arrives as an `edited_message` update; returns its id.
+    pub fn edit(&self, token: &str, original: i64, text: &str) -> i64 {
+        let id = {
+            let mut inner = self.shared.inner.lock().unwrap();
+            let id = inner.next_update;
+            inner.next_update += 1;
+            let bot = inner.bots.get_mut(token).expect("a bot the fake knows");
+            let mut message = bot.written.get(&original).expect("an update the person sent").clone();
+            let field = if message.get("caption").is_some() { "caption" } else { "text" };
+            message[field] = json!(text);
+            message["edit_date"] = json!(1_700_000_060);
+            bot.updates.push(json!({"update_id": id, "edited_message": message}));
             id
         };
         self.shared.arrived.notify_waiters();
@@ -287,6 +308,12 @@ async fn updates(shared: &Shared, token: &str, p: &serde_json::Map<String, Value
     let limit = int(p, "limit").unwrap_or(100).clamp(1, 100) as usize;
     let timeout = Duration::from_secs(int(p, "timeout").unwrap_or(0).max(0) as u64);
     let deadline = tokio::time::Instant::now() + timeout;
+    // A list, as JSON or (in a query string or form) as its JSON text.
+    let allowed: Option<Vec<String>> = match p.get("allowed_updates") {
+        Some(Value::String(s)) => serde_json::from_str(s).ok(),
+        Some(list) => serde_json::from_value(list.clone()).ok(),
+        None => None,
+    };
     loop {
         let arrived = shared.arrived.notified();
         tokio::pin!(arrived);
@@ -294,8 +321,15 @@ async fn updates(shared: &Shared, token: &str, p: &serde_json::Map<String, Value
         {
             let mut inner = shared.inner.lock().unwrap();
             let bot = inner.bots.get_mut(token).unwrap();
+            if let Some(allowed) = &allowed {
+                // An empty list asks for the default again: every kind here.
+                bot.allowed = Some(allowed.clone()).filter(|kinds| !kinds.is_empty());
+            }
             if let Some(offset) = offset {
                 bot.updates.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            }
+            if let Some(allowed) = &bot.allowed {
+                bot.updates.retain(|u| allowed.iter().any(|kind| u.get(kind).is_some()));
             }
             if !bot.updates.is_empty() {
                 return ok(Value::Array(bot.updates.iter().take(limit).cloned().collect()));
