@@ -365,7 +365,18 @@ impl Life {
 
     /// A pairing code for `chat`, issued by a gateway that heard from an unpaired chat.
     pub(crate) fn issue_pairing(&self, kind: persona::ChannelKind, chat: &str) -> String {
-        lock(&self.pairings).issue(kind, chat, self.clock.now())
+        let mut pairings = lock(&self.pairings);
+        let code = pairings.issue(kind, chat, self.clock.now());
+        self.keep_pairings(&pairings);
+        code
+    }
+
+    /// Saves the codes still waiting. A code that could not be saved still works until she
+    /// restarts, so a failure is only logged.
+    fn keep_pairings(&self, pairings: &crate::pairing::Pairings) {
+        if let Err(e) = pairings.save(&self.home.pairing()) {
+            tracing::warn!(persona = %self.persona.id, error = %e, "could not keep the pairing codes");
+        }
     }
 
     pub fn web(&self) -> Via {
@@ -473,7 +484,7 @@ impl Agent {
             beats: AtomicU64::new(0),
             thinking: std::sync::atomic::AtomicBool::new(false),
             sickness: Mutex::new(None),
-            pairings: Mutex::new(Default::default()),
+            pairings: Mutex::new(crate::pairing::Pairings::load(&home.pairing(), now)),
             answering: Mutex::new(None),
             gateways,
             schemas: cycle::Schemas::shared(&persona.reach),
@@ -581,8 +592,11 @@ impl Agent {
     /// her from the next message on.
     pub fn pair(&self, code: &str) -> Result<(Persona, persona::Channel), MindError> {
         let mut record = self.life.store.load(self.persona.id)?;
-        let channel = lock(&self.life.pairings).redeem(code, &mut record.channels, self.life.clock.now())?;
+        let mut pairings = lock(&self.life.pairings);
+        let channel = pairings.redeem(code, &mut record.channels, self.life.clock.now())?;
         self.life.store.save(&record)?;
+        self.life.keep_pairings(&pairings);
+        drop(pairings);
         self.life.gateways.bind(channel.kind, &channel.name);
         Ok((record, channel))
     }

@@ -54,6 +54,9 @@ impl Home {
     pub fn notes(&self) -> PathBuf {
         self.file("notes.md")
     }
+    pub fn pairing(&self) -> PathBuf {
+        self.file("pairing.json")
+    }
     pub fn identity(&self) -> PathBuf {
         self.file("identity.json")
     }

@@ -1,15 +1,23 @@
 //! Pairing a chat channel to her person: a gateway (Telegram, Discord) that hears a private
 //! message from a chat it is not paired with issues a short code; the person enters it in the
 //! panel; the channel is then bound to that chat and verified. Codes live ten minutes on her
-//! clock and only in memory: after a restart the person simply messages her again for a new one.
+//! clock. They are kept in `pairing.json` too, so a code already sent still works after her
+//! restart (a settings change restarts her) or the daemon's: pairing flows that forget a code
+//! between the chat and the panel are what people most resent in other companions.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
 
 use persona::{Channel, ChannelKind};
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 pub const CODE_LIFETIME: Duration = Duration::minutes(10);
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+/// Codes waiting at once; past this the oldest is dropped, so strangers writing to her bot
+/// cannot grow the file.
+const MOST_PENDING: usize = 16;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PairError {
@@ -21,32 +29,56 @@ pub enum PairError {
     AlreadyVerified,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Pending {
     kind: ChannelKind,
     /// The chat (Telegram chat id, Discord channel id) that asked.
     chat: String,
+    #[serde(with = "time::serde::rfc3339")]
     issued: OffsetDateTime,
 }
 
-#[derive(Default)]
+/// The codes issued and not yet used; `pairing.json` holds `{"codes": {CODE: {kind, chat, issued}}}`.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pairings {
-    pending: HashMap<String, Pending>,
+    codes: BTreeMap<String, Pending>,
 }
 
 impl Pairings {
+    /// The codes kept at `path` that are still alive; none when the file is missing or unreadable
+    /// (the person then asks for a new code, and nothing else depends on it).
+    pub fn load(path: &Path, now: OffsetDateTime) -> Pairings {
+        let mut kept: Pairings = std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        kept.forget_expired(now);
+        kept
+    }
+
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        persona::atomic::write(path, &bytes)
+    }
+
+    fn forget_expired(&mut self, now: OffsetDateTime) {
+        self.codes.retain(|_, p| now - p.issued < CODE_LIFETIME);
+    }
+
     /// A new 6-character code for `chat` on a channel of `kind`.
     pub fn issue(&mut self, kind: ChannelKind, chat: &str, now: OffsetDateTime) -> String {
-        self.pending.retain(|_, p| now - p.issued < CODE_LIFETIME);
+        self.forget_expired(now);
+        while self.codes.len() >= MOST_PENDING {
+            let Some(oldest) = self.codes.iter().min_by_key(|(_, p)| p.issued).map(|(code, _)| code.clone()) else { break };
+            self.codes.remove(&oldest);
+        }
         let seed = uuid::Uuid::new_v4().into_bytes();
         let code: String = seed.iter().take(6).map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
-        self.pending.insert(code.clone(), Pending { kind, chat: chat.to_string(), issued: now });
+        self.codes.insert(code.clone(), Pending { kind, chat: chat.to_string(), issued: now });
         code
     }
 
     /// Binds the channel the code was issued for in `channels`, returning it.
     pub fn redeem(&mut self, code: &str, channels: &mut [Channel], now: OffsetDateTime) -> Result<Channel, PairError> {
         let code = code.trim().to_ascii_uppercase();
-        let pending = self.pending.remove(&code).ok_or(PairError::Invalid)?;
+        let pending = self.codes.remove(&code).ok_or(PairError::Invalid)?;
         if now - pending.issued >= CODE_LIFETIME {
             return Err(PairError::Invalid);
         }
@@ -82,5 +114,37 @@ mod tests {
         assert_eq!(p.redeem(&again, &mut channels, now), Err(PairError::AlreadyVerified));
         let discord = p.issue(ChannelKind::Discord, "9", now);
         assert_eq!(p.redeem(&discord, &mut channels, now), Err(PairError::NoChannel));
+    }
+
+    #[test]
+    fn kept_codes_come_back_alive_and_expired_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pairing.json");
+        let now = datetime!(2026-05-18 08:00 UTC);
+        let mut p = Pairings::default();
+        let old = p.issue(ChannelKind::Telegram, "1", now - Duration::minutes(9));
+        let fresh = p.issue(ChannelKind::Telegram, "2", now);
+        p.save(&path).unwrap();
+        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(saved["codes"][&fresh]["chat"], "2");
+        assert_eq!(saved["codes"][&fresh]["kind"], "telegram");
+
+        let back = Pairings::load(&path, now + Duration::minutes(2));
+        assert_eq!(back.codes.keys().collect::<Vec<_>>(), [&fresh], "{old} had expired");
+        std::fs::write(&path, b"{not json").unwrap();
+        assert_eq!(Pairings::load(&path, now), Pairings::default());
+        assert_eq!(Pairings::load(&dir.path().join("missing.json"), now), Pairings::default());
+    }
+
+    #[test]
+    fn strangers_cannot_pile_up_codes() {
+        let now = datetime!(2026-05-18 08:00 UTC);
+        let mut p = Pairings::default();
+        let first = p.issue(ChannelKind::Telegram, "0", now);
+        for i in 1..=MOST_PENDING {
+            p.issue(ChannelKind::Telegram, &i.to_string(), now + Duration::seconds(i as i64));
+        }
+        assert_eq!(p.codes.len(), MOST_PENDING);
+        assert!(!p.codes.contains_key(&first), "the oldest code made room");
     }
 }

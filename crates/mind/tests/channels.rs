@@ -130,6 +130,23 @@ async fn an_unpaired_chat_gets_a_code_and_nothing_reaches_her_mind_until_paired(
     agent.stop().await;
 }
 
+/// A code sent before she restarts (a settings change restarts her) still pairs after it.
+#[tokio::test]
+async fn a_code_sent_before_she_restarts_still_pairs_after() {
+    let s = scene(None).await;
+    let agent = s.world.start().await;
+    s.telegram.push_text(TOKEN, PERSON, "hi");
+    let code = code_in(&nth_to(&s.telegram, PERSON, 0).await);
+    agent.stop().await;
+
+    let agent = s.world.start().await;
+    let (_, channel) = agent.pair(&code).unwrap();
+    assert_eq!(channel.name, PERSON.to_string());
+    let kept: Value = serde_json::from_slice(&std::fs::read(s.world.home().join("pairing.json")).unwrap()).unwrap();
+    assert!(kept["codes"].get(&code).is_none(), "a used code is gone from disk too: {kept}");
+    agent.stop().await;
+}
+
 #[tokio::test]
 async fn a_message_from_the_paired_chat_is_answered_in_that_chat_and_logged_with_its_channel() {
     let s = scene(None).await;
