@@ -21,6 +21,6 @@ pub use chat::{ChatRequest, DEFAULT_CHAT_TIMEOUT, Document, Image, JsonSchema, M
 pub use endpoints::{Endpoints, OrganRequest};
 pub use error::OrganError;
 pub use media::{Audio, Picture};
-pub use prepare::Preparer;
+pub use prepare::{MIND_CONTEXT, Preparer};
 pub use reply::{Reply, extract_json, strip_think};
 pub use wire::{CONNECT_TIMEOUT, describe as describe_transport_failure, http_client};

@@ -17,6 +17,14 @@ use crate::{Endpoints, OrganError, OrganRequest};
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pulls and creates stream progress lines; silence this long means the engine is stuck.
 const STREAM_IDLE: Duration = Duration::from_secs(300);
+/// The context window her Mind's model is created with in the local engine, or the base
+/// model's own when that is smaller. Ollama otherwise gives a model 2048–4096 tokens and
+/// silently drops the start of a longer prompt, which is where her instructions and files
+/// are: her first `recognize` prompt is already about 7,000 characters (some 2,000 tokens)
+/// with empty files. 8192 leaves room for roughly 20,000 more characters of files and talk;
+/// each token of window costs KV-cache memory (about 1 GB at 8192 for an 8B model with
+/// grouped-query attention), so it is not larger.
+pub const MIND_CONTEXT: u64 = 8192;
 
 /// Checks and completes organs against the real engines.
 #[derive(Clone, Debug)]
@@ -190,7 +198,12 @@ impl Preparer {
         let call = Call { organ, provider: None, url, key: None };
         let name = format!("eternego-{persona_id}");
         let failed = |reason: String| OrganError::RegisterFailed { organ, model: name.clone(), reason };
-        let request = call.request(&self.http, Method::POST, "/api/create").json(&json!({"model": name, "from": base.name, "stream": true}));
+        let mut create = json!({"model": name, "from": base.name, "stream": true});
+        match self.trained_context(&call, &base.name).await {
+            Some(trained) => create["parameters"] = json!({"num_ctx": trained.min(MIND_CONTEXT)}),
+            None => tracing::warn!(model = %base.name, "the local engine did not say how long a context the model takes; her Mind keeps the engine's default window"),
+        }
+        let request = call.request(&self.http, Method::POST, "/api/create").json(&create);
         let response = call.send(request).await?;
         if !response.status().is_success() {
             return Err(failed(crate::wire::error_message(&response.text().await.unwrap_or_default())));
@@ -207,6 +220,15 @@ impl Preparer {
         }
         tracing::info!(model = %name, base = %base.name, "registered her Mind with the local engine");
         Ok(Organ { name, provider: None, api_key: None, url: url.to_string() })
+    }
+
+    /// The context length `model` was trained for, from the engine's `/api/show` (its
+    /// `model_info` has `<architecture>.context_length`); `None` when the engine cannot say.
+    async fn trained_context(&self, call: &Call<'_>, model: &str) -> Option<u64> {
+        let request = call.request(&self.http, Method::POST, "/api/show").timeout(LIST_TIMEOUT).json(&json!({"model": model}));
+        let shown = call.json(call.send(request).await.ok()?).await.ok()?;
+        let info = shown.get("model_info")?.as_object()?;
+        info.iter().find(|(key, _)| key.ends_with(".context_length")).and_then(|(_, v)| v.as_u64()).filter(|n| *n > 0)
     }
 
     /// Removes her Mind's wrapper model. A model already gone counts as removed.

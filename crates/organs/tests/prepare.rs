@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use organs::{Endpoints, OrganError, OrganRequest, Preparer};
+use organs::{Endpoints, MIND_CONTEXT, OrganError, OrganRequest, Preparer};
+use serde_json::{Value, json};
 use persona::{Organ, OrganSlot, Provider};
 use uuid::Uuid;
 
@@ -229,6 +230,8 @@ async fn mind_is_registered_and_unregistered_in_the_local_engine() {
     let create = &ollama.requests().to("/api/create")[0];
     assert_eq!(create.body["model"], format!("eternego-{id}"));
     assert_eq!(create.body["from"], "llama3");
+    assert_eq!(create.body["parameters"], json!({"num_ctx": 8192}), "her window is set, not the engine's default");
+    assert_eq!(ollama.requests().to("/api/show")[0].body["model"], "llama3");
     assert!(ollama.installed().contains(&format!("eternego-{id}:latest")));
 
     p.unregister_mind(&mind).await.unwrap();
@@ -236,6 +239,21 @@ async fn mind_is_registered_and_unregistered_in_the_local_engine() {
     assert_eq!(ollama.requests().to("/api/delete")[0].method, "DELETE");
     // Already gone is fine.
     p.unregister_mind(&mind).await.unwrap();
+}
+
+/// Her window is the base model's own when that is smaller than [`MIND_CONTEXT`], never more
+/// than it when the model takes longer ones, and left to the engine when it cannot say.
+#[tokio::test]
+async fn her_minds_context_window_follows_what_the_base_model_takes() {
+    let ollama = testkit::ollama::start(&["llama3:latest"]).await;
+    let p = preparer(all_at(&ollama.url()));
+    let base = Organ { name: "llama3".into(), provider: None, api_key: None, url: ollama.url() };
+    for (trained, window) in [(Some(131_072), json!({"num_ctx": MIND_CONTEXT})), (Some(2048), json!({"num_ctx": 2048})), (None, Value::Null)] {
+        ollama.set_trained_context(trained);
+        p.register_mind(Uuid::new_v4(), &base).await.unwrap();
+        let create = ollama.requests().to("/api/create").pop().unwrap();
+        assert_eq!(create.body["parameters"], window, "trained for {trained:?}");
+    }
 }
 
 #[tokio::test]

@@ -25,6 +25,8 @@ struct Inner {
     registry: BTreeSet<String>,
     pull_failure: Option<String>,
     responder: Option<Responder>,
+    /// The context length `/api/show` reports for every model; `None`: it reports none.
+    trained_context: Option<u64>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -39,7 +41,11 @@ pub struct FakeOllama {
 /// Starts a fake Ollama with `installed` models present locally.
 pub async fn start(installed: &[&str]) -> FakeOllama {
     let inner: Shared = Arc::default();
-    inner.lock().unwrap().installed = installed.iter().map(|m| normalize(m)).collect();
+    {
+        let mut i = inner.lock().unwrap();
+        i.installed = installed.iter().map(|m| normalize(m)).collect();
+        i.trained_context = Some(8192);
+    }
     let log = RequestLog::default();
     let router = Router::new()
         .route("/", get(|| async { "Ollama is running" }))
@@ -65,6 +71,10 @@ impl FakeOllama {
     /// Installed model names, normalised (`name:tag`).
     pub fn installed(&self) -> Vec<String> {
         self.inner.lock().unwrap().installed.iter().cloned().collect()
+    }
+    /// What `/api/show` says models were trained for; `None` leaves `context_length` out.
+    pub fn set_trained_context(&self, tokens: Option<u64>) {
+        self.inner.lock().unwrap().trained_context = tokens;
     }
     pub fn install(&self, name: &str) {
         self.inner.lock().unwrap().installed.insert(normalize(name));
@@ -194,8 +204,16 @@ async fn show(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
         Err(r) => return r,
     };
     let name = model_of(&body);
-    if !inner.lock().unwrap().installed.contains(&normalize(&name)) {
+    let (installed, trained) = {
+        let i = inner.lock().unwrap();
+        (i.installed.contains(&normalize(&name)), i.trained_context)
+    };
+    if !installed {
         return not_found(&name);
+    }
+    let mut model_info = json!({"general.architecture": "llama"});
+    if let Some(tokens) = trained {
+        model_info["llama.context_length"] = json!(tokens);
     }
     server::json(
         200,
@@ -204,7 +222,7 @@ async fn show(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
             "parameters": "stop \"<|eot_id|>\"",
             "template": "{{ .Prompt }}",
             "details": entry(&name)["details"],
-            "model_info": {"general.architecture": "llama", "llama.context_length": 8192},
+            "model_info": model_info,
             "capabilities": ["completion", "tools"],
         }),
     )
