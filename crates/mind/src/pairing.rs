@@ -2,8 +2,8 @@
 //! message from a chat it is not paired with issues a short code; the person enters it in the
 //! panel; the channel is then bound to that chat and verified. Codes live ten minutes on her
 //! clock. They are kept in `pairing.json` too, so a code already sent still works after her
-//! restart (a settings change restarts her) or the daemon's: pairing flows that forget a code
-//! between the chat and the panel are what people most resent in other companions.
+//! restart (a settings change restarts her) or the daemon's: pairing that does not persist is
+//! among the commonest complaints about other companions.
 
 use std::collections::BTreeMap;
 use std::io;
