@@ -219,6 +219,9 @@ async fn a_local_persona_pulls_her_model_through_the_shim_lives_a_beat_and_sleep
     let mind = format!("eternego-{id}:latest");
     assert_eq!(names, [mind.as_str(), MODEL], "her model was pulled into the engine and her Mind registered over it");
     assert_eq!(tags["models"][1]["size"], std::fs::metadata(&backend.model).unwrap().len());
+    let shown: Value = reqwest::Client::new().post(format!("{}/api/show", shim.url())).json(&json!({"model": mind})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["model_info"]["llama.context_length"], 8192, "SmolLM2's trained context, from llama.cpp: {shown}");
+    assert_eq!(shown["parameters"], format!("num_ctx {}", organs::MIND_CONTEXT), "her Mind was created with a window that holds her prompt");
     assert_structured_answers_close(&shim.url(), &mind).await;
 
     let asked = "Hello Wren! I'm Sam, I grow tomatoes. Please say hello to me.";

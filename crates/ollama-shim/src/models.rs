@@ -25,11 +25,14 @@ pub struct Model {
     pub modified_at: String,
     /// The model a created one was made `from`.
     pub parent: Option<String>,
+    /// The `parameters` it was created with (`{"num_ctx": 8192}`), as Ollama keeps them.
+    pub parameters: serde_json::Map<String, Value>,
 }
 
 impl Model {
     fn to_json(&self) -> Value {
-        json!({"name": self.name, "digest": self.digest, "size": self.size, "modified_at": self.modified_at, "parent": self.parent})
+        json!({"name": self.name, "digest": self.digest, "size": self.size, "modified_at": self.modified_at, "parent": self.parent,
+               "parameters": self.parameters})
     }
 
     fn from_json(v: &Value) -> Option<Model> {
@@ -39,6 +42,7 @@ impl Model {
             size: v.get("size")?.as_u64()?,
             modified_at: v.get("modified_at")?.as_str()?.to_string(),
             parent: v.get("parent").and_then(Value::as_str).map(str::to_string),
+            parameters: v.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default(),
         })
     }
 
@@ -150,16 +154,16 @@ impl Models {
             }
         }
         progress(json!({"status": "writing manifest"}));
-        let model = Model { name: full_name(name), digest: manifest_digest, size, modified_at: now(), parent: None };
+        let model = Model { name: full_name(name), digest: manifest_digest, size, modified_at: now(), parent: None, parameters: Default::default() };
         self.insert(model.clone()).map_err(PullError::Io)?;
         progress(json!({"status": "success"}));
         Ok(model)
     }
 
-    /// A new name over a known model. `None` when `from` is unknown.
-    pub fn create(&self, name: &str, from: &str) -> std::io::Result<Option<Model>> {
+    /// A new name over a known model, with `parameters` of its own. `None` when `from` is unknown.
+    pub fn create(&self, name: &str, from: &str, parameters: serde_json::Map<String, Value>) -> std::io::Result<Option<Model>> {
         let Some(base) = self.get(from) else { return Ok(None) };
-        let model = Model { name: full_name(name), parent: Some(base.name.clone()), modified_at: now(), ..base };
+        let model = Model { name: full_name(name), parent: Some(base.name.clone()), modified_at: now(), parameters, ..base };
         self.insert(model.clone())?;
         Ok(Some(model))
     }
@@ -278,11 +282,13 @@ mod tests {
         assert_eq!((completed[0], *completed.last().unwrap()), (0, (CHUNK + 10) as u64));
 
         assert!(matches!(models.pull("absent", |_| {}).await, Err(PullError::NotInRegistry)));
-        assert_eq!(models.create("mine", "nope").unwrap(), None);
-        let mine = models.create("mine", "tiny:1b").unwrap().unwrap();
+        assert_eq!(models.create("mine", "nope", Default::default()).unwrap(), None);
+        let window = json!({"num_ctx": 8192}).as_object().cloned().unwrap();
+        let mine = models.create("mine", "tiny:1b", window.clone()).unwrap().unwrap();
         assert_eq!(mine.parent.as_deref(), Some("tiny:1b"));
 
         let reopened = Models::open(&store, &registry).unwrap();
+        assert_eq!(reopened.get("mine").unwrap().parameters, window, "parameters outlive a restart");
         assert_eq!(reopened.list().iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["mine:latest", "tiny:1b"]);
         assert!(reopened.delete("tiny:1b").unwrap());
         assert!(reopened.blob(&pulled.digest).exists(), "still used by `mine`");

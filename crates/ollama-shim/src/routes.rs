@@ -107,11 +107,32 @@ async fn show(State(s): AppState, bytes: Bytes) -> Response {
     };
     let Some(m) = s.models.get(&request) else { return not_found(&request) };
     let from = m.parent.clone().unwrap_or_else(|| s.models.blob(&m.digest).display().to_string());
+    // Ollama's text form: one `name value` line per parameter.
+    let parameters: Vec<String> = m.parameters.iter().map(|(k, v)| format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_string))).collect();
+    let mut model_info = json!({});
+    if let Some(tokens) = trained_context(&s).await {
+        // Ollama keys this by the GGUF's architecture, which the shim does not read: every
+        // model it serves is reported as `llama` (true of SmolLM2, the one the tests use).
+        model_info = json!({"general.architecture": "llama", "llama.context_length": tokens});
+    }
     Json(json!({
-        "modelfile": format!("FROM {from}\n"), "parameters": "", "template": "", "license": "",
-        "details": m.details(), "model_info": {}, "capabilities": ["completion"], "modified_at": m.modified_at
+        "modelfile": format!("FROM {from}\n"), "parameters": parameters.join("\n"), "template": "", "license": "",
+        "details": m.details(), "model_info": model_info, "capabilities": ["completion"], "modified_at": m.modified_at
     }))
     .into_response()
+}
+
+/// The context length the upstream's model was trained for, as llama.cpp's server states it
+/// in `/v1/models` (`meta.n_ctx_train`); `None` when it does not say.
+async fn trained_context(s: &Shared) -> Option<u64> {
+    let mut request = s.http.get(format!("{}/v1/models", s.upstream));
+    if let Some(key) = &s.upstream_key {
+        request = request.bearer_auth(key);
+    }
+    let listed: Value = request.send().await.ok()?.error_for_status().ok()?.json().await.ok()?;
+    let models = listed.get("data")?.as_array()?;
+    let model = models.iter().find(|m| m["id"] == s.upstream_model.as_str()).or(models.first())?;
+    model.pointer("/meta/n_ctx_train")?.as_u64()
 }
 
 async fn pull(State(s): AppState, bytes: Bytes) -> Response {
@@ -155,7 +176,8 @@ async fn create(State(s): AppState, bytes: Bytes) -> Response {
     let Some(from) = request.get("from").and_then(Value::as_str) else {
         return error(StatusCode::BAD_REQUEST, "this shim creates models only `from` a known model");
     };
-    let model = match s.models.create(&name, from) {
+    let parameters = request.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+    let model = match s.models.create(&name, from, parameters) {
         Ok(Some(m)) => m,
         Ok(None) => return not_found(from),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

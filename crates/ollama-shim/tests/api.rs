@@ -5,15 +5,18 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{get, post};
 use ollama_shim::{Settings, models};
 use serde_json::{Value, json};
 
-/// An upstream that records each request body and answers "Hello there." (as SSE when asked).
+/// An upstream that records each request body and answers "Hello there." (as SSE when asked),
+/// and lists its model as llama.cpp's server does.
 async fn upstream() -> (String, Arc<Mutex<Vec<Value>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let app = axum::Router::new().route(
+    let listing = json!({"object": "list", "data": [{"id": "up-model", "object": "model", "owned_by": "llamacpp",
+                                                     "meta": {"n_ctx": 8192, "n_ctx_train": 4096, "n_params": 134515008}}]});
+    let app = axum::Router::new().route("/v1/models", get(move || async move { Json(listing) })).route(
         "/v1/chat/completions",
         post(move |Json(body): Json<Value>| {
             let log = log.clone();
@@ -108,7 +111,7 @@ async fn models_are_pulled_created_shown_and_deleted() {
     assert_eq!(progress.last().unwrap()["status"], "success");
     assert_eq!(f.names().await, ["tiny:1b"]);
 
-    let (status, body) = f.post("/api/create", json!({"model": "mine", "from": "tiny:1b"})).await;
+    let (status, body) = f.post("/api/create", json!({"model": "mine", "from": "tiny:1b", "parameters": {"num_ctx": 2048}})).await;
     assert_eq!(status, 200);
     assert_eq!(lines(&body).last().unwrap()["status"], "success");
     assert_eq!(f.names().await, ["mine:latest", "tiny:1b"]);
@@ -120,6 +123,8 @@ async fn models_are_pulled_created_shown_and_deleted() {
     let shown: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(shown["details"]["parent_model"], "tiny:1b");
     assert_eq!(shown["details"]["format"], "gguf");
+    assert_eq!(shown["parameters"], "num_ctx 2048", "what she was created with");
+    assert_eq!(shown["model_info"]["llama.context_length"], 4096, "what the upstream's model was trained for");
     assert_eq!(f.post("/api/show", json!({"model": "nope"})).await.0, 404);
 
     assert_eq!(f.send(reqwest::Method::DELETE, "/api/delete", json!({"model": "mine"})).await.0, 200);
