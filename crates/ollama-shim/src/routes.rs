@@ -26,6 +26,17 @@ pub struct Shared {
     pub http: reqwest::Client,
 }
 
+impl Shared {
+    /// A request to the upstream's `path`, carrying its key when it has one.
+    fn upstream_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.upstream));
+        match &self.upstream_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+}
+
 type AppState = State<Arc<Shared>>;
 
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -125,11 +136,7 @@ async fn show(State(s): AppState, bytes: Bytes) -> Response {
 /// The context length the upstream's model was trained for, as llama.cpp's server states it
 /// in `/v1/models` (`meta.n_ctx_train`); `None` when it does not say.
 async fn trained_context(s: &Shared) -> Option<u64> {
-    let mut request = s.http.get(format!("{}/v1/models", s.upstream));
-    if let Some(key) = &s.upstream_key {
-        request = request.bearer_auth(key);
-    }
-    let listed: Value = request.send().await.ok()?.error_for_status().ok()?.json().await.ok()?;
+    let listed: Value = s.upstream_request(reqwest::Method::GET, "/v1/models").send().await.ok()?.error_for_status().ok()?.json().await.ok()?;
     let models = listed.get("data")?.as_array()?;
     let model = models.iter().find(|m| m["id"] == s.upstream_model.as_str()).or(models.first())?;
     model.pointer("/meta/n_ctx_train")?.as_u64()
@@ -263,11 +270,7 @@ async fn complete(s: Arc<Shared>, bytes: Bytes, shape: Shape) -> Response {
         Ok(b) => b,
         Err(translate::Invalid(text)) => return error(StatusCode::BAD_REQUEST, text),
     };
-    let mut upstream = s.http.post(format!("{}/v1/chat/completions", s.upstream)).json(&body);
-    if let Some(key) = &s.upstream_key {
-        upstream = upstream.bearer_auth(key);
-    }
-    let answer = match upstream.send().await {
+    let answer = match s.upstream_request(reqwest::Method::POST, "/v1/chat/completions").json(&body).send().await {
         Ok(r) => r,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("the inference server is unreachable: {e}")),
     };
