@@ -129,10 +129,7 @@ impl FakeTelegram {
     /// A person sends a message carrying `extra` (a `sticker`, a `video`, ...; the caller
     /// writes it as the Bot API does). Returns the update id.
     pub fn push(&self, token: &str, chat_id: i64, extra: Value) -> i64 {
-        let id = {
-            let mut inner = self.shared.inner.lock().unwrap();
-            let id = inner.next_update;
-            inner.next_update += 1;
+        self.enqueue(token, |inner, id| {
             let message_id = inner.next_message;
             inner.next_message += 1;
             let mut message = json!({
@@ -144,28 +141,34 @@ impl FakeTelegram {
             for (k, v) in extra.as_object().unwrap() {
                 message[k] = v.clone();
             }
-            let bot = inner.bots.get_mut(token).expect("updates can only be pushed to a bot the fake knows");
-            bot.written.insert(id, message.clone());
-            bot.updates.push(json!({"update_id": id, "message": message}));
-            id
-        };
-        self.shared.arrived.notify_waiters();
-        id
+            bot(inner, token).written.insert(id, message.clone());
+            ("message", message)
+        })
     }
 
     /// The person edits what they sent in update `original` to read `text` (its caption, if it
     /// had one). Arrives as an `edited_message` update; returns its id.
     pub fn edit(&self, token: &str, original: i64, text: &str) -> i64 {
+        self.enqueue(token, |inner, _| {
+            let mut message = bot(inner, token).written.get(&original).expect("an update the person sent").clone();
+            let field = if message.get("caption").is_some() { "caption" } else { "text" };
+            message[field] = json!(text);
+            message["edit_date"] = json!(1_700_000_060);
+            ("edited_message", message)
+        })
+    }
+
+    /// Queues for bot `token`, under the next update id, the update `make` builds (its kind and
+    /// message), and wakes a parked poll. Returns the update id.
+    fn enqueue(&self, token: &str, make: impl FnOnce(&mut Inner, i64) -> (&'static str, Value)) -> i64 {
         let id = {
             let mut inner = self.shared.inner.lock().unwrap();
             let id = inner.next_update;
             inner.next_update += 1;
-            let bot = inner.bots.get_mut(token).expect("a bot the fake knows");
-            let mut message = bot.written.get(&original).expect("an update the person sent").clone();
-            let field = if message.get("caption").is_some() { "caption" } else { "text" };
-            message[field] = json!(text);
-            message["edit_date"] = json!(1_700_000_060);
-            bot.updates.push(json!({"update_id": id, "edited_message": message}));
+            let (kind, message) = make(&mut inner, id);
+            let mut update = json!({"update_id": id});
+            update[kind] = message;
+            bot(&mut inner, token).updates.push(update);
             id
         };
         self.shared.arrived.notify_waiters();
@@ -234,6 +237,10 @@ fn decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+fn bot<'a>(inner: &'a mut Inner, token: &str) -> &'a mut Bot {
+    inner.bots.get_mut(token).expect("updates can only be pushed to a bot the fake knows")
 }
 
 fn int(params: &serde_json::Map<String, Value>, name: &str) -> Option<i64> {
