@@ -133,6 +133,7 @@ impl Daemon {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(guard, crate::guard::middleware))
+            .layer(crate::trace::layer())
     }
 
     /// Serves until `shutdown` resolves, then stops every persona cleanly.

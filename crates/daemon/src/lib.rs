@@ -12,6 +12,7 @@ pub mod error;
 pub mod guard;
 pub mod manager;
 pub mod routes;
+pub mod trace;
 pub mod upload;
 pub mod view;
 

@@ -1,36 +1,63 @@
-//! The `eternego` command.
+//! The `eternego` command: one module per subcommand, each with its own `Args` and `run`.
+//! Adding a subcommand is a variant in [`Command`] plus a `mod` line and its match arm.
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use daemon::{Config, Daemon};
+
+mod client;
+mod completions;
+mod daemon;
+mod doctor;
+mod home;
+mod launch;
+mod logging;
+mod logs;
+mod personas;
+mod service;
+mod talk;
+mod uninstall;
+
+/// `--version` shows the commit the binary was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ETERNEGO_COMMIT"), ")");
 
 #[derive(Parser)]
-#[command(name = "eternego", version, about = "Keeps AI personas alive on your own machine.")]
-struct Cli {
-    /// Interface to bind (default: WEB_HOST, else 127.0.0.1).
-    #[arg(long, global = true)]
-    host: Option<String>,
-    /// First port to try (default: WEB_PORT, else 5000); the next 19 are tried if it is taken.
-    #[arg(long, global = true)]
-    port: Option<u16>,
-    /// More log output (-v info, -vv debug). RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    verbose: u8,
+#[command(name = "eternego", version = VERSION, about = "Keeps AI personas alive on your own machine.")]
+pub struct Cli {
+    #[command(flatten)]
+    globals: home::Globals,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the daemon: serve the API and keep active personas alive.
-    Daemon,
+    /// Run the daemon: serve the API and the dashboard, keep active personas alive.
+    Daemon(daemon::Args),
+    /// Start the daemon and open the dashboard in the browser.
+    Launch(launch::Args),
+    /// Install and control the daemon as a user service (systemd on Linux, launchd on macOS).
+    Service(service::Args),
+    /// Check that this machine can keep her alive; prints each check with its fix.
+    Doctor(doctor::Args),
+    /// List the personas of the running daemon.
+    Personas,
+    /// Talk with her from the terminal.
+    Talk(talk::Args),
+    /// Print the daemon's logs.
+    Logs(logs::Args),
+    /// Print a shell completion script (bash, zsh, fish) or the man page.
+    Completions(completions::Args),
+    /// Remove the service; with --purge also every persona and her data.
+    Uninstall(uninstall::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let serves = matches!(cli.command, Command::Daemon(_) | Command::Launch(_));
+    if !serves {
+        logging::to_console(cli.globals.verbose);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -39,7 +66,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -47,62 +74,24 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let Command::Daemon = cli.command;
-    let mut config = Config::from_env().map_err(anyhow::Error::msg)?;
-    if let Some(host) = cli.host {
-        config.host = daemon::config::parse_host(&host).map_err(anyhow::Error::msg)?;
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.globals;
+    match cli.command {
+        Command::Daemon(args) => daemon::run(g, args).await,
+        Command::Launch(args) => launch::run(g, args).await,
+        Command::Service(args) => service::run(g, args).await,
+        Command::Doctor(args) => doctor::run(g, args).await,
+        Command::Personas => personas::run(g).await,
+        Command::Talk(args) => talk::run(g, args).await,
+        Command::Logs(args) => logs::run(g, args).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Uninstall(args) => uninstall::run(g, args).await,
     }
-    if let Some(port) = cli.port {
-        config.port = port;
-    }
-    let shutdown = shutdown_signal()?;
-    let listener = daemon::bind(&config).await?;
-    let address = listener.local_addr().context("reading the bound address")?;
-    let home = config.home.display().to_string();
-    let daemon = Daemon::open(config)?;
-    say(&format!("Eternego is listening on http://{address} (data: {home})"));
-    daemon.launch(listener, shutdown).await?;
-    say("Eternego stopped.");
-    Ok(())
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
-/// Installs the SIGINT/SIGTERM handlers now (so a signal that arrives while personas are still
-/// booting is not lost to the default action) and resolves when one arrives.
-#[cfg(unix)]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-}
-
-/// Prints a status line. A closed stdout (the person piped us into `head`) must not turn a
-/// clean stop into a panic.
-fn say(line: &str) {
+/// Prints a line. A closed stdout (the person piped us into `head`) must not turn a clean stop
+/// into a panic.
+pub fn say(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{line}");
 }
