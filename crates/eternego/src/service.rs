@@ -293,8 +293,11 @@ fn control(platform: Platform, verb: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `ETERNEGO_SYSTEMCTL` names another systemctl: the tests use a recording stand-in so they
+/// never touch the user's own service manager.
 fn systemctl(args: &[&str]) -> anyhow::Result<std::process::ExitStatus> {
-    Command::new("systemctl").arg("--user").args(args).status().context("running systemctl --user (is systemd installed?)")
+    let program = std::env::var_os("ETERNEGO_SYSTEMCTL").filter(|p| !p.is_empty()).unwrap_or_else(|| "systemctl".into());
+    Command::new(program).arg("--user").args(args).status().context("running systemctl --user (is systemd installed?)")
 }
 
 fn launchctl(args: &[&str]) -> anyhow::Result<std::process::ExitStatus> {
