@@ -9,6 +9,8 @@ use crate::logging::{self, LogFormat};
 use crate::say;
 
 #[derive(clap::Args)]
+// `launch` flattens these in beside its own `Args`: the group needs a name of its own.
+#[group(id = "daemon_options")]
 pub struct Args {
     /// How lines are written to ETERNEGO_HOME/logs/.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -31,10 +33,11 @@ pub async fn serve(globals: &Globals, args: &Args, ready: impl FnOnce(&str)) -> 
     let data = config.home.clone();
     let daemon = daemon::Daemon::open(config)?;
     let dashboard = format!("{}/", home::base_url(address.ip(), address.port()));
+    // Written before the lines below, so whoever reads them finds the daemon already.
+    let running = Running::write(&data, dashboard.trim_end_matches('/'))?;
     say(&format!("Eternego is listening on http://{address} (data: {})", data.display()));
     say(&format!("Dashboard: {dashboard}"));
     tracing::info!(%address, "listening");
-    let running = Running::write(&data, dashboard.trim_end_matches('/'))?;
     ready(&dashboard);
     daemon.launch(listener, shutdown).await?;
     drop(running);

@@ -112,3 +112,53 @@ fn http_get(url: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
 }
+
+#[test]
+fn the_daemon_prints_the_dashboard_url_and_where_it_runs() {
+    let home = tempfile::tempdir().unwrap();
+    let (port, held) = hold_ports(1, 50_000);
+    drop(held);
+    let mut child = Running(eternego(home.path()).args(["daemon", "--port", &port.to_string()]).spawn().unwrap());
+    let lines: Vec<String> = BufReader::new(child.0.stdout.take().unwrap()).lines().take(2).map(Result::unwrap).collect();
+    assert!(lines[0].contains("is listening on"), "{lines:?}");
+    assert_eq!(lines[1], format!("Dashboard: http://127.0.0.1:{port}/"));
+    // Other commands find the daemon through the file it leaves in its data root.
+    let running = std::fs::read_to_string(home.path().join("daemon.json")).unwrap();
+    assert!(running.contains(&format!("\"url\":\"http://127.0.0.1:{port}\"")), "{running}");
+    assert!(terminate(&mut child.0).success());
+    assert!(!home.path().join("daemon.json").exists(), "removed at a clean stop");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data root is owner-only");
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let home = tempfile::tempdir().unwrap();
+    let out = eternego(home.path()).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let commit = Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok().filter(|o| o.status.success());
+    let expected = commit.map_or("unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    // build.rs reruns when HEAD moves, and cargo builds the binary right before its tests.
+    assert_eq!(text.trim_end(), format!("eternego {} ({expected})", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definition() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |what: &str| {
+        let out = eternego(home.path()).args(["completions", what]).output().unwrap();
+        assert!(out.status.success(), "{what}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = run("bash");
+    assert!(bash.contains("complete -F _eternego") && bash.contains("doctor") && bash.contains("--no-browser"), "{bash}");
+    let zsh = run("zsh");
+    assert!(zsh.starts_with("#compdef eternego") && zsh.contains("talk"), "{zsh}");
+    let fish = run("fish");
+    assert!(fish.contains("complete -c eternego") && fish.contains("service"), "{fish}");
+    let man = run("man");
+    assert!(man.contains(".TH eternego 1") && man.contains("Keeps AI personas alive"), "{man}");
+    let unknown = eternego(home.path()).args(["completions", "tcsh"]).output().unwrap();
+    assert!(!unknown.status.success());
+}
