@@ -4,7 +4,11 @@
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
-    let out = Command::new("git").args(args).output().ok().filter(|out| out.status.success())?;
+    let out = Command::new("git")
+        .args(args)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())?;
     let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (!text.is_empty()).then_some(text)
 }

@@ -28,15 +28,24 @@ impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &Request<B>) -> Span {
         let path = request.uri().path();
         match persona_of(path) {
-            Some(persona) => tracing::info_span!("request", method = %request.method(), path, %persona),
+            Some(persona) => {
+                tracing::info_span!("request", method = %request.method(), path, %persona)
+            }
             None => tracing::info_span!("request", method = %request.method(), path),
         }
     }
 }
 
 /// The layer `app` wraps the router in: a span per request, a line per response at `info`.
-pub fn layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, tower_http::trace::DefaultOnRequest, DefaultOnResponse> {
-    TraceLayer::new_for_http().make_span_with(RequestSpan).on_response(DefaultOnResponse::new().level(Level::INFO))
+pub fn layer() -> TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    RequestSpan,
+    tower_http::trace::DefaultOnRequest,
+    DefaultOnResponse,
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(RequestSpan)
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
 }
 
 #[cfg(test)]

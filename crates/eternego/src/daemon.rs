@@ -35,7 +35,10 @@ pub async fn serve(globals: &Globals, args: &Args, ready: impl FnOnce(&str)) -> 
     let dashboard = format!("{}/", home::base_url(address.ip(), address.port()));
     // Written before the lines below, so whoever reads them finds the daemon already.
     let running = Running::write(&data, dashboard.trim_end_matches('/'))?;
-    say(&format!("Eternego is listening on http://{address} (data: {})", data.display()));
+    say(&format!(
+        "Eternego is listening on http://{address} (data: {})",
+        data.display()
+    ));
     say(&format!("Dashboard: {dashboard}"));
     tracing::info!(%address, "listening");
     ready(&dashboard);
@@ -52,7 +55,8 @@ pub async fn serve(globals: &Globals, args: &Args, ready: impl FnOnce(&str)) -> 
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     Ok(async move {
         tokio::select! {
             _ = interrupt.recv() => {},

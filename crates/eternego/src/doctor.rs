@@ -40,67 +40,120 @@ struct Check {
 }
 
 fn pass(name: &str, detail: String) -> Check {
-    Check { name: name.to_string(), ok: true, detail, fix: None }
+    Check {
+        name: name.to_string(),
+        ok: true,
+        detail,
+        fix: None,
+    }
 }
 
 fn fail(name: &str, detail: String, fix: String) -> Check {
-    Check { name: name.to_string(), ok: false, detail, fix: Some(fix) }
+    Check {
+        name: name.to_string(),
+        ok: false,
+        detail,
+        fix: Some(fix),
+    }
 }
 
 pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let config = globals.config()?;
-    let mut checks = vec![data_root(&config.home), secret_store(&config), port(&config).await];
+    let mut checks = vec![
+        data_root(&config.home),
+        secret_store(&config),
+        port(&config).await,
+    ];
     checks.extend(personas(&config).await);
     checks.push(disk(&config.home));
     checks.push(clock(SystemTime::now()));
     let healthy = checks.iter().all(|c| c.ok);
     if args.json {
-        say(&serde_json::to_string_pretty(&serde_json::json!({"ok": healthy, "checks": checks}))?);
+        say(&serde_json::to_string_pretty(
+            &serde_json::json!({"ok": healthy, "checks": checks}),
+        )?);
     } else {
         for check in &checks {
-            say(&format!("{} {}", if check.ok { "✓" } else { "✗" }, check.detail));
+            say(&format!(
+                "{} {}",
+                if check.ok { "✓" } else { "✗" },
+                check.detail
+            ));
             if let Some(fix) = &check.fix {
                 say(&format!("    fix: {fix}"));
             }
         }
     }
-    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn data_root(home: &Path) -> Check {
     const NAME: &str = "data_root";
     let shown = home.display();
     let Ok(meta) = std::fs::metadata(home) else {
-        return fail(NAME, format!("Data root {shown} does not exist"), "run `eternego daemon` once (it creates it), or set ETERNEGO_HOME".into());
+        return fail(
+            NAME,
+            format!("Data root {shown} does not exist"),
+            "run `eternego daemon` once (it creates it), or set ETERNEGO_HOME".into(),
+        );
     };
     if !meta.is_dir() {
-        return fail(NAME, format!("Data root {shown} is not a folder"), "move that file away or set ETERNEGO_HOME elsewhere".into());
+        return fail(
+            NAME,
+            format!("Data root {shown} is not a folder"),
+            "move that file away or set ETERNEGO_HOME elsewhere".into(),
+        );
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return fail(NAME, format!("Data root {shown} can be read by others (mode {mode:o})"), format!("chmod 700 {shown}"));
+            return fail(
+                NAME,
+                format!("Data root {shown} can be read by others (mode {mode:o})"),
+                format!("chmod 700 {shown}"),
+            );
         }
         if meta.uid() != rustix::process::getuid().as_raw() {
-            return fail(NAME, format!("Data root {shown} belongs to another user"), format!("chown -R $USER {shown}"));
+            return fail(
+                NAME,
+                format!("Data root {shown} belongs to another user"),
+                format!("chown -R $USER {shown}"),
+            );
         }
     }
     pass(NAME, format!("Data root {shown} exists and is owner-only"))
 }
 
 fn keyring(config: &Config) -> persona::secrets::Keyring {
-    if config.system_keyring { persona::secrets::Keyring::system() } else { persona::secrets::Keyring::none() }
+    if config.system_keyring {
+        persona::secrets::Keyring::system()
+    } else {
+        persona::secrets::Keyring::none()
+    }
 }
 
 fn secret_store(config: &Config) -> Check {
     const NAME: &str = "secret_store";
     if !config.home.is_dir() {
-        return fail(NAME, "Secret store not checked: there is no data root".into(), "see the data root check".into());
+        return fail(
+            NAME,
+            "Secret store not checked: there is no data root".into(),
+            "see the data root check".into(),
+        );
     }
-    let where_key = if config.system_keyring { "master key in the system keyring, or a file beside it" } else { "master key in a file" };
-    let opened = persona::secrets::SecretStore::open_with(&config.home, &keyring(config)).and_then(|s| s.get("doctor/probe"));
+    let where_key = if config.system_keyring {
+        "master key in the system keyring, or a file beside it"
+    } else {
+        "master key in a file"
+    };
+    let opened = persona::secrets::SecretStore::open_with(&config.home, &keyring(config))
+        .and_then(|s| s.get("doctor/probe"));
     match opened {
         Ok(_) => pass(NAME, format!("Secret store opens and reads ({where_key})")),
         Err(e) => fail(
@@ -126,26 +179,47 @@ async fn port(config: &Config) -> Check {
             .await
             .is_ok_and(|r| r.status().is_success());
         if ours && answers {
-            return pass(NAME, format!("Port {address} is held by this Eternego (pid {})", running.pid));
+            return pass(
+                NAME,
+                format!(
+                    "Port {address} is held by this Eternego (pid {})",
+                    running.pid
+                ),
+            );
         }
     }
     fail(
         NAME,
         format!("Port {address} is taken by another program"),
-        format!("stop that program, or choose another port: WEB_PORT={} eternego daemon", config.port.saturating_add(1)),
+        format!(
+            "stop that program, or choose another port: WEB_PORT={} eternego daemon",
+            config.port.saturating_add(1)
+        ),
     )
 }
 
 /// One check per persona folder: her config parses; when she is active, her Mind's engine
 /// answers and has her model.
 async fn personas(config: &Config) -> Vec<Check> {
-    let Ok(entries) = std::fs::read_dir(config.home.join("personas")) else { return Vec::new() };
-    let mut ids: Vec<uuid::Uuid> = entries.flatten().filter_map(|e| uuid::Uuid::parse_str(&e.file_name().to_string_lossy()).ok()).collect();
+    let Ok(entries) = std::fs::read_dir(config.home.join("personas")) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<uuid::Uuid> = entries
+        .flatten()
+        .filter_map(|e| uuid::Uuid::parse_str(&e.file_name().to_string_lossy()).ok())
+        .collect();
     ids.sort();
     let mut checks = Vec::new();
     for id in ids {
-        let path = config.home.join("personas").join(id.to_string()).join("home").join("config.json");
-        let parsed = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| Persona::from_json(&b).map_err(|e| e.to_string()));
+        let path = config
+            .home
+            .join("personas")
+            .join(id.to_string())
+            .join("home")
+            .join("config.json");
+        let parsed = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Persona::from_json(&b).map_err(|e| e.to_string()));
         let persona = match parsed {
             Ok(p) => p,
             Err(e) => {
@@ -157,7 +231,14 @@ async fn personas(config: &Config) -> Vec<Check> {
                 continue;
             }
         };
-        checks.push(pass("persona_config", format!("Persona {} ({id}): config parses, status {}", persona.name, persona.status.as_str())));
+        checks.push(pass(
+            "persona_config",
+            format!(
+                "Persona {} ({id}): config parses, status {}",
+                persona.name,
+                persona.status.as_str()
+            ),
+        ));
         if persona.status == Status::Active {
             checks.push(engine(config, &persona).await);
         }
@@ -172,20 +253,50 @@ async fn engine(config: &Config, persona: &Persona) -> Check {
     let http = organs::http_client();
     if persona.thinks_locally() {
         let url = mind.url.trim_end_matches('/');
-        let fix = format!("start the local engine at {url} (`ollama serve`), or point her Mind elsewhere in the dashboard (Settings → Mind)");
+        let fix = format!(
+            "start the local engine at {url} (`ollama serve`), or point her Mind elsewhere in the dashboard (Settings → Mind)"
+        );
         let listed = async {
-            let response = http.get(format!("{url}/api/tags")).timeout(ENGINE_TIMEOUT).send().await.map_err(|e| organs::describe_transport_failure(&e))?;
+            let response = http
+                .get(format!("{url}/api/tags"))
+                .timeout(ENGINE_TIMEOUT)
+                .send()
+                .await
+                .map_err(|e| organs::describe_transport_failure(&e))?;
             let body: Value = response.json().await.map_err(|e| e.to_string())?;
             Ok::<Vec<String>, String>(
-                body["models"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str().map(str::to_string)).collect(),
+                body["models"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["name"].as_str().map(str::to_string))
+                    .collect(),
             )
         };
         return match listed.await {
-            Ok(models) if models.iter().any(|m| same_local_model(m, &mind.name)) => {
-                pass(NAME, format!("Persona {who}: her Mind's engine at {url} answers and has {}", mind.name))
-            }
-            Ok(_) => fail(NAME, format!("Persona {who}: the engine at {url} answers but has no model {}", mind.name), format!("restart her (dashboard → Lifecycle) to register her model again, or `ollama pull {}`", mind.name)),
-            Err(e) => fail(NAME, format!("Persona {who}: her Mind's engine at {url} does not answer ({e})"), fix),
+            Ok(models) if models.iter().any(|m| same_local_model(m, &mind.name)) => pass(
+                NAME,
+                format!(
+                    "Persona {who}: her Mind's engine at {url} answers and has {}",
+                    mind.name
+                ),
+            ),
+            Ok(_) => fail(
+                NAME,
+                format!(
+                    "Persona {who}: the engine at {url} answers but has no model {}",
+                    mind.name
+                ),
+                format!(
+                    "restart her (dashboard → Lifecycle) to register her model again, or `ollama pull {}`",
+                    mind.name
+                ),
+            ),
+            Err(e) => fail(
+                NAME,
+                format!("Persona {who}: her Mind's engine at {url} does not answer ({e})"),
+                fix,
+            ),
         };
     }
     // Her key lives in the secret store, not in the config.
@@ -194,47 +305,93 @@ async fn engine(config: &Config, persona: &Persona) -> Check {
         .ok()
         .and_then(|p| p.thinking.api_key);
     let provider = mind.provider.map(|p| p.as_str().to_string());
-    let request = organs::OrganRequest { model: Some(mind.name.clone()), provider: provider.clone(), url: Some(mind.url.clone()), api_key: key };
+    let request = organs::OrganRequest {
+        model: Some(mind.name.clone()),
+        provider: provider.clone(),
+        url: Some(mind.url.clone()),
+        api_key: key,
+    };
     let preparer = organs::Preparer::new(http, config.providers.clone());
     let provider = provider.unwrap_or_default();
     match preparer.prepare(OrganSlot::Thinking, &request).await {
-        Ok(_) => pass(NAME, format!("Persona {who}: {provider} at {} answers, knows her key and has {}", mind.url, mind.name)),
-        Err(e) => fail(NAME, format!("Persona {who}: {e}"), format!("check the network and her {provider} key and model (dashboard → Settings → Mind)")),
+        Ok(_) => pass(
+            NAME,
+            format!(
+                "Persona {who}: {provider} at {} answers, knows her key and has {}",
+                mind.url, mind.name
+            ),
+        ),
+        Err(e) => fail(
+            NAME,
+            format!("Persona {who}: {e}"),
+            format!(
+                "check the network and her {provider} key and model (dashboard → Settings → Mind)"
+            ),
+        ),
     }
 }
 
 /// Ollama names a model without a tag as `:latest`.
 fn same_local_model(listed: &str, wanted: &str) -> bool {
-    let full = |n: &str| if n.contains(':') { n.to_string() } else { format!("{n}:latest") };
+    let full = |n: &str| {
+        if n.contains(':') {
+            n.to_string()
+        } else {
+            format!("{n}:latest")
+        }
+    };
     full(listed) == full(wanted)
 }
 
 fn disk(home: &Path) -> Check {
     const NAME: &str = "disk";
     // The data root may not exist yet: measure the nearest folder that does.
-    let existing = home.ancestors().find(|p| p.exists()).unwrap_or(Path::new("/"));
+    let existing = home
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
     match rustix::fs::statvfs(existing) {
         Ok(stats) => {
             let free = stats.f_bavail.saturating_mul(stats.f_frsize);
             let shown = format!("{:.1} GiB", free as f64 / (1024.0 * 1024.0 * 1024.0));
             if free >= MIN_FREE_BYTES {
-                pass(NAME, format!("Disk: {shown} free at {}", existing.display()))
+                pass(
+                    NAME,
+                    format!("Disk: {shown} free at {}", existing.display()),
+                )
             } else {
-                fail(NAME, format!("Disk: only {shown} free at {}", existing.display()), "free at least 1 GiB (her diary is written every night)".into())
+                fail(
+                    NAME,
+                    format!("Disk: only {shown} free at {}", existing.display()),
+                    "free at least 1 GiB (her diary is written every night)".into(),
+                )
             }
         }
-        Err(e) => fail(NAME, format!("Disk: free space at {} unknown ({e})", existing.display()), "check that the disk is mounted".into()),
+        Err(e) => fail(
+            NAME,
+            format!("Disk: free space at {} unknown ({e})", existing.display()),
+            "check that the disk is mounted".into(),
+        ),
     }
 }
 
 fn clock(now: SystemTime) -> Check {
     const NAME: &str = "clock";
     let floor = UNIX_EPOCH + Duration::from_secs(BUILT_AT.parse().unwrap_or(0));
-    let shown = time::OffsetDateTime::from(now).format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let shown = time::OffsetDateTime::from(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     if now >= floor {
-        pass(NAME, format!("Clock: {shown} (not earlier than this build)"))
+        pass(
+            NAME,
+            format!("Clock: {shown} (not earlier than this build)"),
+        )
     } else {
-        fail(NAME, format!("Clock: {shown} is earlier than this build was made"), "set the clock, e.g. `timedatectl set-ntp true`".into())
+        fail(
+            NAME,
+            format!("Clock: {shown} is earlier than this build was made"),
+            "set the clock, e.g. `timedatectl set-ntp true`".into(),
+        )
     }
 }
 

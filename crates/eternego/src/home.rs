@@ -49,7 +49,11 @@ impl Globals {
 /// `http://host:port` for reaching an address; an unspecified bind address (0.0.0.0, ::) is
 /// reached over loopback.
 pub fn base_url(host: std::net::IpAddr, port: u16) -> String {
-    let host = if host.is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { host };
+    let host = if host.is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        host
+    };
     format!("http://{}", std::net::SocketAddr::new(host, port))
 }
 
@@ -72,7 +76,10 @@ impl Running {
     pub fn write(home: &Path, url: &str) -> anyhow::Result<RunningGuard> {
         let path = home.join(RUNNING_FILE);
         let temp = home.join(format!(".{RUNNING_FILE}.{}", std::process::id()));
-        let body = serde_json::to_vec(&Running { url: url.to_string(), pid: std::process::id() })?;
+        let body = serde_json::to_vec(&Running {
+            url: url.to_string(),
+            pid: std::process::id(),
+        })?;
         std::fs::write(&temp, body).with_context(|| format!("writing {}", temp.display()))?;
         std::fs::rename(&temp, &path).with_context(|| format!("writing {}", path.display()))?;
         Ok(RunningGuard(path))

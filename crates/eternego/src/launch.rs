@@ -28,13 +28,22 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
 
 /// The system's "open this URL" command.
 fn opener() -> &'static str {
-    if cfg!(target_os = "macos") { "open" } else { "xdg-open" }
+    if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    }
 }
 
 /// Opens `url` in the default browser without waiting for it. A machine without a browser
 /// (a server over SSH) is told where to go instead of failing the daemon.
 fn open(url: &str) {
-    let spawned = Command::new(opener()).arg(url).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let spawned = Command::new(opener())
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
     match spawned {
         Ok(mut child) => {
             // Reap it in the background so it never lingers as a zombie.
@@ -42,6 +51,8 @@ fn open(url: &str) {
                 let _ = child.wait();
             });
         }
-        Err(e) => say(&format!("Could not open a browser ({e}); open {url} yourself.")),
+        Err(e) => say(&format!(
+            "Could not open a browser ({e}); open {url} yourself."
+        )),
     }
 }

@@ -44,7 +44,10 @@ fn console_filter(verbose: u8) -> EnvFilter {
 }
 
 pub fn to_console(verbose: u8) {
-    tracing_subscriber::fmt().with_env_filter(console_filter(verbose)).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(console_filter(verbose))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// The daemon's logging: rolling files below `home` plus the console.
@@ -52,23 +55,32 @@ pub fn to_files(home: &Path, format: LogFormat, verbose: u8) -> anyhow::Result<(
     let dir = dir(home);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let max_bytes = match std::env::var("ETERNEGO_LOG_MAX_BYTES") {
-        Ok(v) if !v.trim().is_empty() => {
-            v.trim().parse().map_err(|_| anyhow::anyhow!("ETERNEGO_LOG_MAX_BYTES must be a number of bytes, got '{v}'"))?
-        }
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
+            anyhow::anyhow!("ETERNEGO_LOG_MAX_BYTES must be a number of bytes, got '{v}'")
+        })?,
         _ => DEFAULT_MAX_BYTES,
     };
     let condition = RollingConditionBasic::new().daily().max_size(max_bytes);
     // No write buffer: a line is on disk as soon as it is logged, so `eternego logs -f` and a
     // crash both see everything.
-    let appender = BasicRollingFileAppender::new_with_buffer_capacity(dir.join(LOG_FILE), condition, KEEP, 0)
-        .with_context(|| format!("opening {}", dir.join(LOG_FILE).display()))?;
-    let file_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(FILE_LEVEL));
-    let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(Mutex::new(appender));
+    let appender =
+        BasicRollingFileAppender::new_with_buffer_capacity(dir.join(LOG_FILE), condition, KEEP, 0)
+            .with_context(|| format!("opening {}", dir.join(LOG_FILE).display()))?;
+    let file_filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(FILE_LEVEL));
+    let file = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(Mutex::new(appender));
     let file = match format {
         LogFormat::Text => file.with_filter(file_filter).boxed(),
         LogFormat::Json => file.json().with_filter(file_filter).boxed(),
     };
-    let console = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(console_filter(verbose));
-    tracing_subscriber::registry().with(file).with(console).init();
+    let console = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(console_filter(verbose));
+    tracing_subscriber::registry()
+        .with(file)
+        .with(console)
+        .init();
     Ok(())
 }

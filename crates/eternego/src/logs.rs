@@ -39,13 +39,25 @@ pub async fn print_logs(dir: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     let mut lines: Vec<String> = Vec::new();
     for file in files(dir) {
         let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-        lines.extend(String::from_utf8_lossy(&text).lines().filter(|l| keep(l)).map(str::to_string));
+        lines.extend(
+            String::from_utf8_lossy(&text)
+                .lines()
+                .filter(|l| keep(l))
+                .map(str::to_string),
+        );
     }
     if lines.is_empty() && !args.follow && !dir.join(LOG_FILE).exists() {
-        say(&format!("No logs yet in {} (the daemon writes them there once it runs).", dir.display()));
+        say(&format!(
+            "No logs yet in {} (the daemon writes them there once it runs).",
+            dir.display()
+        ));
         return Ok(ExitCode::SUCCESS);
     }
-    let skip = if args.lines == 0 { 0 } else { lines.len().saturating_sub(args.lines) };
+    let skip = if args.lines == 0 {
+        0
+    } else {
+        lines.len().saturating_sub(args.lines)
+    };
     for line in &lines[skip..] {
         say(line);
     }
@@ -58,8 +70,13 @@ pub async fn print_logs(dir: &Path, args: &Args) -> anyhow::Result<ExitCode> {
 /// The rolled files, oldest first, then the current one.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let current = dir.join(LOG_FILE);
-    let rolled = (1..=KEEP).rev().map(|n| dir.join(format!("{LOG_FILE}.{n}")));
-    rolled.chain(std::iter::once(current)).filter(|p| p.is_file()).collect()
+    let rolled = (1..=KEEP)
+        .rev()
+        .map(|n| dir.join(format!("{LOG_FILE}.{n}")));
+    rolled
+        .chain(std::iter::once(current))
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 /// Prints lines appended to `path` until Ctrl-C. When the file is rolled (it becomes shorter
@@ -74,7 +91,9 @@ async fn follow(path: &Path, keep: &impl Fn(&str) -> bool) -> anyhow::Result<()>
             _ = &mut ctrl_c => return Ok(()),
             _ = tokio::time::sleep(FOLLOW_POLL) => {}
         }
-        let Ok(mut file) = std::fs::File::open(path) else { continue };
+        let Ok(mut file) = std::fs::File::open(path) else {
+            continue;
+        };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len < offset {
             offset = 0;

@@ -19,7 +19,12 @@ mod talk;
 mod uninstall;
 
 /// `--version` shows the commit the binary was built from.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ETERNEGO_COMMIT"), ")");
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("ETERNEGO_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(name = "eternego", version = VERSION, about = "Keeps AI personas alive on your own machine.")]

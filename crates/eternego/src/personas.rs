@@ -28,8 +28,18 @@ fn row(p: &Value) -> [String; 5] {
         (Value::String(model), _) => format!("{model} (local)"),
         _ => "-".to_string(),
     };
-    let running = if p["running"] == Value::Bool(true) { "yes" } else { "no" };
-    [text(&p["name"]), text(&p["id"]), text(&p["status"]), running.to_string(), mind]
+    let running = if p["running"] == Value::Bool(true) {
+        "yes"
+    } else {
+        "no"
+    };
+    [
+        text(&p["name"]),
+        text(&p["id"]),
+        text(&p["status"]),
+        running.to_string(),
+        mind,
+    ]
 }
 
 /// Left-aligned columns, each as wide as its widest cell, two spaces apart.
@@ -41,10 +51,17 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> Vec<String
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         padded.join("  ").trim_end().to_string()
     };
     let mut out = vec![line(header.to_vec())];
-    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
     out
 }

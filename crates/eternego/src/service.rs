@@ -76,7 +76,10 @@ fn platform() -> Platform {
 }
 
 fn user_home() -> anyhow::Result<PathBuf> {
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).context("HOME is not set")
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .context("HOME is not set")
 }
 
 /// Where the service definition lives for this user.
@@ -89,7 +92,10 @@ fn unit_path(platform: Platform) -> anyhow::Result<PathBuf> {
             };
             Ok(config.join("systemd").join("user").join(UNIT))
         }
-        Platform::Launchd => Ok(user_home()?.join("Library").join("LaunchAgents").join(format!("{LABEL}.plist"))),
+        Platform::Launchd => Ok(user_home()?
+            .join("Library")
+            .join("LaunchAgents")
+            .join(format!("{LABEL}.plist"))),
         Platform::Unsupported => bail!("{}", unsupported()),
     }
 }
@@ -135,8 +141,15 @@ impl Service {
         let config = globals.config()?;
         let program = std::env::current_exe().context("finding this program's path")?;
         let home = std::path::absolute(&config.home).context("resolving ETERNEGO_HOME")?;
-        let mut env: Vec<(String, String)> =
-            PASSED_ON.iter().filter_map(|name| Some((name.to_string(), std::env::var(name).ok().filter(|v| !v.is_empty())?))).collect();
+        let mut env: Vec<(String, String)> = PASSED_ON
+            .iter()
+            .filter_map(|name| {
+                Some((
+                    name.to_string(),
+                    std::env::var(name).ok().filter(|v| !v.is_empty())?,
+                ))
+            })
+            .collect();
         // Flags given to `install` are kept as the service's address.
         if globals.host.is_some() {
             env.retain(|(k, _)| k != "WEB_HOST");
@@ -153,13 +166,23 @@ impl Service {
 /// Quotes a value for a systemd unit line: `%` is systemd's specifier sign, `\` and `"` are
 /// escaped inside double quotes.
 fn systemd_quote(value: &str) -> String {
-    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%");
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%");
     format!("\"{escaped}\"")
 }
 
 fn systemd_unit(s: &Service) -> String {
-    let mut env = vec![format!("Environment={}", systemd_quote(&format!("ETERNEGO_HOME={}", s.home.display())))];
-    env.extend(s.env.iter().map(|(k, v)| format!("Environment={}", systemd_quote(&format!("{k}={v}")))));
+    let mut env = vec![format!(
+        "Environment={}",
+        systemd_quote(&format!("ETERNEGO_HOME={}", s.home.display()))
+    )];
+    env.extend(
+        s.env
+            .iter()
+            .map(|(k, v)| format!("Environment={}", systemd_quote(&format!("{k}={v}")))),
+    );
     format!(
         "# Written by `eternego service install`; `eternego service uninstall` removes it.\n\
          [Unit]\n\
@@ -186,14 +209,26 @@ fn systemd_unit(s: &Service) -> String {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 fn launchd_plist(s: &Service) -> String {
     let mut env = vec![("ETERNEGO_HOME".to_string(), s.home.display().to_string())];
     env.extend(s.env.iter().cloned());
-    let env: String =
-        env.iter().map(|(k, v)| format!("    <key>{}</key>\n    <string>{}</string>\n", xml_escape(k), xml_escape(v))).collect();
+    let env: String = env
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "    <key>{}</key>\n    <string>{}</string>\n",
+                xml_escape(k),
+                xml_escape(v)
+            )
+        })
+        .collect();
     let logs = logging::dir(&s.home);
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -218,7 +253,10 @@ fn launchd_plist(s: &Service) -> String {
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let dir = path.parent().context("the unit path has no folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let temp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("unit")));
+    let temp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("unit")
+    ));
     std::fs::write(&temp, text).with_context(|| format!("writing {}", temp.display()))?;
     std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
@@ -244,7 +282,9 @@ fn install(globals: &Globals, platform: Platform) -> anyhow::Result<ExitCode> {
             tell(systemctl(&["daemon-reload"]));
             tell(systemctl(&["enable", UNIT]));
             say("Start it now with `eternego service start`.");
-            say("On a server, let it run while you are logged out: `loginctl enable-linger $USER`.");
+            say(
+                "On a server, let it run while you are logged out: `loginctl enable-linger $USER`.",
+            );
         }
         _ => say("Start it now with `eternego service start` (it also starts at every login)."),
     }
@@ -259,7 +299,10 @@ pub fn remove() -> anyhow::Result<()> {
     }
     let path = unit_path(platform)?;
     if !path.exists() {
-        say(&format!("No service installed ({} does not exist).", path.display()));
+        say(&format!(
+            "No service installed ({} does not exist).",
+            path.display()
+        ));
         return Ok(());
     }
     match platform {
@@ -270,7 +313,10 @@ pub fn remove() -> anyhow::Result<()> {
     if platform == Platform::Systemd {
         tell(systemctl(&["daemon-reload"]));
     }
-    say(&format!("Removed {}. Her data is untouched.", path.display()));
+    say(&format!(
+        "Removed {}. Her data is untouched.",
+        path.display()
+    ));
     Ok(())
 }
 
@@ -283,12 +329,18 @@ fn control(platform: Platform, verb: &str) -> anyhow::Result<ExitCode> {
         (Platform::Systemd, _) => systemctl(&[verb, UNIT]),
         (_, "start") => launchctl(&["load", "-w", &path.display().to_string()]),
         (_, "stop") => launchctl(&["unload", &path.display().to_string()]),
-        (_, "restart") => launchctl(&["kickstart", "-k", &format!("gui/{}/{LABEL}", rustix::process::getuid().as_raw())]),
+        (_, "restart") => launchctl(&[
+            "kickstart",
+            "-k",
+            &format!("gui/{}/{LABEL}", rustix::process::getuid().as_raw()),
+        ]),
         _ => launchctl(&["list", LABEL]),
     };
     match result {
         Ok(status) if status.success() => Ok(ExitCode::SUCCESS),
-        Ok(status) => Ok(ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8)),
+        Ok(status) => Ok(ExitCode::from(
+            status.code().unwrap_or(1).clamp(1, 255) as u8
+        )),
         Err(e) => Err(e),
     }
 }
@@ -296,12 +348,21 @@ fn control(platform: Platform, verb: &str) -> anyhow::Result<ExitCode> {
 /// `ETERNEGO_SYSTEMCTL` names another systemctl: the tests use a recording stand-in so they
 /// never touch the user's own service manager.
 fn systemctl(args: &[&str]) -> anyhow::Result<std::process::ExitStatus> {
-    let program = std::env::var_os("ETERNEGO_SYSTEMCTL").filter(|p| !p.is_empty()).unwrap_or_else(|| "systemctl".into());
-    Command::new(program).arg("--user").args(args).status().context("running systemctl --user (is systemd installed?)")
+    let program = std::env::var_os("ETERNEGO_SYSTEMCTL")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "systemctl".into());
+    Command::new(program)
+        .arg("--user")
+        .args(args)
+        .status()
+        .context("running systemctl --user (is systemd installed?)")
 }
 
 fn launchctl(args: &[&str]) -> anyhow::Result<std::process::ExitStatus> {
-    Command::new("launchctl").args(args).status().context("running launchctl")
+    Command::new("launchctl")
+        .args(args)
+        .status()
+        .context("running launchctl")
 }
 
 /// Reports a service-manager step that did not work without failing the whole command: the
@@ -310,7 +371,9 @@ fn launchctl(args: &[&str]) -> anyhow::Result<std::process::ExitStatus> {
 fn tell(result: anyhow::Result<std::process::ExitStatus>) {
     match result {
         Ok(status) if status.success() => {}
-        Ok(status) => say(&format!("(the service manager said {status}; the file above is in place)")),
+        Ok(status) => say(&format!(
+            "(the service manager said {status}; the file above is in place)"
+        )),
         Err(e) => say(&format!("({e:#}; the file above is in place)")),
     }
 }
@@ -330,12 +393,26 @@ mod tests {
     #[test]
     fn the_launchd_agent_runs_the_daemon_at_login_and_after_a_crash() {
         let plist = launchd_plist(&sample());
-        assert!(plist.contains("<string>dev.eternego.daemon</string>"), "{plist}");
-        assert!(plist.contains("<string>/opt/eternego &amp; co/bin/eternego</string>\n    <string>daemon</string>"), "{plist}");
-        assert!(plist.contains("<key>ETERNEGO_HOME</key>\n    <string>/home/ada/.eternego</string>"), "{plist}");
+        assert!(
+            plist.contains("<string>dev.eternego.daemon</string>"),
+            "{plist}"
+        );
+        assert!(
+            plist.contains(
+                "<string>/opt/eternego &amp; co/bin/eternego</string>\n    <string>daemon</string>"
+            ),
+            "{plist}"
+        );
+        assert!(
+            plist.contains("<key>ETERNEGO_HOME</key>\n    <string>/home/ada/.eternego</string>"),
+            "{plist}"
+        );
         assert!(plist.contains("<key>OLLAMA_BASE_URL</key>"), "{plist}");
         assert!(plist.contains("<key>RunAtLoad</key>\n  <true/>"), "{plist}");
-        assert!(plist.contains("<key>SuccessfulExit</key>\n    <false/>"), "restarted only after a failure: {plist}");
+        assert!(
+            plist.contains("<key>SuccessfulExit</key>\n    <false/>"),
+            "restarted only after a failure: {plist}"
+        );
     }
 
     #[test]

@@ -43,10 +43,16 @@ fn parse(line: &str) -> Input<'_> {
             let rest = rest.trim();
             // A path with spaces works when it is the whole rest of the line.
             if Path::new(rest).is_file() {
-                return Input::Attach { file: rest, caption: "" };
+                return Input::Attach {
+                    file: rest,
+                    caption: "",
+                };
             }
             let (file, caption) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            Input::Attach { file, caption: caption.trim() }
+            Input::Attach {
+                file,
+                caption: caption.trim(),
+            }
         }
         _ => Input::Say(line),
     }
@@ -55,17 +61,27 @@ fn parse(line: &str) -> Input<'_> {
 pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let client = Client::locate(globals)?;
     let persona = client.find(args.who.as_deref()).await?;
-    let id = persona["id"].as_str().context("her view has no id")?.to_string();
+    let id = persona["id"]
+        .as_str()
+        .context("her view has no id")?
+        .to_string();
     let name = persona["name"].as_str().unwrap_or("She").to_string();
     if persona["running"] != Value::Bool(true) {
-        bail!("{name} is not running (status: {}); wake her in the dashboard first", persona["status"].as_str().unwrap_or("unknown"));
+        bail!(
+            "{name} is not running (status: {}); wake her in the dashboard first",
+            persona["status"].as_str().unwrap_or("unknown")
+        );
     }
-    let (socket, _) = tokio_tungstenite::connect_async(client.socket(&id)).await.context("opening her socket")?;
+    let (socket, _) = tokio_tungstenite::connect_async(client.socket(&id))
+        .await
+        .context("opening her socket")?;
     let (_, mut frames) = socket.split();
     let mut lines = typed_lines();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    say(&format!("Talking with {name}. Enter sends; /attach FILE [caption] sends a file; Ctrl-C leaves."));
+    say(&format!(
+        "Talking with {name}. Enter sends; /attach FILE [caption] sends a file; Ctrl-C leaves."
+    ));
     loop {
         tokio::select! {
             _ = &mut ctrl_c => break,
@@ -102,7 +118,9 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
 /// Prints what she says. Her socket also carries her signals (what she heard, decided, did);
 /// the terminal shows only her words.
 fn show(name: &str, frame: &str) {
-    let Ok(frame) = serde_json::from_str::<Value>(frame) else { return };
+    let Ok(frame) = serde_json::from_str::<Value>(frame) else {
+        return;
+    };
     if frame["type"] == "chat_message" {
         if let Some(content) = frame["content"].as_str() {
             say(&format!("{name}: {content}"));
@@ -134,8 +152,23 @@ mod tests {
         assert_eq!(parse("  hello there "), Input::Say("hello there"));
         assert_eq!(parse(""), Input::Nothing);
         assert_eq!(parse("/quit"), Input::Leave);
-        assert_eq!(parse("/attach photo.png look at this"), Input::Attach { file: "photo.png", caption: "look at this" });
-        assert_eq!(parse("/attach notes.txt"), Input::Attach { file: "notes.txt", caption: "" });
-        assert_eq!(parse("/attachment is a word"), Input::Say("/attachment is a word"));
+        assert_eq!(
+            parse("/attach photo.png look at this"),
+            Input::Attach {
+                file: "photo.png",
+                caption: "look at this"
+            }
+        );
+        assert_eq!(
+            parse("/attach notes.txt"),
+            Input::Attach {
+                file: "notes.txt",
+                caption: ""
+            }
+        );
+        assert_eq!(
+            parse("/attachment is a word"),
+            Input::Say("/attachment is a word")
+        );
     }
 }

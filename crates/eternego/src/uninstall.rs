@@ -26,12 +26,19 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let home = &config.home;
     let diaries = home.join("diary");
     if !args.purge {
-        say(&format!("Her data stays in {}; her diaries are in {}.", home.display(), diaries.display()));
+        say(&format!(
+            "Her data stays in {}; her diaries are in {}.",
+            home.display(),
+            diaries.display()
+        ));
         say("Run `eternego uninstall --purge` to delete it too.");
         return Ok(ExitCode::SUCCESS);
     }
     if !home.exists() {
-        say(&format!("Nothing to purge: {} does not exist.", home.display()));
+        say(&format!(
+            "Nothing to purge: {} does not exist.",
+            home.display()
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(running) = Running::read(home) {
@@ -42,10 +49,21 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let count = std::fs::read_dir(home.join("personas"))
-        .map(|entries| entries.flatten().filter(|e| uuid::Uuid::parse_str(&e.file_name().to_string_lossy()).is_ok()).count())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| uuid::Uuid::parse_str(&e.file_name().to_string_lossy()).is_ok())
+                .count()
+        })
         .unwrap_or(0);
-    say(&format!("This deletes {} with {count} persona(s), their memories, secrets and logs.", home.display()));
-    say(&format!("Her diaries are in {}: copy them elsewhere first if you may want her back.", diaries.display()));
+    say(&format!(
+        "This deletes {} with {count} persona(s), their memories, secrets and logs.",
+        home.display()
+    ));
+    say(&format!(
+        "Her diaries are in {}: copy them elsewhere first if you may want her back.",
+        diaries.display()
+    ));
     if !args.yes && !confirm()? {
         say("Nothing deleted.");
         return Ok(ExitCode::FAILURE);

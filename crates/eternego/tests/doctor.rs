@@ -30,21 +30,54 @@ async fn a_healthy_home_passes_every_check() {
     let out = doctor(&home, &daemon, false);
     assert!(out.success, "{}{}", out.stdout, out.stderr);
     assert!(!out.stdout.contains('✗'), "{}", out.stdout);
-    for expected in ["exists and is owner-only", "Secret store opens", "is held by this Eternego", "Persona Ada", "Persona Iris", "Disk:", "Clock:"] {
-        assert!(out.stdout.contains(expected), "`{expected}` missing:\n{}", out.stdout);
+    for expected in [
+        "exists and is owner-only",
+        "Secret store opens",
+        "is held by this Eternego",
+        "Persona Ada",
+        "Persona Iris",
+        "Disk:",
+        "Clock:",
+    ] {
+        assert!(
+            out.stdout.contains(expected),
+            "`{expected}` missing:\n{}",
+            out.stdout
+        );
     }
-    assert!(out.stdout.contains("answers and has eternego-") || out.stdout.contains("answers and has llama3.2:1b"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("answers and has eternego-")
+            || out.stdout.contains("answers and has llama3.2:1b"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("openai at"), "{}", out.stdout);
     // Her cloud engine was asked for its model list: a call that spends no tokens.
     assert!(fake_openai.requests().to("/v1/models").len() > listed_before);
 
     let json: Value = serde_json::from_str(&doctor(&home, &daemon, true).stdout).unwrap();
     assert_eq!(json["ok"], true);
-    let names: Vec<&str> = json["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    for name in ["data_root", "secret_store", "port", "persona_config", "persona_engine", "disk", "clock"] {
+    let names: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "data_root",
+        "secret_store",
+        "port",
+        "persona_config",
+        "persona_engine",
+        "disk",
+        "clock",
+    ] {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
-    assert!(!doctor(&home, &daemon, true).stdout.contains(OPENAI_KEY), "no key in doctor's output");
+    assert!(
+        !doctor(&home, &daemon, true).stdout.contains(OPENAI_KEY),
+        "no key in doctor's output"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,18 +107,38 @@ async fn a_corrupt_config_and_an_unreachable_engine_fail_with_their_fix() {
     assert_eq!(out.code, Some(1), "{}{}", out.stdout, out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     let failing = |needle: &str| {
-        let at = lines.iter().position(|l| l.starts_with('✗') && l.contains(needle)).unwrap_or_else(|| panic!("no ✗ line with `{needle}`:\n{}", out.stdout));
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with('✗') && l.contains(needle))
+            .unwrap_or_else(|| panic!("no ✗ line with `{needle}`:\n{}", out.stdout));
         lines.get(at + 1).copied().unwrap_or_default().to_string()
     };
     assert!(failing("can be read by others").contains("chmod 700"));
-    assert!(failing(&format!("Persona {broken}: her config")).contains("restore her from her diary"));
-    assert!(failing("Persona Bea: her Mind's engine at http://127.0.0.1:9 does not answer").contains("ollama serve"));
-    assert!(out.stdout.contains("✓ Port"), "port 0 is always free: {}", out.stdout);
+    assert!(
+        failing(&format!("Persona {broken}: her config")).contains("restore her from her diary")
+    );
+    assert!(
+        failing("Persona Bea: her Mind's engine at http://127.0.0.1:9 does not answer")
+            .contains("ollama serve")
+    );
+    assert!(
+        out.stdout.contains("✓ Port"),
+        "port 0 is always free: {}",
+        out.stdout
+    );
 
-    let json: Value = serde_json::from_str(&output(eternego(&home).args(["doctor", "--json", "--port", "0"])).stdout).unwrap();
+    let json: Value = serde_json::from_str(
+        &output(eternego(&home).args(["doctor", "--json", "--port", "0"])).stdout,
+    )
+    .unwrap();
     assert_eq!(json["ok"], false);
-    let mut failed: Vec<&str> =
-        json["checks"].as_array().unwrap().iter().filter(|c| c["ok"] == false).map(|c| c["name"].as_str().unwrap()).collect();
+    let mut failed: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     failed.sort();
     assert_eq!(failed, ["data_root", "persona_config", "persona_engine"]);
 }

@@ -26,34 +26,62 @@ async fn a_full_log_file_is_rolled_and_old_ones_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let mut cmd = eternego(&home);
-    cmd.args(["daemon", "--port", "0"]).env("ETERNEGO_LOG_MAX_BYTES", CAP.to_string());
+    cmd.args(["daemon", "--port", "0"])
+        .env("ETERNEGO_LOG_MAX_BYTES", CAP.to_string());
     let mut daemon = Daemon::start(cmd);
     let client = reqwest::Client::new();
     // Each request writes one line of some 150 bytes: 300 of them fill about 22 caps.
     for n in 0..300 {
-        let status = client.get(format!("{}/api/personas?n={n}", daemon.url)).send().await.unwrap().status();
+        let status = client
+            .get(format!("{}/api/personas?n={n}", daemon.url))
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, 200);
     }
     assert!(daemon.stop());
 
     let logs = home.join("logs");
-    let mut names: Vec<String> = std::fs::read_dir(&logs).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
-    let expected: Vec<String> =
-        std::iter::once("eternego.log".to_string()).chain((1..=10).map(|n| format!("eternego.log.{n}"))).collect::<Vec<_>>();
+    let expected: Vec<String> = std::iter::once("eternego.log".to_string())
+        .chain((1..=10).map(|n| format!("eternego.log.{n}")))
+        .collect::<Vec<_>>();
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();
-    assert_eq!(names, expected_sorted, "the current file and ten rolled ones, no more");
+    assert_eq!(
+        names, expected_sorted,
+        "the current file and ten rolled ones, no more"
+    );
     for name in &expected {
         let size = std::fs::metadata(logs.join(name)).unwrap().len();
         // A file is rolled before the write that would start past the cap: one line over at most.
         assert!(size <= CAP + 400, "{name} is {size} bytes");
     }
     let lines = all_lines(&home);
-    assert!(lines.last().unwrap().contains("stopped"), "newest last: {:?}", lines.last());
-    let requests: Vec<&String> = lines.iter().filter(|l| l.contains("/api/personas")).collect();
-    assert!(requests.len() > 50 && requests.len() < 300, "old lines were dropped: {}", requests.len());
-    assert!(!lines.iter().any(|l| l.contains("n=")), "the query string is not logged");
+    assert!(
+        lines.last().unwrap().contains("stopped"),
+        "newest last: {:?}",
+        lines.last()
+    );
+    let requests: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("/api/personas"))
+        .collect();
+    assert!(
+        requests.len() > 50 && requests.len() < 300,
+        "old lines were dropped: {}",
+        requests.len()
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("n=")),
+        "the query string is not logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +102,11 @@ async fn her_lines_carry_her_id_as_json_and_no_key_is_ever_written() {
     let ada = create_local(&daemon, "Ada").await;
 
     // `eternego logs -f --persona` shows her new lines as they are written, and only hers.
-    let mut follow = eternego(&home).args(["logs", "-f", "-n", "0", "--persona", &iris]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut follow = eternego(&home)
+        .args(["logs", "-f", "-n", "0", "--persona", &iris])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let (lines, seen) = mpsc::channel::<String>();
     let stdout = follow.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -82,14 +114,26 @@ async fn her_lines_carry_her_id_as_json_and_no_key_is_ever_written() {
             let _ = lines.send(line);
         }
     });
-    let (status, body) = post(&format!("{}/api/persona/{iris}/read", daemon.url), json!({"message": "hello"})).await;
+    let (status, body) = post(
+        &format!("{}/api/persona/{iris}/read", daemon.url),
+        json!({"message": "hello"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = post(&format!("{}/api/persona/{ada}/read", daemon.url), json!({"message": "hi Ada"})).await;
+    let (status, _) = post(
+        &format!("{}/api/persona/{ada}/read", daemon.url),
+        json!({"message": "hi Ada"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let read_line = loop {
-        let line = seen.recv_timeout(Duration::from_secs(60)).expect("her read request shows up in `logs -f`");
+        let line = seen
+            .recv_timeout(Duration::from_secs(60))
+            .expect("her read request shows up in `logs -f`");
         assert!(line.contains(&iris), "only her lines: {line}");
-        if line.contains(&format!("/api/persona/{iris}/read")) && line.contains("finished processing request") {
+        if line.contains(&format!("/api/persona/{iris}/read"))
+            && line.contains("finished processing request")
+        {
             break line;
         }
     };
@@ -103,9 +147,22 @@ async fn her_lines_carry_her_id_as_json_and_no_key_is_ever_written() {
 
     assert!(daemon.stop());
     let lines = all_lines(&home);
-    assert!(lines.iter().all(|l| serde_json::from_str::<Value>(l).is_ok()), "every line is JSON");
-    assert!(lines.iter().any(|l| l.contains(&format!("/api/persona/{ada}/read"))), "Ada's request is logged with her id");
-    assert!(files_containing(&home.join("logs"), OPENAI_KEY).is_empty(), "her key is in no log file");
+    assert!(
+        lines
+            .iter()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "every line is JSON"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("/api/persona/{ada}/read"))),
+        "Ada's request is logged with her id"
+    );
+    assert!(
+        files_containing(&home.join("logs"), OPENAI_KEY).is_empty(),
+        "her key is in no log file"
+    );
 }
 
 #[test]
@@ -113,5 +170,12 @@ fn logs_before_the_first_run_says_where_they_will_be() {
     let dir = tempfile::tempdir().unwrap();
     let out = output(eternego(dir.path()).arg("logs"));
     assert!(out.success);
-    assert!(out.stdout.starts_with(&format!("No logs yet in {}", dir.path().join("logs").display())), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "No logs yet in {}",
+            dir.path().join("logs").display()
+        )),
+        "{}",
+        out.stdout
+    );
 }

@@ -27,16 +27,31 @@ fn machine() -> Machine {
     std::fs::create_dir_all(&user).unwrap();
     let calls = dir.path().join("systemctl.calls");
     let systemctl = dir.path().join("systemctl");
-    std::fs::write(&systemctl, format!("#!/bin/sh\necho \"$*\" >> '{}'\n", calls.display())).unwrap();
+    std::fs::write(
+        &systemctl,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", calls.display()),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
-    Machine { _dir: dir, user, home, calls, systemctl }
+    Machine {
+        _dir: dir,
+        user,
+        home,
+        calls,
+        systemctl,
+    }
 }
 
 fn service(m: &Machine, args: &[&str]) -> Output {
     let mut cmd = eternego(&m.home);
-    cmd.arg("service").args(args).env("HOME", &m.user).env_remove("XDG_CONFIG_HOME").env("ETERNEGO_SYSTEMCTL", &m.systemctl);
-    cmd.env("OLLAMA_BASE_URL", "http://127.0.0.1:11434").env("WEB_PORT", "5123");
+    cmd.arg("service")
+        .args(args)
+        .env("HOME", &m.user)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("ETERNEGO_SYSTEMCTL", &m.systemctl);
+    cmd.env("OLLAMA_BASE_URL", "http://127.0.0.1:11434")
+        .env("WEB_PORT", "5123");
     output(&mut cmd)
 }
 
@@ -45,7 +60,11 @@ fn unit_path(m: &Machine) -> PathBuf {
 }
 
 fn calls(m: &Machine) -> Vec<String> {
-    std::fs::read_to_string(&m.calls).unwrap_or_default().lines().map(str::to_string).collect()
+    std::fs::read_to_string(&m.calls)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -55,9 +74,18 @@ fn install_writes_a_user_unit_that_restarts_her_and_carries_her_environment() {
     assert!(out.success, "{} {}", out.stdout, out.stderr);
     let unit = std::fs::read_to_string(unit_path(&m)).unwrap();
     let exe = env!("CARGO_BIN_EXE_eternego");
-    assert!(out.stdout.contains(&format!("Wrote {}", unit_path(&m).display())), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("Wrote {}", unit_path(&m).display())),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains(&unit), "install shows what it wrote");
-    assert!(out.stdout.contains("loginctl enable-linger"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("loginctl enable-linger"),
+        "{}",
+        out.stdout
+    );
     for line in [
         format!("ExecStart=\"{exe}\" daemon"),
         "Restart=on-failure".to_string(),
@@ -67,14 +95,28 @@ fn install_writes_a_user_unit_that_restarts_her_and_carries_her_environment() {
         "Environment=\"WEB_PORT=5123\"".to_string(),
         "WantedBy=default.target".to_string(),
     ] {
-        assert!(unit.lines().any(|l| l == line), "missing `{line}` in\n{unit}");
+        assert!(
+            unit.lines().any(|l| l == line),
+            "missing `{line}` in\n{unit}"
+        );
     }
-    assert_eq!(calls(&m), ["--user daemon-reload", "--user enable eternego.service"]);
+    assert_eq!(
+        calls(&m),
+        ["--user daemon-reload", "--user enable eternego.service"]
+    );
 
     let again = service(&m, &["install"]);
     assert!(again.success);
-    assert!(again.stdout.contains("Already installed, unchanged"), "{}", again.stdout);
-    assert_eq!(std::fs::read_to_string(unit_path(&m)).unwrap(), unit, "idempotent");
+    assert!(
+        again.stdout.contains("Already installed, unchanged"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(unit_path(&m)).unwrap(),
+        unit,
+        "idempotent"
+    );
 }
 
 #[test]
@@ -86,10 +128,17 @@ fn the_unit_passes_systemd_analyze_verify_when_present() {
     assert!(probe.status.success());
     let m = machine();
     assert!(service(&m, &["install"]).success);
-    let verify = Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(unit_path(&m)).output().unwrap();
+    let verify = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(unit_path(&m))
+        .output()
+        .unwrap();
     let said = String::from_utf8_lossy(&verify.stderr);
     // Lines about the host's own units are not ours; only lines naming our unit count.
-    let ours: Vec<&str> = said.lines().filter(|l| l.contains("eternego.service")).collect();
+    let ours: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("eternego.service"))
+        .collect();
     assert!(verify.status.success() && ours.is_empty(), "{said}");
 }
 
@@ -102,24 +151,46 @@ fn uninstall_removes_the_unit_and_leaves_her_data() {
     let out = service(&m, &["uninstall"]);
     assert!(out.success, "{}", out.stderr);
     assert!(!unit_path(&m).exists());
-    assert!(out.stdout.contains("Her data is untouched"), "{}", out.stdout);
-    assert_eq!(std::fs::read(m.home.join("diary/x/x.diary")).unwrap(), b"her");
-    assert!(calls(&m).contains(&"--user disable --now eternego.service".to_string()), "{:?}", calls(&m));
+    assert!(
+        out.stdout.contains("Her data is untouched"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read(m.home.join("diary/x/x.diary")).unwrap(),
+        b"her"
+    );
+    assert!(
+        calls(&m).contains(&"--user disable --now eternego.service".to_string()),
+        "{:?}",
+        calls(&m)
+    );
     let twice = service(&m, &["uninstall"]);
-    assert!(twice.success && twice.stdout.contains("No service installed"), "{}", twice.stdout);
+    assert!(
+        twice.success && twice.stdout.contains("No service installed"),
+        "{}",
+        twice.stdout
+    );
 }
 
 #[test]
 fn start_stop_and_status_hand_over_to_systemctl() {
     let m = machine();
     let refused = service(&m, &["start"]);
-    assert!(!refused.success && refused.stderr.contains("eternego service install"), "{}", refused.stderr);
+    assert!(
+        !refused.success && refused.stderr.contains("eternego service install"),
+        "{}",
+        refused.stderr
+    );
     assert!(service(&m, &["install"]).success);
     for verb in ["start", "stop", "restart", "status"] {
         assert!(service(&m, &[verb]).success, "{verb}");
     }
     let handed: Vec<String> = calls(&m).into_iter().skip(2).collect();
-    assert_eq!(handed, ["start", "stop", "restart", "status"].map(|v| format!("--user {v} eternego.service")));
+    assert_eq!(
+        handed,
+        ["start", "stop", "restart", "status"].map(|v| format!("--user {v} eternego.service"))
+    );
 }
 
 #[test]

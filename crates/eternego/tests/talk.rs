@@ -18,7 +18,10 @@ async fn personas_lists_her_as_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let empty = daemon_with(&home, &fake_ollama.url(), &fake_openai.url());
-    assert_eq!(output(eternego(&home).arg("personas")).stdout, "No personas yet.\n");
+    assert_eq!(
+        output(eternego(&home).arg("personas")).stdout,
+        "No personas yet.\n"
+    );
     let id = create_cloud(&empty, "Iris").await;
 
     let out = output(eternego(&home).arg("personas"));
@@ -28,7 +31,10 @@ async fn personas_lists_her_as_a_table() {
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(header, ["NAME", "ID", "STATUS", "RUNNING", "MIND"]);
     let row: Vec<&str> = lines[1].split_whitespace().collect();
-    assert_eq!(row, ["Iris", id.as_str(), "active", "yes", "gpt-5.4", "(openai)"]);
+    assert_eq!(
+        row,
+        ["Iris", id.as_str(), "active", "yes", "gpt-5.4", "(openai)"]
+    );
     assert_eq!(lines[0].find("ID"), lines[1].find(&id), "columns line up");
 }
 
@@ -37,7 +43,12 @@ fn personas_without_a_daemon_says_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = output(eternego(dir.path()).args(["personas", "--port", "9"]));
     assert!(!out.success);
-    assert!(out.stderr.contains("no Eternego daemon answers at http://127.0.0.1:9"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no Eternego daemon answers at http://127.0.0.1:9"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("eternego daemon"), "{}", out.stderr);
 }
 
@@ -54,7 +65,11 @@ async fn talk_sends_what_is_typed_and_prints_her_reply() {
     std::fs::write(&note, "Buy bread.").unwrap();
 
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_eternego"));
-    cmd.env("ETERNEGO_HOME", &home).env("ETERNEGO_KEYRING", "file").env_remove("WEB_PORT").env_remove("WEB_HOST").args(["talk", "iris"]);
+    cmd.env("ETERNEGO_HOME", &home)
+        .env("ETERNEGO_KEYRING", "file")
+        .env_remove("WEB_PORT")
+        .env_remove("WEB_HOST")
+        .args(["talk", "iris"]);
     let mut session = Session::spawn(cmd).expect("spawn talk in a pty");
     // Bounds only keep a broken build from hanging CI; a working one answers in well under a second.
     session.set_expect_timeout(Some(Duration::from_secs(60)));
@@ -62,29 +77,51 @@ async fn talk_sends_what_is_typed_and_prints_her_reply() {
     session.send_line("Hello, are you there?").unwrap();
     session.expect(format!("Iris: {REPLY}")).unwrap();
 
-    session.send_line(format!("/attach {} my list", note.display())).unwrap();
-    session.expect(format!("(sent {})", note.display())).unwrap();
+    session
+        .send_line(format!("/attach {} my list", note.display()))
+        .unwrap();
+    session
+        .expect(format!("(sent {})", note.display()))
+        .unwrap();
     session.send_line("/attach /no/such/file.txt").unwrap();
-    session.expect("(not sent: reading /no/such/file.txt").unwrap();
+    session
+        .expect("(not sent: reading /no/such/file.txt")
+        .unwrap();
 
     // Ctrl-C, as a person presses it: the terminal turns it into SIGINT.
     session.send(ControlCode::EndOfText).unwrap();
     session.expect("Bye.").unwrap();
     let status = session.get_process_mut().wait().unwrap();
-    assert_eq!(format!("{status:?}").rsplit(", ").next(), Some("0)"), "a clean exit: {status:?}");
+    assert_eq!(
+        format!("{status:?}").rsplit(", ").next(),
+        Some("0)"),
+        "a clean exit: {status:?}"
+    );
 
-    let conversation: serde_json::Value = reqwest::get(format!("{}/api/persona/{}/conversation", daemon.url, created_id(&daemon).await))
+    let conversation: serde_json::Value = reqwest::get(format!(
+        "{}/api/persona/{}/conversation",
+        daemon.url,
+        created_id(&daemon).await
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let said = conversation.to_string();
+    assert!(said.contains("Hello, are you there?"), "{said}");
+    assert!(
+        said.contains("Buy bread.") || said.contains("my list"),
+        "the attachment reached her: {said}"
+    );
+}
+
+async fn created_id(daemon: &Daemon) -> String {
+    let list: serde_json::Value = reqwest::get(format!("{}/api/personas", daemon.url))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let said = conversation.to_string();
-    assert!(said.contains("Hello, are you there?"), "{said}");
-    assert!(said.contains("Buy bread.") || said.contains("my list"), "the attachment reached her: {said}");
-}
-
-async fn created_id(daemon: &Daemon) -> String {
-    let list: serde_json::Value = reqwest::get(format!("{}/api/personas", daemon.url)).await.unwrap().json().await.unwrap();
     list["personas"][0]["id"].as_str().unwrap().to_string()
 }

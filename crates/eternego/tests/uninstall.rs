@@ -28,7 +28,12 @@ fn uninstall(dir: &std::path::Path, home: &std::path::Path, args: &[&str], answe
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     Output {
         success: out.status.success(),
@@ -44,7 +49,14 @@ fn without_purge_her_data_stays_and_she_is_told_where() {
     let home = home_with_a_diary(dir.path());
     let out = uninstall(dir.path(), &home, &[], "");
     assert!(out.success, "{}", out.stderr);
-    assert!(out.stdout.contains(&format!("her diaries are in {}", home.join("diary").display())), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "her diaries are in {}",
+            home.join("diary").display()
+        )),
+        "{}",
+        out.stdout
+    );
     assert!(home.join("diary/x/x.diary").exists());
 }
 
@@ -55,7 +67,11 @@ fn purge_asks_first_and_anything_but_yes_keeps_everything() {
     let out = uninstall(dir.path(), &home, &["--purge"], "no\n");
     assert_eq!(out.code, Some(1));
     assert!(out.stdout.contains("Her diaries are in"), "{}", out.stdout);
-    assert!(out.stdout.contains("Type 'yes' to delete everything"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Type 'yes' to delete everything"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("Nothing deleted."), "{}", out.stdout);
     assert!(home.join("diary/x/x.diary").exists());
 
@@ -73,7 +89,11 @@ fn purge_with_yes_does_not_ask_and_refuses_while_the_daemon_runs() {
     let mut daemon = Daemon::start(cmd);
     let refused = uninstall(dir.path(), &home, &["--purge", "--yes"], "");
     assert!(!refused.success);
-    assert!(refused.stderr.contains("the daemon is still running"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("the daemon is still running"),
+        "{}",
+        refused.stderr
+    );
     assert!(home.join("diary/x/x.diary").exists());
     assert!(daemon.stop());
 

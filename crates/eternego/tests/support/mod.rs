@@ -66,10 +66,15 @@ impl Daemon {
             if reader.read_line(&mut line).unwrap() == 0 {
                 let _ = child.kill();
                 let out = child.wait_with_output().unwrap();
-                panic!("the daemon exited before listening: {lines:?} {}", String::from_utf8_lossy(&out.stderr));
+                panic!(
+                    "the daemon exited before listening: {lines:?} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             let line = line.trim_end().to_string();
-            let url = line.strip_prefix("Dashboard: ").map(|u| u.trim_end_matches('/').to_string());
+            let url = line
+                .strip_prefix("Dashboard: ")
+                .map(|u| u.trim_end_matches('/').to_string());
             lines.push(line);
             if let Some(url) = url {
                 // Keep draining stdout so a chatty daemon never blocks on a full pipe.
@@ -81,7 +86,10 @@ impl Daemon {
 
     /// Stops it with SIGTERM, as systemd does; returns whether it stopped cleanly.
     pub fn stop(&mut self) -> bool {
-        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(sent.success());
         self.child.wait().unwrap().success()
     }
@@ -94,7 +102,9 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
             let _ = self.child.wait();
         }
     }
@@ -103,12 +113,19 @@ impl Drop for Daemon {
 /// A daemon over `home` whose outside services are the given fakes.
 pub fn daemon_with(home: &Path, ollama: &str, openai: &str) -> Daemon {
     let mut cmd = eternego(home);
-    cmd.args(["daemon", "--port", "0"]).env("OLLAMA_BASE_URL", ollama).env("OPENAI_BASE_URL", openai);
+    cmd.args(["daemon", "--port", "0"])
+        .env("OLLAMA_BASE_URL", ollama)
+        .env("OPENAI_BASE_URL", openai);
     Daemon::start(cmd)
 }
 
 pub async fn post(url: &str, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -123,7 +140,11 @@ pub async fn create_cloud(daemon: &Daemon, name: &str) -> String {
 
 /// Creates a persona thinking with the fake Ollama and returns her id.
 pub async fn create_local(daemon: &Daemon, name: &str) -> String {
-    let (status, created) = post(&format!("{}/api/persona/create", daemon.url), json!({"name": name, "thinking_model": "llama3.2:1b"})).await;
+    let (status, created) = post(
+        &format!("{}/api/persona/create", daemon.url),
+        json!({"name": name, "thinking_model": "llama3.2:1b"}),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     created["persona"]["id"].as_str().unwrap().to_string()
 }
@@ -137,7 +158,9 @@ pub fn files_containing(root: &Path, needle: &str) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+            } else if std::fs::read(&path)
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
                 found.push(path.display().to_string());
             }
         }
