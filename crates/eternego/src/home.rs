@@ -37,10 +37,11 @@ impl Globals {
     /// The URL of the running daemon: the flags when given, else what the daemon wrote when it
     /// started (it may have moved to a later port), else the configured address.
     pub fn daemon_url(&self, config: &Config) -> String {
-        if self.host.is_none() && self.port.is_none() {
-            if let Some(running) = Running::read(&config.home) {
-                return running.url;
-            }
+        if self.host.is_none()
+            && self.port.is_none()
+            && let Some(running) = Running::read(&config.home)
+        {
+            return running.url;
         }
         base_url(config.host, config.port)
     }

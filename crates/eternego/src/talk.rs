@@ -121,10 +121,10 @@ fn show(name: &str, frame: &str) {
     let Ok(frame) = serde_json::from_str::<Value>(frame) else {
         return;
     };
-    if frame["type"] == "chat_message" {
-        if let Some(content) = frame["content"].as_str() {
-            say(&format!("{name}: {content}"));
-        }
+    if frame["type"] == "chat_message"
+        && let Some(content) = frame["content"].as_str()
+    {
+        say(&format!("{name}: {content}"));
     }
 }
 

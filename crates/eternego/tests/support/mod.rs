@@ -57,29 +57,36 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `cmd` (an `eternego daemon`/`launch` command) and waits for its dashboard line.
     pub fn start(mut cmd: Command) -> Daemon {
-        let mut child = cmd.spawn().expect("spawn the daemon");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = Vec::new();
-        let mut reader = BufReader::new(stdout);
+        // Owned by the guard from the start, so every way out of here stops and reaps it.
+        let mut daemon = Daemon {
+            child: cmd.spawn().expect("spawn the daemon"),
+            url: String::new(),
+            lines: Vec::new(),
+        };
+        let mut reader = BufReader::new(daemon.child.stdout.take().unwrap());
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).unwrap() == 0 {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
+                let mut stderr = String::new();
+                let _ = std::io::Read::read_to_string(
+                    daemon.child.stderr.as_mut().unwrap(),
+                    &mut stderr,
+                );
                 panic!(
-                    "the daemon exited before listening: {lines:?} {}",
-                    String::from_utf8_lossy(&out.stderr)
+                    "the daemon exited before listening: {:?} {stderr}",
+                    daemon.lines
                 );
             }
             let line = line.trim_end().to_string();
             let url = line
                 .strip_prefix("Dashboard: ")
                 .map(|u| u.trim_end_matches('/').to_string());
-            lines.push(line);
+            daemon.lines.push(line);
             if let Some(url) = url {
                 // Keep draining stdout so a chatty daemon never blocks on a full pipe.
                 std::thread::spawn(move || for _ in reader.lines() {});
-                return Daemon { child, url, lines };
+                daemon.url = url;
+                return daemon;
             }
         }
     }
