@@ -179,3 +179,54 @@ fn logs_before_the_first_run_says_where_they_will_be() {
         out.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_follow_carries_on_across_a_roll_without_losing_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut cmd = eternego(&home);
+    // Some 250 bytes a request: 150 requests roll the file two or three times, well short of
+    // the ten rolled files kept, so every line still exists when `-f` looks.
+    cmd.args(["daemon", "--port", "0"])
+        .env("ETERNEGO_LOG_MAX_BYTES", "12000");
+    let mut daemon = Daemon::start(cmd);
+    let mut follow = eternego(&home)
+        .args(["logs", "-f", "-n", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = mpsc::channel::<String>();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let client = reqwest::Client::new();
+    let ids: Vec<String> = (0..150).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for id in &ids {
+        let status = client
+            .get(format!("{}/api/persona/{id}/conversation", daemon.url))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404);
+    }
+    let mut waiting: std::collections::VecDeque<&String> = ids.iter().collect();
+    while let Some(next) = waiting.front() {
+        let line = seen
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{} lines never shown", waiting.len()));
+        if line.contains(next.as_str()) && line.contains("finished processing request") {
+            waiting.pop_front();
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(daemon.stop());
+    assert!(
+        home.join("logs/eternego.log.2").exists(),
+        "the file was rolled more than once while followed"
+    );
+}
