@@ -78,6 +78,7 @@ impl Client {
         let names = || {
             all.iter()
                 .filter_map(|p| p["name"].as_str())
+                .map(|n| crate::printable(n).into_owned())
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -103,7 +104,11 @@ impl Client {
                 "there is no persona yet; create one in the dashboard at {}/",
                 self.base
             ),
-            ([], Some(who)) => bail!("no persona is called '{who}' (there are: {})", names()),
+            ([], Some(who)) => bail!(
+                "no persona is called '{}' (there are: {})",
+                crate::printable(who),
+                names()
+            ),
             (_, Some(who)) => bail!(
                 "more than one persona is called '{who}'; name her by id (see `eternego personas`)"
             ),

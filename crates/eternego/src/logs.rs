@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use crate::home::Globals;
 use crate::logging::{self, KEEP, LOG_FILE};
-use crate::say;
+use crate::{printable, say};
 
 /// How often `-f` looks for new lines. A person watching a log does not notice a quarter second.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);
@@ -68,7 +68,7 @@ pub async fn print_logs(dir: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         lines.len().saturating_sub(args.lines)
     };
     for line in &lines[skip..] {
-        say(line);
+        say(&printable(line));
     }
     if args.follow {
         follow(&current, handle, partial, &keep).await?;
@@ -117,7 +117,7 @@ fn emit(partial: &mut String, keep: &impl Fn(&str) -> bool) {
         let line: String = partial.drain(..=end).collect();
         let text = line.trim_end_matches(['\n', '\r']);
         if keep(text) {
-            say(text);
+            say(&printable(text));
         }
     }
 }

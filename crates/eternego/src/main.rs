@@ -101,6 +101,29 @@ pub fn say(line: &str) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
+/// Text from elsewhere (her words, a persona's name, a log line) made safe for a terminal:
+/// control characters, above all ESC, which starts sequences that can move the cursor, retitle
+/// the window or rewrite what was printed before, are shown as `\u{..}` escapes. Newlines and
+/// tabs stay.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -109,5 +132,14 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn terminal_control_sequences_are_shown_not_obeyed() {
+        assert_eq!(super::printable("plain\nand\ttabs"), "plain\nand\ttabs");
+        assert_eq!(
+            super::printable("\u{1b}]0;owned\u{7}hi\r"),
+            "\\u{1b}]0;owned\\u{7}hi\\u{d}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::home::Globals;
-use crate::say;
+use crate::{printable, say};
 
 pub async fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
     let personas = Client::locate(globals)?.personas().await?;
@@ -22,7 +22,7 @@ pub async fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
 }
 
 fn row(p: &Value) -> [String; 5] {
-    let text = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    let text = |v: &Value| printable(v.as_str().unwrap_or("-")).into_owned();
     let mind = match (&p["thinking"]["name"], &p["thinking"]["provider"]) {
         (Value::String(model), Value::String(provider)) => format!("{model} ({provider})"),
         (Value::String(model), _) => format!("{model} (local)"),

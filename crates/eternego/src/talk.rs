@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::Client;
 use crate::home::Globals;
-use crate::say;
+use crate::{printable, say};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -65,7 +65,7 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .as_str()
         .context("her view has no id")?
         .to_string();
-    let name = persona["name"].as_str().unwrap_or("She").to_string();
+    let name = printable(persona["name"].as_str().unwrap_or("She")).into_owned();
     if persona["running"] != Value::Bool(true) {
         bail!(
             "{name} is not running (status: {}); wake her in the dashboard first",
@@ -124,7 +124,7 @@ fn show(name: &str, frame: &str) {
     if frame["type"] == "chat_message"
         && let Some(content) = frame["content"].as_str()
     {
-        say(&format!("{name}: {content}"));
+        say(&format!("{name}: {}", printable(content)));
     }
 }
 
