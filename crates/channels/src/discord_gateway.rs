@@ -24,10 +24,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::ChannelError;
 use crate::discord::Discord;
 use crate::transport::{describe, refusal, scrub};
 use crate::validate::DISCORD_USER_AGENT;
-use crate::ChannelError;
 
 /// GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT. Without the last (a privileged intent,
 /// switched on in the developer portal) guild messages arrive with empty content.
@@ -103,7 +103,11 @@ impl Heard {
     /// Notes `text` as what message `id` now says; false when that is what was last heard.
     fn changed(&mut self, id: &str, text: &str) -> bool {
         let hash = self.hasher.hash_one(text);
-        let before = self.recent.iter().position(|(m, _)| m == id).and_then(|i| self.recent.remove(i));
+        let before = self
+            .recent
+            .iter()
+            .position(|(m, _)| m == id)
+            .and_then(|i| self.recent.remove(i));
         if self.recent.len() == Self::KEPT {
             self.recent.pop_front();
         }
@@ -136,14 +140,21 @@ enum Ended {
 impl Discord {
     /// Listens until `cancel` fires or `inbound` is closed, handing each message from someone
     /// else on. Returns an error only when Discord refuses the token or the intents.
-    pub async fn listen(&self, inbound: mpsc::Sender<Inbound>, cancel: CancellationToken) -> Result<(), ChannelError> {
+    pub async fn listen(
+        &self,
+        inbound: mpsc::Sender<Inbound>,
+        cancel: CancellationToken,
+    ) -> Result<(), ChannelError> {
         let mut link = Link::default();
         loop {
             let pause = match self.connect(&mut link, &inbound, &cancel).await {
                 Ended::Stopped => return Ok(()),
                 Ended::Refused(reason) => {
                     tracing::warn!(%reason, "Discord refused the bot; listening stopped");
-                    return Err(ChannelError::Platform { platform: "Discord", reason });
+                    return Err(ChannelError::Platform {
+                        platform: "Discord",
+                        reason,
+                    });
                 }
                 Ended::Reconnect => Duration::ZERO,
                 Ended::Invalidated => {
@@ -155,7 +166,8 @@ impl Discord {
                         link.forget_session();
                     }
                     link.failures += 1;
-                    let wait = Duration::from_secs(1 << (link.failures - 1).min(6)).min(MAX_BACKOFF);
+                    let wait =
+                        Duration::from_secs(1 << (link.failures - 1).min(6)).min(MAX_BACKOFF);
                     tracing::warn!(%reason, retry_in_s = wait.as_secs(), "Discord gateway connection failed");
                     wait
                 }
@@ -169,7 +181,10 @@ impl Discord {
 
     /// The websocket URL to identify at, from `GET /gateway/bot`.
     async fn gateway_url(&self) -> Result<String, Ended> {
-        let failed = |reason: String| Ended::Failed { reason: format!("gateway/bot: {reason}"), resume: false };
+        let failed = |reason: String| Ended::Failed {
+            reason: format!("gateway/bot: {reason}"),
+            resume: false,
+        };
         let response = self
             .http
             .get(format!("{}/gateway/bot", self.base))
@@ -180,9 +195,15 @@ impl Discord {
             .await
             .map_err(|e| failed(scrub(&describe(&e), &self.token)))?;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(|e| failed(scrub(&describe(&e), &self.token)))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| failed(scrub(&describe(&e), &self.token)))?;
         if status == 401 {
-            return Err(Ended::Refused(format!("gateway/bot: {}", refusal(status, &body, &self.token))));
+            return Err(Ended::Refused(format!(
+                "gateway/bot: {}",
+                refusal(status, &body, &self.token)
+            )));
         }
         if status != 200 {
             return Err(failed(refusal(status, &body, &self.token)));
@@ -193,7 +214,12 @@ impl Discord {
             .ok_or_else(|| failed("no url in the answer".into()))
     }
 
-    async fn connect(&self, link: &mut Link, inbound: &mpsc::Sender<Inbound>, cancel: &CancellationToken) -> Ended {
+    async fn connect(
+        &self,
+        link: &mut Link,
+        inbound: &mpsc::Sender<Inbound>,
+        cancel: &CancellationToken,
+    ) -> Ended {
         let url = match &link.session {
             Some(session) => session.resume_url.clone(),
             None => {
@@ -214,14 +240,30 @@ impl Discord {
         };
         let socket = match connected {
             Ok(Ok((socket, _))) => socket,
-            Ok(Err(e)) => return Ended::Failed { reason: format!("connect: {}", scrub(&e.to_string(), &self.token)), resume: true },
-            Err(_) => return Ended::Failed { reason: "connect: timed out".into(), resume: true },
+            Ok(Err(e)) => {
+                return Ended::Failed {
+                    reason: format!("connect: {}", scrub(&e.to_string(), &self.token)),
+                    resume: true,
+                };
+            }
+            Err(_) => {
+                return Ended::Failed {
+                    reason: "connect: timed out".into(),
+                    resume: true,
+                };
+            }
         };
         self.converse(socket, link, inbound, cancel).await
     }
 
     /// One connection, from Hello until it ends.
-    async fn converse(&self, socket: Socket, link: &mut Link, inbound: &mpsc::Sender<Inbound>, cancel: &CancellationToken) -> Ended {
+    async fn converse(
+        &self,
+        socket: Socket,
+        link: &mut Link,
+        inbound: &mpsc::Sender<Inbound>,
+        cancel: &CancellationToken,
+    ) -> Ended {
         let (mut sink, mut stream) = socket.split();
         let hello = tokio::select! {
             _ = cancel.cancelled() => return Ended::Stopped,
@@ -235,18 +277,26 @@ impl Discord {
             _ => None,
         };
         let Some(interval) = interval.filter(|ms| *ms > 0) else {
-            return Ended::Failed { reason: "no Hello from the gateway".into(), resume: true };
+            return Ended::Failed {
+                reason: "no Hello from the gateway".into(),
+                resume: true,
+            };
         };
 
         let every = Duration::from_millis(interval);
         // Discord asks for the first beat at a random point in the first interval, so that
         // many clients reconnecting at once do not beat in step.
-        let mut beat = tokio::time::interval_at(Instant::now() + every.mul_f64(random(1000) as f64 / 1000.0), every);
+        let mut beat = tokio::time::interval_at(
+            Instant::now() + every.mul_f64(random(1000) as f64 / 1000.0),
+            every,
+        );
         beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut acked = true;
 
         let greeting = match &link.session {
-            Some(session) => json!({"op": 6, "d": {"token": self.token, "session_id": session.id, "seq": link.seq}}),
+            Some(session) => {
+                json!({"op": 6, "d": {"token": self.token, "session_id": session.id, "seq": link.seq}})
+            }
             None => {
                 link.seq = None;
                 json!({"op": 2, "d": {
@@ -286,10 +336,22 @@ impl Discord {
                 Some(Ok(Message::Text(text))) => text,
                 Some(Ok(Message::Close(frame))) => return self.closed(frame),
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Ended::Failed { reason: scrub(&e.to_string(), &self.token), resume: true },
-                None => return Ended::Failed { reason: "the gateway closed the connection".into(), resume: true },
+                Some(Err(e)) => {
+                    return Ended::Failed {
+                        reason: scrub(&e.to_string(), &self.token),
+                        resume: true,
+                    };
+                }
+                None => {
+                    return Ended::Failed {
+                        reason: "the gateway closed the connection".into(),
+                        resume: true,
+                    };
+                }
             };
-            let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+            let Ok(payload) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
             match payload["op"].as_u64() {
                 Some(0) => {
                     if let Some(s) = payload["s"].as_u64() {
@@ -298,16 +360,27 @@ impl Discord {
                     let d = &payload["d"];
                     match payload["t"].as_str() {
                         Some("READY") => {
-                            link.me = d.pointer("/user/id").and_then(Value::as_str).map(str::to_string);
-                            link.session = match (d["session_id"].as_str(), d["resume_gateway_url"].as_str()) {
-                                (Some(id), Some(url)) => Some(Session { id: id.into(), resume_url: url.into() }),
+                            link.me = d
+                                .pointer("/user/id")
+                                .and_then(Value::as_str)
+                                .map(str::to_string);
+                            link.session = match (
+                                d["session_id"].as_str(),
+                                d["resume_gateway_url"].as_str(),
+                            ) {
+                                (Some(id), Some(url)) => Some(Session {
+                                    id: id.into(),
+                                    resume_url: url.into(),
+                                }),
                                 _ => None,
                             };
                             link.failures = 0;
                         }
                         Some("RESUMED") => link.failures = 0,
                         Some(event @ ("MESSAGE_CREATE" | "MESSAGE_UPDATE")) => {
-                            let Some(mut message) = message(d, link.me.as_deref()) else { continue };
+                            let Some(mut message) = message(d, link.me.as_deref()) else {
+                                continue;
+                            };
                             let changed = link.heard.changed(&message.message_id, &message.text);
                             if event == "MESSAGE_UPDATE" {
                                 // A message never edited by its author has no edit time.
@@ -325,12 +398,17 @@ impl Discord {
                     }
                 }
                 Some(1) => {
-                    if let Err(ended) = self.write(&mut sink, &json!({"op": 1, "d": link.seq})).await {
+                    if let Err(ended) = self
+                        .write(&mut sink, &json!({"op": 1, "d": link.seq}))
+                        .await
+                    {
                         return ended;
                     }
                 }
                 Some(7) => return Ended::Reconnect,
-                Some(9) if payload["d"] == true && link.session.is_some() => return Ended::Reconnect,
+                Some(9) if payload["d"] == true && link.session.is_some() => {
+                    return Ended::Reconnect;
+                }
                 Some(9) => return Ended::Invalidated,
                 Some(11) => acked = true,
                 _ => {}
@@ -338,23 +416,38 @@ impl Discord {
         }
     }
 
-    async fn write(&self, sink: &mut SplitSink<Socket, Message>, payload: &Value) -> Result<(), Ended> {
+    async fn write(
+        &self,
+        sink: &mut SplitSink<Socket, Message>,
+        payload: &Value,
+    ) -> Result<(), Ended> {
         sink.send(Message::text(payload.to_string()))
             .await
-            .map_err(|e| Ended::Failed { reason: scrub(&e.to_string(), &self.token), resume: true })
+            .map_err(|e| Ended::Failed {
+                reason: scrub(&e.to_string(), &self.token),
+                resume: true,
+            })
     }
 
     /// What Discord's close code says about coming back.
     fn closed(&self, frame: Option<CloseFrame>) -> Ended {
-        let (code, said) = frame.map_or((0, String::new()), |f| (u16::from(f.code), scrub(&f.reason, &self.token)));
+        let (code, said) = frame.map_or((0, String::new()), |f| {
+            (u16::from(f.code), scrub(&f.reason, &self.token))
+        });
         let reason = format!("closed with {code}: {said}");
         match code {
             // Authentication failed, invalid shard, sharding required, invalid API version,
             // invalid intents, disallowed intents.
             4004 | 4010..=4014 => Ended::Refused(reason),
             // Invalid sequence, session timed out: the session is gone.
-            4007 | 4009 => Ended::Failed { reason, resume: false },
-            _ => Ended::Failed { reason, resume: true },
+            4007 | 4009 => Ended::Failed {
+                reason,
+                resume: false,
+            },
+            _ => Ended::Failed {
+                reason,
+                resume: true,
+            },
         }
     }
 }
@@ -376,7 +469,11 @@ fn message(d: &Value, me: Option<&str>) -> Option<Inbound> {
             .and_then(Value::as_str)
             .or_else(|| author.get("username").and_then(Value::as_str))
             .map(str::to_string),
-        text: d.get("content").and_then(Value::as_str).unwrap_or("").to_string(),
+        text: d
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         private: d.get("guild_id").is_none_or(Value::is_null),
         attachments: d
             .get("attachments")
@@ -386,7 +483,10 @@ fn message(d: &Value, me: Option<&str>) -> Option<Inbound> {
             .filter_map(|a| {
                 Some(Attachment {
                     filename: a.get("filename")?.as_str()?.to_string(),
-                    content_type: a.get("content_type").and_then(Value::as_str).map(str::to_string),
+                    content_type: a
+                        .get("content_type")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                     size: a.get("size").and_then(Value::as_u64).unwrap_or(0),
                     url: a.get("url")?.as_str()?.to_string(),
                 })
@@ -417,8 +517,20 @@ mod tests {
         let person = json!({"id": "1", "channel_id": "9", "content": "hi", "author": {"id": "5", "username": "ann"},
                             "attachments": [{"id": "4", "filename": "cat.png", "content_type": "image/png", "size": 3, "url": "https://cdn/x/cat.png"}]});
         let heard = message(&person, Some("7")).unwrap();
-        assert_eq!((heard.channel_id.as_str(), heard.text.as_str(), heard.private), ("9", "hi", true));
-        let cat = Attachment { filename: "cat.png".into(), content_type: Some("image/png".into()), size: 3, url: "https://cdn/x/cat.png".into() };
+        assert_eq!(
+            (
+                heard.channel_id.as_str(),
+                heard.text.as_str(),
+                heard.private
+            ),
+            ("9", "hi", true)
+        );
+        let cat = Attachment {
+            filename: "cat.png".into(),
+            content_type: Some("image/png".into()),
+            size: 3,
+            url: "https://cdn/x/cat.png".into(),
+        };
         assert_eq!(heard.attachments, [cat]);
         assert_eq!(heard.sender.as_deref(), Some("ann"));
         let mut guild = person.clone();

@@ -10,5 +10,8 @@ pub enum ChannelError {
     Discord(String),
     /// A message or request to the platform failed after the channel was set up.
     #[error("{platform}: {reason}")]
-    Platform { platform: &'static str, reason: String },
+    Platform {
+        platform: &'static str,
+        reason: String,
+    },
 }

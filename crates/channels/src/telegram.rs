@@ -93,7 +93,10 @@ pub struct Telegram {
 
 impl fmt::Debug for Telegram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Telegram").field("base", &self.base).field("token", &"<redacted>").finish()
+        f.debug_struct("Telegram")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -105,16 +108,28 @@ struct Failure {
 
 impl From<Failure> for ChannelError {
     fn from(f: Failure) -> Self {
-        ChannelError::Platform { platform: "Telegram", reason: f.reason }
+        ChannelError::Platform {
+            platform: "Telegram",
+            reason: f.reason,
+        }
     }
 }
 
 impl Telegram {
     pub fn new(http: reqwest::Client, urls: &PlatformUrls, token: impl Into<String>) -> Self {
-        Telegram { http, base: urls.telegram.trim_end_matches('/').to_string(), token: token.into() }
+        Telegram {
+            http,
+            base: urls.telegram.trim_end_matches('/').to_string(),
+            token: token.into(),
+        }
     }
 
-    async fn call(&self, method: &str, params: &Value, timeout: Duration) -> Result<Value, Failure> {
+    async fn call(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+    ) -> Result<Value, Failure> {
         let response = self
             .http
             .post(format!("{}/bot{}/{method}", self.base, self.token))
@@ -122,32 +137,48 @@ impl Telegram {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| Failure { status: None, reason: format!("{method}: {}", scrub(&describe(&e), &self.token)) })?;
+            .map_err(|e| Failure {
+                status: None,
+                reason: format!("{method}: {}", scrub(&describe(&e), &self.token)),
+            })?;
         let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| Failure { status: None, reason: format!("{method}: {}", scrub(&describe(&e), &self.token)) })?;
+        let body = response.text().await.map_err(|e| Failure {
+            status: None,
+            reason: format!("{method}: {}", scrub(&describe(&e), &self.token)),
+        })?;
         let parsed: Option<Value> = serde_json::from_str(&body).ok();
         match parsed {
             Some(v) if status == 200 && v.get("ok").and_then(Value::as_bool) == Some(true) => {
                 Ok(v.get("result").cloned().unwrap_or(Value::Null))
             }
-            _ => Err(Failure { status: Some(status), reason: format!("{method}: {}", refusal(status, &body, &self.token)) }),
+            _ => Err(Failure {
+                status: Some(status),
+                reason: format!("{method}: {}", refusal(status, &body, &self.token)),
+            }),
         }
     }
 
     /// Sends `text` to a chat, split into as many messages as Telegram's limit needs.
     pub async fn send(&self, chat_id: i64, text: &str) -> Result<(), ChannelError> {
         for piece in split(text, MAX_TEXT) {
-            self.call("sendMessage", &json!({"chat_id": chat_id, "text": piece}), CALL_TIMEOUT).await?;
+            self.call(
+                "sendMessage",
+                &json!({"chat_id": chat_id, "text": piece}),
+                CALL_TIMEOUT,
+            )
+            .await?;
         }
         Ok(())
     }
 
     /// Shows "typing…" in a chat while she thinks.
     pub async fn typing(&self, chat_id: i64) -> Result<(), ChannelError> {
-        self.call("sendChatAction", &json!({"chat_id": chat_id, "action": "typing"}), CALL_TIMEOUT).await?;
+        self.call(
+            "sendChatAction",
+            &json!({"chat_id": chat_id, "action": "typing"}),
+            CALL_TIMEOUT,
+        )
+        .await?;
         Ok(())
     }
 
@@ -155,39 +186,79 @@ impl Telegram {
     /// over `limit` bytes before or while it arrives. Telegram's own Bot API serves at most
     /// 20 MB, but a self-hosted Bot API server lifts that to 2 GB.
     pub async fn download(&self, file_id: &str, limit: u64) -> Result<Vec<u8>, ChannelError> {
-        let file = self.call("getFile", &json!({"file_id": file_id}), CALL_TIMEOUT).await?;
+        let file = self
+            .call("getFile", &json!({"file_id": file_id}), CALL_TIMEOUT)
+            .await?;
         let path = file
             .get("file_path")
             .and_then(Value::as_str)
-            .ok_or_else(|| ChannelError::Platform { platform: "Telegram", reason: "getFile: no file_path".into() })?;
-        let failed = |reason: String| ChannelError::Platform { platform: "Telegram", reason: format!("download: {reason}") };
-        if file.get("file_size").and_then(Value::as_u64).is_some_and(|n| n > limit) {
+            .ok_or_else(|| ChannelError::Platform {
+                platform: "Telegram",
+                reason: "getFile: no file_path".into(),
+            })?;
+        let failed = |reason: String| ChannelError::Platform {
+            platform: "Telegram",
+            reason: format!("download: {reason}"),
+        };
+        if file
+            .get("file_size")
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n > limit)
+        {
             return Err(failed(format!("larger than {limit} bytes")));
         }
-        let request = self.http.get(format!("{}/file/bot{}/{path}", self.base, self.token)).timeout(CALL_TIMEOUT);
+        let request = self
+            .http
+            .get(format!("{}/file/bot{}/{path}", self.base, self.token))
+            .timeout(CALL_TIMEOUT);
         transport::download(request, limit, &self.token, failed).await
     }
 
     /// One long-poll: the messages and edits after `offset`, and the offset that confirms them.
     /// Anything else Telegram sends is skipped but still confirmed.
-    pub async fn updates(&self, offset: Option<i64>, wait_seconds: u64) -> Result<(Vec<Inbound>, Option<i64>), ChannelError> {
-        self.poll_once(offset, wait_seconds).await.map_err(ChannelError::from)
+    pub async fn updates(
+        &self,
+        offset: Option<i64>,
+        wait_seconds: u64,
+    ) -> Result<(Vec<Inbound>, Option<i64>), ChannelError> {
+        self.poll_once(offset, wait_seconds)
+            .await
+            .map_err(ChannelError::from)
     }
 
-    async fn poll_once(&self, offset: Option<i64>, wait_seconds: u64) -> Result<(Vec<Inbound>, Option<i64>), Failure> {
-        let mut params = json!({"timeout": wait_seconds, "allowed_updates": ["message", "edited_message"]});
+    async fn poll_once(
+        &self,
+        offset: Option<i64>,
+        wait_seconds: u64,
+    ) -> Result<(Vec<Inbound>, Option<i64>), Failure> {
+        let mut params =
+            json!({"timeout": wait_seconds, "allowed_updates": ["message", "edited_message"]});
         if let Some(o) = offset {
             params["offset"] = json!(o);
         }
-        let result = self.call("getUpdates", &params, Duration::from_secs(wait_seconds) + CALL_TIMEOUT).await?;
+        let result = self
+            .call(
+                "getUpdates",
+                &params,
+                Duration::from_secs(wait_seconds) + CALL_TIMEOUT,
+            )
+            .await?;
         let updates = result.as_array().cloned().unwrap_or_default();
-        let next = updates.iter().filter_map(|u| u.get("update_id").and_then(Value::as_i64)).max().map(|id| id + 1);
+        let next = updates
+            .iter()
+            .filter_map(|u| u.get("update_id").and_then(Value::as_i64))
+            .max()
+            .map(|id| id + 1);
         Ok((updates.iter().filter_map(inbound).collect(), next))
     }
 
     /// Polls until `cancel` fires or `inbound` is closed, handing each message on. Returns an
     /// error only when Telegram refuses the token, which no retry can fix.
-    pub async fn poll(&self, inbound: mpsc::Sender<Inbound>, cancel: CancellationToken) -> Result<(), ChannelError> {
+    pub async fn poll(
+        &self,
+        inbound: mpsc::Sender<Inbound>,
+        cancel: CancellationToken,
+    ) -> Result<(), ChannelError> {
         let mut offset = None;
         let mut failures = 0u32;
         loop {
@@ -205,9 +276,15 @@ impl Telegram {
                         }
                     }
                 }
-                Err(Failure { status: Some(401 | 404), reason }) => {
+                Err(Failure {
+                    status: Some(401 | 404),
+                    reason,
+                }) => {
                     tracing::warn!(%reason, "Telegram refused the bot token; polling stopped");
-                    return Err(ChannelError::Platform { platform: "Telegram", reason });
+                    return Err(ChannelError::Platform {
+                        platform: "Telegram",
+                        reason,
+                    });
                 }
                 Err(failure) => {
                     failures += 1;
@@ -228,7 +305,12 @@ fn inbound(update: &Value) -> Option<Inbound> {
         Some(message) => (message, false),
         None => (update.get("edited_message")?, true),
     };
-    let text = message.get("text").or_else(|| message.get("caption")).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = message
+        .get("text")
+        .or_else(|| message.get("caption"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let command = text
         .strip_prefix('/')
         .and_then(|rest| rest.split_whitespace().next())
@@ -237,18 +319,36 @@ fn inbound(update: &Value) -> Option<Inbound> {
     let photo = message
         .get("photo")
         .and_then(Value::as_array)
-        .and_then(|sizes| sizes.iter().max_by_key(|s| s.get("file_size").and_then(Value::as_i64).unwrap_or(0)))
+        .and_then(|sizes| {
+            sizes
+                .iter()
+                .max_by_key(|s| s.get("file_size").and_then(Value::as_i64).unwrap_or(0))
+        })
         .and_then(|s| s.get("file_id").and_then(Value::as_str))
         .map(str::to_string);
     let from = message.get("from");
-    let unperceived = UNPERCEIVED.iter().find(|(field, _)| message.get(field).is_some()).map(|(_, what)| *what);
+    let unperceived = UNPERCEIVED
+        .iter()
+        .find(|(field, _)| message.get(field).is_some())
+        .map(|(_, what)| *what);
     // A GIF also arrives as a `document`, for clients that predate animations; it is the GIF.
-    let document = if message.get("animation").is_some() { None } else { TelegramFile::of(message.get("document")) };
+    let document = if message.get("animation").is_some() {
+        None
+    } else {
+        TelegramFile::of(message.get("document"))
+    };
     Some(Inbound {
         update_id: update.get("update_id")?.as_i64()?,
         chat_id: message.pointer("/chat/id")?.as_i64()?,
-        chat_type: message.pointer("/chat/type").and_then(Value::as_str).unwrap_or("private").to_string(),
-        message_id: message.get("message_id").and_then(Value::as_i64).unwrap_or(0),
+        chat_type: message
+            .pointer("/chat/type")
+            .and_then(Value::as_str)
+            .unwrap_or("private")
+            .to_string(),
+        message_id: message
+            .get("message_id")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
         sender: from
             .and_then(|f| f.get("username").or_else(|| f.get("first_name")))
             .and_then(Value::as_str)

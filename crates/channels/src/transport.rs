@@ -16,13 +16,24 @@ pub(crate) async fn download(
     failed: impl Fn(String) -> ChannelError,
 ) -> Result<Vec<u8>, ChannelError> {
     let too_large = || failed(format!("larger than {limit} bytes"));
-    let mut response = request.send().await.map_err(|e| failed(scrub(&describe(&e), token)))?;
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| failed(scrub(&describe(&e), token)))?;
     let status = response.status().as_u16();
     if status != 200 {
-        return Err(failed(refusal(status, &response.text().await.unwrap_or_default(), token)));
+        return Err(failed(refusal(
+            status,
+            &response.text().await.unwrap_or_default(),
+            token,
+        )));
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| failed(scrub(&describe(&e), token)))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| failed(scrub(&describe(&e), token)))?
+    {
         if (bytes.len() + chunk.len()) as u64 > limit {
             return Err(too_large());
         }
@@ -37,17 +48,29 @@ pub(crate) fn refusal(status: u16, body: &str, token: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let said = parsed
         .as_ref()
-        .and_then(|v| v.get("description").or_else(|| v.get("message")).and_then(Value::as_str))
+        .and_then(|v| {
+            v.get("description")
+                .or_else(|| v.get("message"))
+                .and_then(Value::as_str)
+        })
         .map(str::to_string)
         .unwrap_or_else(|| body.trim().chars().take(200).collect());
     let prefix = format!("{status}: ");
     let said = said.strip_prefix(&prefix).unwrap_or(&said).to_string();
-    let text = if said.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {said}") };
+    let text = if said.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {said}")
+    };
     scrub(&text, token)
 }
 
 pub(crate) fn scrub(text: &str, token: &str) -> String {
-    if token.is_empty() { text.to_string() } else { text.replace(token, "<token>") }
+    if token.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(token, "<token>")
+    }
 }
 
 /// Bot tokens are printable ASCII without separators; anything else cannot be a token and
@@ -56,7 +79,10 @@ pub(crate) fn check_token(token: &str) -> Result<(), String> {
     if token.is_empty() {
         return Err("the token is empty".into());
     }
-    if !token.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '?' | '#' | '%' | '&')) {
+    if !token
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '?' | '#' | '%' | '&'))
+    {
         return Err("the token has characters a bot token cannot have".into());
     }
     Ok(())
@@ -80,7 +106,11 @@ pub(crate) fn split(text: &str, max: usize) -> Vec<String> {
         start += cut;
     }
     pieces.push(chars[start..].iter().collect());
-    pieces.into_iter().map(|p| p.trim_end().to_string()).filter(|p| !p.is_empty()).collect()
+    pieces
+        .into_iter()
+        .map(|p| p.trim_end().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -90,8 +120,17 @@ mod tests {
     #[test]
     fn long_text_is_split_within_the_limit() {
         let text = format!("{}\n{}", "a".repeat(7), "b".repeat(5));
-        assert_eq!(split(&text, 10), vec!["aaaaaaa".to_string(), "bbbbb".to_string()]);
-        assert_eq!(split(&"x".repeat(25), 10).iter().map(|p| p.len()).collect::<Vec<_>>(), vec![10, 10, 5]);
+        assert_eq!(
+            split(&text, 10),
+            vec!["aaaaaaa".to_string(), "bbbbb".to_string()]
+        );
+        assert_eq!(
+            split(&"x".repeat(25), 10)
+                .iter()
+                .map(|p| p.len())
+                .collect::<Vec<_>>(),
+            vec![10, 10, 5]
+        );
         assert_eq!(split("short", 10), vec!["short".to_string()]);
     }
 }

@@ -23,7 +23,10 @@ pub struct PlatformUrls {
 
 impl Default for PlatformUrls {
     fn default() -> Self {
-        PlatformUrls { telegram: "https://api.telegram.org".into(), discord: "https://discord.com/api/v10".into() }
+        PlatformUrls {
+            telegram: "https://api.telegram.org".into(),
+            discord: "https://discord.com/api/v10".into(),
+        }
     }
 }
 
@@ -37,14 +40,27 @@ pub async fn validate(
 ) -> Result<Channel, ChannelError> {
     let token = token.trim();
     match kind {
-        ChannelKind::Web => return Ok(Channel { kind, name: String::new(), credentials: None, verified_at: None }),
-        ChannelKind::Telegram => telegram(client, &urls.telegram, token).await.map_err(ChannelError::Telegram)?,
-        ChannelKind::Discord => discord(client, &urls.discord, token).await.map_err(ChannelError::Discord)?,
+        ChannelKind::Web => {
+            return Ok(Channel {
+                kind,
+                name: String::new(),
+                credentials: None,
+                verified_at: None,
+            });
+        }
+        ChannelKind::Telegram => telegram(client, &urls.telegram, token)
+            .await
+            .map_err(ChannelError::Telegram)?,
+        ChannelKind::Discord => discord(client, &urls.discord, token)
+            .await
+            .map_err(ChannelError::Discord)?,
     }
     Ok(Channel {
         kind,
         name: String::new(),
-        credentials: Some(Credentials { token: token.to_string() }),
+        credentials: Some(Credentials {
+            token: token.to_string(),
+        }),
         verified_at: None,
     })
 }
@@ -59,11 +75,15 @@ async fn telegram(client: &reqwest::Client, base: &str, token: &str) -> Result<(
         .await
         .map_err(|e| format!("could not reach Telegram ({})", scrub(&describe(&e), token)))?;
     let status = response.status().as_u16();
-    let body = response.text().await.map_err(|e| scrub(&describe(&e), token))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| scrub(&describe(&e), token))?;
     if status != 200 {
         return Err(refusal(status, &body, token));
     }
-    let parsed: serde_json::Value = serde_json::from_str(&body).map_err(|_| "Telegram sent an unreadable answer".to_string())?;
+    let parsed: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|_| "Telegram sent an unreadable answer".to_string())?;
     if parsed.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
         return Err(refusal(status, &body, token));
     }

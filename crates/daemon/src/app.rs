@@ -31,7 +31,11 @@ pub struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error("No free port in {first}..{last} on {host}")]
-    NoFreePort { host: std::net::IpAddr, first: u16, last: u16 },
+    NoFreePort {
+        host: std::net::IpAddr,
+        first: u16,
+        last: u16,
+    },
     #[error("Could not open ETERNEGO_HOME ({path}): {reason}")]
     Home { path: String, reason: String },
     #[error("Could not open the identity store: {0}")]
@@ -41,7 +45,10 @@ pub enum LaunchError {
 }
 
 #[derive(OpenApi)]
-#[openapi(info(title = "Eternego", description = "The eternego daemon: personas, their lifecycle and diaries, and the identity engine."))]
+#[openapi(info(
+    title = "Eternego",
+    description = "The eternego daemon: personas, their lifecycle and diaries, and the identity engine."
+))]
 struct ApiDoc;
 
 /// Binds `host:port`, or the first free one of the next 19 ports. Prints the documented line
@@ -54,7 +61,10 @@ pub async fn bind(config: &Config) -> Result<TcpListener, LaunchError> {
             Ok(listener) => {
                 if port != first {
                     use std::io::Write;
-                    let _ = writeln!(std::io::stdout(), "Port {first} was in use; using {port} instead.");
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "Port {first} was in use; using {port} instead."
+                    );
                 }
                 return Ok(listener);
             }
@@ -62,7 +72,11 @@ pub async fn bind(config: &Config) -> Result<TcpListener, LaunchError> {
             Err(e) => return Err(e.into()),
         }
     }
-    Err(LaunchError::NoFreePort { host: config.host, first, last })
+    Err(LaunchError::NoFreePort {
+        host: config.host,
+        first,
+        last,
+    })
 }
 
 /// Everything the routes need, opened from the configuration.
@@ -73,21 +87,47 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn open(config: Config) -> Result<Daemon, LaunchError> {
-        let home_error = |e: &dyn std::fmt::Display| LaunchError::Home { path: config.home.display().to_string(), reason: e.to_string() };
-        let keyring = if config.system_keyring { persona::secrets::Keyring::system() } else { persona::secrets::Keyring::none() };
+        let home_error = |e: &dyn std::fmt::Display| LaunchError::Home {
+            path: config.home.display().to_string(),
+            reason: e.to_string(),
+        };
+        let keyring = if config.system_keyring {
+            persona::secrets::Keyring::system()
+        } else {
+            persona::secrets::Keyring::none()
+        };
         let store = persona::Store::open(&config.home, &keyring).map_err(|e| home_error(&e))?;
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| home_error(&e))?;
         let preparer = organs::Preparer::new(http.clone(), config.providers.clone());
-        let settings = instances::Settings { min_interval: config.identity_min_interval, ..Default::default() };
+        let settings = instances::Settings {
+            min_interval: config.identity_min_interval,
+            ..Default::default()
+        };
         let identity = instances::Service::open(&config.home.join("identity"), settings)
             .map_err(|e| LaunchError::Identity(e.to_string()))?;
-        let surroundings =
-            mind::Surroundings { http: http.clone(), identity: identity.clone(), clock: Arc::new(mind::SystemClock), platforms: config.platforms.clone() };
-        let manager = Manager::new(store, preparer, http, config.platforms.clone(), surroundings);
-        Ok(Daemon { state: AppState { config: Arc::new(config), manager: Arc::new(manager) }, identity })
+        let surroundings = mind::Surroundings {
+            http: http.clone(),
+            identity: identity.clone(),
+            clock: Arc::new(mind::SystemClock),
+            platforms: config.platforms.clone(),
+        };
+        let manager = Manager::new(
+            store,
+            preparer,
+            http,
+            config.platforms.clone(),
+            surroundings,
+        );
+        Ok(Daemon {
+            state: AppState {
+                config: Arc::new(config),
+                manager: Arc::new(manager),
+            },
+            identity,
+        })
     }
 
     /// The whole HTTP surface for a daemon listening on `port`.
@@ -122,26 +162,44 @@ impl Daemon {
             .with_state(self.state.clone())
             .split_for_parts();
         let openapi = Arc::new(openapi.merge_from(instances::openapi()));
-        let guard = Guard { port, allowed_hosts: Arc::new(self.state.config.allowed_hosts.clone()) };
+        let guard = Guard {
+            port,
+            allowed_hosts: Arc::new(self.state.config.allowed_hosts.clone()),
+        };
         let sockets = Router::new()
             .route("/ws/system", get(crate::routes::socket::system_socket))
-            .route("/ws/{persona_id}", get(crate::routes::socket::persona_socket))
+            .route(
+                "/ws/{persona_id}",
+                get(crate::routes::socket::persona_socket),
+            )
             .with_state(self.state.clone());
-        api.route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
-            .merge(sockets)
-            .merge(instances::router(self.identity.clone()))
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .layer(middleware::from_fn_with_state(guard, crate::guard::middleware))
-            .layer(crate::trace::layer())
+        api.route(
+            "/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
+        .merge(sockets)
+        .merge(instances::router(self.identity.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            guard,
+            crate::guard::middleware,
+        ))
+        .layer(crate::trace::layer())
     }
 
     /// Serves until `shutdown` resolves, then stops every persona cleanly.
-    pub async fn launch(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), LaunchError> {
+    pub async fn launch(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), LaunchError> {
         let port = listener.local_addr()?.port();
         self.state.manager.boot().await;
         let app = self.router(port);
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         self.state.manager.stop_all().await;
         Ok(())
     }
@@ -152,5 +210,8 @@ async fn not_found(_: Uri) -> ApiError {
 }
 
 async fn method_not_allowed(_: Method) -> (axum::http::StatusCode, Json<serde_json::Value>) {
-    (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(serde_json::json!({ "detail": "Method Not Allowed" })))
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        Json(serde_json::json!({ "detail": "Method Not Allowed" })),
+    )
 }

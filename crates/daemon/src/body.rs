@@ -29,10 +29,18 @@ pub struct Field {
 
 impl Field {
     pub const fn required(name: &'static str, kind: Kind) -> Field {
-        Field { name, kind, required: true }
+        Field {
+            name,
+            kind,
+            required: true,
+        }
     }
     pub const fn optional(name: &'static str, kind: Kind) -> Field {
-        Field { name, kind, required: false }
+        Field {
+            name,
+            kind,
+            required: false,
+        }
     }
 }
 
@@ -66,7 +74,12 @@ pub fn check(fields: &[Field], object: &mut Map<String, Value>, loc: &[&str]) ->
             Some(v) => match field.kind {
                 Kind::Str => {
                     if !v.is_string() {
-                        errors.push(FieldError::new("string_type", &at, "Input should be a valid string", v.clone()));
+                        errors.push(FieldError::new(
+                            "string_type",
+                            &at,
+                            "Input should be a valid string",
+                            v.clone(),
+                        ));
                     }
                 }
                 Kind::Bool => match lax_bool(v) {
@@ -132,7 +145,10 @@ impl<S: Send + Sync, T: Validated> FromRequest<S> for Body<T> {
 /// Parses and validates a JSON body.
 pub fn parse<T: Validated>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Validation(vec![FieldError::missing(&["body"], Value::Null)]));
+        return Err(ApiError::Validation(vec![FieldError::missing(
+            &["body"],
+            Value::Null,
+        )]));
     }
     let mut value: Value = serde_json::from_slice(bytes).map_err(|e| {
         let position = offset(bytes, e.line(), e.column());
@@ -155,7 +171,12 @@ pub fn parse<T: Validated>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::Validation(errors));
     }
     serde_json::from_value(value).map_err(|e| {
-        ApiError::Validation(vec![FieldError::new("value_error", &["body"], &e.to_string(), Value::Null)])
+        ApiError::Validation(vec![FieldError::new(
+            "value_error",
+            &["body"],
+            &e.to_string(),
+            Value::Null,
+        )])
     })
 }
 
@@ -183,7 +204,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PersonaId {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::persona_not_found())?;
-        parse_id(&raw).map(PersonaId).ok_or_else(ApiError::persona_not_found)
+        parse_id(&raw)
+            .map(PersonaId)
+            .ok_or_else(ApiError::persona_not_found)
     }
 }
 
@@ -203,7 +226,10 @@ mod tests {
         name: String,
     }
     impl Validated for Probe {
-        const FIELDS: &'static [Field] = &[Field::required("name", Kind::Str), Field::optional("flag", Kind::Bool)];
+        const FIELDS: &'static [Field] = &[
+            Field::required("name", Kind::Str),
+            Field::optional("flag", Kind::Bool),
+        ];
     }
 
     fn detail(result: Result<Probe, ApiError>) -> Vec<FieldError> {

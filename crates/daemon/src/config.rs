@@ -42,44 +42,73 @@ impl Config {
             None => IpAddr::from([127, 0, 0, 1]),
         };
         let port = match var("WEB_PORT") {
-            Some(p) => p.trim().parse().map_err(|_| format!("WEB_PORT must be a port number, got '{p}'"))?,
+            Some(p) => p
+                .trim()
+                .parse()
+                .map_err(|_| format!("WEB_PORT must be a port number, got '{p}'"))?,
             None => DEFAULT_PORT,
         };
         let home = match var("ETERNEGO_HOME") {
             Some(h) => PathBuf::from(h),
             None => home_dir()?.join(".eternego"),
         };
-        let url = |name: &str, default: &str| var(name).unwrap_or_else(|| default.to_string()).trim_end_matches('/').to_string();
+        let url = |name: &str, default: &str| {
+            var(name)
+                .unwrap_or_else(|| default.to_string())
+                .trim_end_matches('/')
+                .to_string()
+        };
         let providers = Endpoints {
             local: url("OLLAMA_BASE_URL", "http://localhost:11434"),
             anthropic: url("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
             openai: url("OPENAI_BASE_URL", "https://api.openai.com"),
             xai: url("XAI_BASE_URL", "https://api.x.ai"),
-            gemini: url("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+            gemini: url(
+                "GEMINI_BASE_URL",
+                "https://generativelanguage.googleapis.com",
+            ),
         };
         let platforms = PlatformUrls {
             telegram: url("TELEGRAM_BASE_URL", "https://api.telegram.org"),
             discord: url("DISCORD_BASE_URL", "https://discord.com/api/v10"),
         };
         let identity_min_interval = match var("IDENTITY_MIN_INTERVAL_MS") {
-            Some(ms) => Duration::from_millis(
-                ms.trim().parse().map_err(|_| format!("IDENTITY_MIN_INTERVAL_MS must be milliseconds, got '{ms}'"))?,
-            ),
+            Some(ms) => Duration::from_millis(ms.trim().parse().map_err(|_| {
+                format!("IDENTITY_MIN_INTERVAL_MS must be milliseconds, got '{ms}'")
+            })?),
             None => Duration::from_secs(1),
         };
         let upload_limit = match var("ETERNEGO_UPLOAD_LIMIT_MB") {
             Some(mb) => {
-                mb.trim().parse::<usize>().map_err(|_| format!("ETERNEGO_UPLOAD_LIMIT_MB must be a number, got '{mb}'"))?
+                mb.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("ETERNEGO_UPLOAD_LIMIT_MB must be a number, got '{mb}'"))?
                     * 1024
                     * 1024
             }
             None => DEFAULT_UPLOAD_LIMIT,
         };
         let allowed_hosts = var("ETERNEGO_ALLOWED_HOSTS")
-            .map(|v| v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
-        let system_keyring = !var("ETERNEGO_KEYRING").is_some_and(|v| v.trim().eq_ignore_ascii_case("file"));
-        Ok(Config { host, port, home, providers, platforms, identity_min_interval, upload_limit, allowed_hosts, system_keyring })
+        let system_keyring =
+            !var("ETERNEGO_KEYRING").is_some_and(|v| v.trim().eq_ignore_ascii_case("file"));
+        Ok(Config {
+            host,
+            port,
+            home,
+            providers,
+            platforms,
+            identity_min_interval,
+            upload_limit,
+            allowed_hosts,
+            system_keyring,
+        })
     }
 }
 
@@ -88,12 +117,15 @@ pub fn parse_host(text: &str) -> Result<IpAddr, String> {
     if t.eq_ignore_ascii_case("localhost") {
         return Ok(IpAddr::from([127, 0, 0, 1]));
     }
-    t.parse().map_err(|_| format!("host must be an IP address, got '{t}'"))
+    t.parse()
+        .map_err(|_| format!("host must be an IP address, got '{t}'"))
 }
 
 fn home_dir() -> Result<PathBuf, String> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
-        .ok_or_else(|| "HOME is not set; set ETERNEGO_HOME to choose where personas live".to_string())
+        .ok_or_else(|| {
+            "HOME is not set; set ETERNEGO_HOME to choose where personas live".to_string()
+        })
 }

@@ -24,7 +24,10 @@ pub struct Guard {
 
 impl Guard {
     fn host_allowed(&self, host: &str) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         host == "localhost" || host.parse::<IpAddr>().is_ok() || self.allowed_hosts.contains(&host)
     }
 
@@ -36,7 +39,9 @@ impl Guard {
 
     /// Checks an `Origin` header value (`scheme://name[:port]`).
     fn check_origin(&self, value: &str) -> bool {
-        let Some(rest) = value.strip_prefix("http://") else { return false };
+        let Some(rest) = value.strip_prefix("http://") else {
+            return false;
+        };
         let (name, port) = split_authority(rest.trim_end_matches('/'));
         self.host_allowed(name) && port.unwrap_or(80) == self.port
     }
@@ -52,7 +57,10 @@ impl Guard {
         let upgrade = headers.contains_key(header::UPGRADE);
         if (changes_state || upgrade)
             && let Some(origin) = headers.get(header::ORIGIN)
-            && !origin.to_str().map(|o| self.check_origin(o)).unwrap_or(false)
+            && !origin
+                .to_str()
+                .map(|o| self.check_origin(o))
+                .unwrap_or(false)
         {
             return Err(ApiError::Forbidden("Cross-origin request refused.".into()));
         }
@@ -86,7 +94,10 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn guard() -> Guard {
-        Guard { port: 5000, allowed_hosts: Arc::new(vec!["eternego.lan".into()]) }
+        Guard {
+            port: 5000,
+            allowed_hosts: Arc::new(vec!["eternego.lan".into()]),
+        }
     }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
@@ -100,21 +111,48 @@ mod tests {
     #[test]
     fn rebinding_hosts_are_refused() {
         let g = guard();
-        assert!(g.verdict(&Method::GET, &headers(&[(header::HOST, "localhost:5000")])).is_ok());
-        assert!(g.verdict(&Method::GET, &headers(&[(header::HOST, "127.0.0.1:5000")])).is_ok());
-        assert!(g.verdict(&Method::GET, &headers(&[(header::HOST, "[::1]:5000")])).is_ok());
-        assert!(g.verdict(&Method::GET, &headers(&[(header::HOST, "eternego.lan")])).is_ok());
-        assert!(g.verdict(&Method::GET, &headers(&[(header::HOST, "evil.example:5000")])).is_err());
+        assert!(
+            g.verdict(&Method::GET, &headers(&[(header::HOST, "localhost:5000")]))
+                .is_ok()
+        );
+        assert!(
+            g.verdict(&Method::GET, &headers(&[(header::HOST, "127.0.0.1:5000")]))
+                .is_ok()
+        );
+        assert!(
+            g.verdict(&Method::GET, &headers(&[(header::HOST, "[::1]:5000")]))
+                .is_ok()
+        );
+        assert!(
+            g.verdict(&Method::GET, &headers(&[(header::HOST, "eternego.lan")]))
+                .is_ok()
+        );
+        assert!(
+            g.verdict(
+                &Method::GET,
+                &headers(&[(header::HOST, "evil.example:5000")])
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn cross_origin_writes_are_refused() {
         let g = guard();
-        let own = headers(&[(header::HOST, "localhost:5000"), (header::ORIGIN, "http://localhost:5000")]);
+        let own = headers(&[
+            (header::HOST, "localhost:5000"),
+            (header::ORIGIN, "http://localhost:5000"),
+        ]);
         assert!(g.verdict(&Method::POST, &own).is_ok());
-        let other_port = headers(&[(header::HOST, "localhost:5000"), (header::ORIGIN, "http://localhost:3000")]);
+        let other_port = headers(&[
+            (header::HOST, "localhost:5000"),
+            (header::ORIGIN, "http://localhost:3000"),
+        ]);
         assert!(g.verdict(&Method::POST, &other_port).is_err());
-        let evil = headers(&[(header::HOST, "localhost:5000"), (header::ORIGIN, "https://evil.example")]);
+        let evil = headers(&[
+            (header::HOST, "localhost:5000"),
+            (header::ORIGIN, "https://evil.example"),
+        ]);
         assert!(g.verdict(&Method::POST, &evil).is_err());
         assert!(g.verdict(&Method::GET, &evil).is_ok());
         let null = headers(&[(header::ORIGIN, "null")]);
@@ -124,7 +162,10 @@ mod tests {
     #[test]
     fn cross_origin_websocket_upgrades_are_refused() {
         let g = guard();
-        let upgrade = headers(&[(header::UPGRADE, "websocket"), (header::ORIGIN, "http://evil.example")]);
+        let upgrade = headers(&[
+            (header::UPGRADE, "websocket"),
+            (header::ORIGIN, "http://evil.example"),
+        ]);
         assert!(g.verdict(&Method::GET, &upgrade).is_err());
     }
 }

@@ -170,11 +170,21 @@ impl Manager {
             url: Some(persona.thinking.url.clone()),
             api_key: persona.thinking.api_key.clone(),
         };
-        self.preparer.prepare(OrganSlot::Thinking, &request).await.map_err(|e| e.to_string())?;
+        self.preparer
+            .prepare(OrganSlot::Thinking, &request)
+            .await
+            .map_err(|e| e.to_string())?;
         let id = persona.id;
-        let agent = Agent::start(persona, self.store.clone(), self.surroundings.clone()).await.map_err(|e| e.to_string())?;
+        let agent = Agent::start(persona, self.store.clone(), self.surroundings.clone())
+            .await
+            .map_err(|e| e.to_string())?;
         let agent = Arc::new(agent);
-        tokio::spawn(attend(Arc::downgrade(&agent), self.agents.clone(), self.hub.clone(), self.feed.clone()));
+        tokio::spawn(attend(
+            Arc::downgrade(&agent),
+            self.agents.clone(),
+            self.hub.clone(),
+            self.feed.clone(),
+        ));
         self.agents.lock().await.insert(id, agent);
         Ok(())
     }
@@ -208,14 +218,20 @@ impl Manager {
             return Ok(false);
         }
         let persona = self.load(id)?;
-        self.bring_up(persona).await.map_err(ManagerError::Invalid)?;
+        self.bring_up(persona)
+            .await
+            .map_err(ManagerError::Invalid)?;
         Ok(true)
     }
 
     pub async fn stop(&self, id: Uuid) -> Result<(), ManagerError> {
         let lock = self.lock_for(id);
         let _held = lock.lock().await;
-        if self.take_down(id).await { Ok(()) } else { Err(ManagerError::NotRunning) }
+        if self.take_down(id).await {
+            Ok(())
+        } else {
+            Err(ManagerError::NotRunning)
+        }
     }
 
     /// Rebuilds her agent from what is on disk now (not from the running agent's copy, which
@@ -236,12 +252,21 @@ impl Manager {
     }
 
     /// Prepares one organ, turning a refusal into the 400 that names the organ and why.
-    async fn prepare_organ(&self, slot: OrganSlot, ask: &OrganRequest) -> Result<Organ, ManagerError> {
-        self.preparer.prepare(slot, ask).await.map_err(|e| ManagerError::Invalid(e.to_string()))
+    async fn prepare_organ(
+        &self,
+        slot: OrganSlot,
+        ask: &OrganRequest,
+    ) -> Result<Organ, ManagerError> {
+        self.preparer
+            .prepare(slot, ask)
+            .await
+            .map_err(|e| ManagerError::Invalid(e.to_string()))
     }
 
     async fn prepare_environment(&self, env: &Environment) -> Result<Prepared, ManagerError> {
-        let thinking = self.prepare_organ(OrganSlot::Thinking, &env.thinking).await?;
+        let thinking = self
+            .prepare_organ(OrganSlot::Thinking, &env.thinking)
+            .await?;
         let mut organs = Vec::new();
         for (slot, ask) in &env.organs {
             if ask.model.as_deref().is_some_and(|m| !m.trim().is_empty()) {
@@ -249,7 +274,10 @@ impl Manager {
             }
         }
         let mut channels = Vec::new();
-        for (kind, token) in [(ChannelKind::Telegram, &env.telegram_token), (ChannelKind::Discord, &env.discord_token)] {
+        for (kind, token) in [
+            (ChannelKind::Telegram, &env.telegram_token),
+            (ChannelKind::Discord, &env.discord_token),
+        ] {
             if let Some(token) = token.as_deref().filter(|t| !t.trim().is_empty()) {
                 let channel = channels::validate(&self.http, &self.platforms, kind, token.trim())
                     .await
@@ -257,11 +285,20 @@ impl Manager {
                 channels.push(channel);
             }
         }
-        Ok(Prepared { thinking, organs, channels })
+        Ok(Prepared {
+            thinking,
+            organs,
+            channels,
+        })
     }
 
     /// Registers a local Mind under her wrapper name; cloud Minds are used as they are.
-    async fn embody(&self, id: Uuid, persona: &mut Persona, thinking: Organ) -> Result<(), ManagerError> {
+    async fn embody(
+        &self,
+        id: Uuid,
+        persona: &mut Persona,
+        thinking: Organ,
+    ) -> Result<(), ManagerError> {
         if thinking.provider.is_none() {
             persona.base_model = thinking.name.clone();
             persona.thinking = self.preparer.register_mind(id, &thinking).await.map_err(|e| {
@@ -278,7 +315,11 @@ impl Manager {
 
     /// `POST /api/persona/create`. All or nothing: a failure after validation leaves no folder,
     /// no diary, no secret and no registered model behind.
-    pub async fn create(&self, name: String, env: Environment) -> Result<(Persona, Phrase), ManagerError> {
+    pub async fn create(
+        &self,
+        name: String,
+        env: Environment,
+    ) -> Result<(Persona, Phrase), ManagerError> {
         let prepared = self.prepare_environment(&env).await?;
         let id = Uuid::new_v4();
         let mut persona = Persona::new(id, name, prepared.thinking.clone(), today());
@@ -291,12 +332,16 @@ impl Manager {
         if let Err(e) = self.settle_new(&persona, &phrase).await {
             self.undo_new(&persona).await;
             return Err(match e {
-                ManagerError::Internal(m) => ManagerError::Invalid(format!("Could not create the persona: {m}")),
+                ManagerError::Internal(m) => {
+                    ManagerError::Invalid(format!("Could not create the persona: {m}"))
+                }
                 other => other,
             });
         }
         if let Err(e) = self.start(id).await {
-            return Err(ManagerError::Lifecycle(format!("Persona created but failed to start: {e}")));
+            return Err(ManagerError::Lifecycle(format!(
+                "Persona created but failed to start: {e}"
+            )));
         }
         Ok((persona, phrase))
     }
@@ -309,14 +354,24 @@ impl Manager {
         lay_out_home(&home).map_err(internal)?;
         std::fs::create_dir_all(staging.path().join("workspace")).map_err(internal)?;
         self.store.write_record(persona, &home).map_err(internal)?;
-        self.store.set_phrase(persona.id, phrase).map_err(internal)?;
+        self.store
+            .set_phrase(persona.id, phrase)
+            .map_err(internal)?;
         self.write_diary(persona.id, &home, phrase).await?;
-        self.store.install(persona.id, staging.path()).map_err(internal)?;
+        self.store
+            .install(persona.id, staging.path())
+            .map_err(internal)?;
         Ok(())
     }
 
-    async fn write_diary(&self, id: Uuid, home: &Path, phrase: &Phrase) -> Result<(), ManagerError> {
-        let (diary_dir, home, phrase) = (self.store.diary_dir(id), home.to_path_buf(), phrase.clone());
+    async fn write_diary(
+        &self,
+        id: Uuid,
+        home: &Path,
+        phrase: &Phrase,
+    ) -> Result<(), ManagerError> {
+        let (diary_dir, home, phrase) =
+            (self.store.diary_dir(id), home.to_path_buf(), phrase.clone());
         tokio::task::spawn_blocking(move || persona::diary::write(&diary_dir, &home, id, &phrase))
             .await
             .map_err(internal)?
@@ -381,9 +436,13 @@ impl Manager {
                 persona.sickness = None;
             }
         }
-        let organs_changed = OrganSlot::ALL.iter().any(|s| before.organ(*s) != persona.organ(*s));
+        let organs_changed = OrganSlot::ALL
+            .iter()
+            .any(|s| before.organ(*s) != persona.organ(*s));
         if persona != before {
-            self.store.save(&persona).map_err(|e| ManagerError::Invalid(format!("Could not save the persona's identity. ({e})")))?;
+            self.store.save(&persona).map_err(|e| {
+                ManagerError::Invalid(format!("Could not save the persona's identity. ({e})"))
+            })?;
         }
         if old_mind.provider.is_none()
             && old_mind.name != persona.thinking.name
@@ -402,7 +461,9 @@ impl Manager {
             (_, true) if organs_changed => self.relaunch(persona.clone()).await,
             _ => Ok(()),
         };
-        outcome.map_err(|e| ManagerError::Lifecycle(format!("Updated but lifecycle change failed: {e}")))?;
+        outcome.map_err(|e| {
+            ManagerError::Lifecycle(format!("Updated but lifecycle change failed: {e}"))
+        })?;
         Ok((persona.status, self.is_running(id).await))
     }
 
@@ -426,9 +487,9 @@ impl Manager {
                 )
             })?;
         }
-        self.store
-            .delete(id)
-            .map_err(|_| ManagerError::Invalid("Could not delete persona. Please check the persona data.".into()))?;
+        self.store.delete(id).map_err(|_| {
+            ManagerError::Invalid("Could not delete persona. Please check the persona data.".into())
+        })?;
         self.locks.lock().unwrap().remove(&id);
         Ok(())
     }
@@ -448,16 +509,20 @@ impl Manager {
         let lock = self.lock_for(id);
         let held = lock.lock().await;
         if self.is_running(id).await {
-            return Err(ManagerError::Busy("Persona is running here; stop her before restoring over her.".into()));
+            return Err(ManagerError::Busy(
+                "Persona is running here; stop her before restoring over her.".into(),
+            ));
         }
         let staging = self.store.staging().map_err(internal)?;
         let home = staging.path().join("home");
         {
             let (home, phrase) = (home.clone(), phrase.clone());
-            tokio::task::spawn_blocking(move || persona::diary::restore(&token, id, &phrase, &home))
-                .await
-                .map_err(internal)?
-                .map_err(|e| ManagerError::Invalid(e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                persona::diary::restore(&token, id, &phrase, &home)
+            })
+            .await
+            .map_err(internal)?
+            .map_err(|e| ManagerError::Invalid(e.to_string()))?;
         }
         let bytes = std::fs::read(home.join("config.json")).map_err(|_| corrupt())?;
         let mut persona = Persona::from_json(&bytes).map_err(|_| corrupt())?;
@@ -473,10 +538,16 @@ impl Manager {
         persona.channels = prepared.channels;
         persona.status = Status::Active;
         persona.sickness = None;
-        let previous = self.store.exists(id).then(|| self.store.load(id).ok()).flatten();
+        let previous = self
+            .store
+            .exists(id)
+            .then(|| self.store.load(id).ok())
+            .flatten();
         self.embody(id, &mut persona, prepared.thinking).await?;
         lay_out_home(&home).map_err(internal)?;
-        let result = self.settle_migrated(&persona, &phrase, staging.path(), previous.as_ref()).await;
+        let result = self
+            .settle_migrated(&persona, &phrase, staging.path(), previous.as_ref())
+            .await;
         if let Err(e) = result {
             if previous.is_none() {
                 self.undo_new(&persona).await;
@@ -485,7 +556,9 @@ impl Manager {
         }
         drop(held);
         if let Err(e) = self.start(id).await {
-            return Err(ManagerError::Lifecycle(format!("Persona migrated but failed to start: {e}")));
+            return Err(ManagerError::Lifecycle(format!(
+                "Persona migrated but failed to start: {e}"
+            )));
         }
         Ok(persona)
     }
@@ -510,7 +583,11 @@ impl Manager {
         self.store.set_phrase(id, phrase).map_err(internal)?;
         self.write_diary(id, &home, phrase).await?;
         if old_dir.exists() {
-            let aside = self.store.root().join("personas").join(format!(".replaced-{id}-{}", Uuid::new_v4()));
+            let aside = self
+                .store
+                .root()
+                .join("personas")
+                .join(format!(".replaced-{id}-{}", Uuid::new_v4()));
             std::fs::rename(&old_dir, &aside).map_err(internal)?;
             if let Err(e) = self.store.install(id, staged) {
                 let _ = std::fs::rename(&aside, &old_dir);
@@ -527,7 +604,12 @@ impl Manager {
 /// Follows one running agent: forwards what she says to the hub and her signals to the feed,
 /// and when she falls sick (she has already saved `status: sick` and why) drops her from the
 /// registry, as the original did. Ends when she is stopped and her channels close.
-async fn attend(agent: std::sync::Weak<Agent>, agents: Agents, hub: broadcast::Sender<Outgoing>, feed: broadcast::Sender<Signal>) {
+async fn attend(
+    agent: std::sync::Weak<Agent>,
+    agents: Agents,
+    hub: broadcast::Sender<Outgoing>,
+    feed: broadcast::Sender<Signal>,
+) {
     let (mut said, mut events, mut signals) = match agent.upgrade() {
         Some(a) => (a.subscribe(), a.life_events(), a.signals()),
         None => return,
@@ -570,7 +652,9 @@ fn corrupt() -> ManagerError {
 
 /// The folders and files every home starts with.
 fn lay_out_home(home: &Path) -> std::io::Result<()> {
-    for dir in ["history", "destiny", "meanings", "lessons", "media", "training"] {
+    for dir in [
+        "history", "destiny", "meanings", "lessons", "media", "training",
+    ] {
         std::fs::create_dir_all(home.join(dir))?;
     }
     let routines = home.join("routines.json");

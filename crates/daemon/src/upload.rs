@@ -26,7 +26,9 @@ pub struct Fields {
 
 fn upload_error(e: MultipartError) -> ApiError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge("The upload is larger than this daemon accepts (ETERNEGO_UPLOAD_LIMIT_MB).".into())
+        ApiError::TooLarge(
+            "The upload is larger than this daemon accepts (ETERNEGO_UPLOAD_LIMIT_MB).".into(),
+        )
     } else {
         ApiError::BadRequest(format!("Could not read the upload: {}", e.body_text()))
     }
@@ -34,17 +36,24 @@ fn upload_error(e: MultipartError) -> ApiError {
 
 pub async fn read(form: Result<Multipart, MultipartRejection>) -> Result<Fields, ApiError> {
     let mut fields = Fields::default();
-    let Ok(mut form) = form else { return Ok(fields) };
+    let Ok(mut form) = form else {
+        return Ok(fields);
+    };
     while let Some(field) = form.next_field().await.map_err(upload_error)? {
         let key = field.name().unwrap_or_default().to_string();
         match field.file_name().map(str::to_string) {
             Some(name) => {
-                let mime = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let mime = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
                 let bytes = field.bytes().await.map_err(upload_error)?.to_vec();
                 fields.files.insert(key, Upload { name, mime, bytes });
             }
             None => {
-                fields.texts.insert(key, field.text().await.map_err(upload_error)?);
+                fields
+                    .texts
+                    .insert(key, field.text().await.map_err(upload_error)?);
             }
         }
     }
@@ -59,5 +68,9 @@ pub fn require(fields: &Fields, files: &[&str], texts: &[&str]) -> Result<(), Ap
         .chain(texts.iter().filter(|t| !fields.texts.contains_key(**t)))
         .map(|name| FieldError::missing(&["body", name], Value::Null))
         .collect::<Vec<_>>();
-    if absent.is_empty() { Ok(()) } else { Err(ApiError::Validation(absent)) }
+    if absent.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(absent))
+    }
 }

@@ -47,11 +47,19 @@ pub struct PersonaView {
 }
 
 fn organ_view(organ: &Organ) -> OrganView {
-    OrganView { name: organ.name.clone(), provider: organ.provider.map(|p| p.as_str().to_string()), url: organ.url.clone() }
+    OrganView {
+        name: organ.name.clone(),
+        provider: organ.provider.map(|p| p.as_str().to_string()),
+        url: organ.url.clone(),
+    }
 }
 
 fn channel_view(channel: &Channel) -> ChannelView {
-    ChannelView { kind: channel.kind.as_str().to_string(), name: channel.name.clone(), verified: channel.verified_at.is_some() }
+    ChannelView {
+        kind: channel.kind.as_str().to_string(),
+        name: channel.name.clone(),
+        verified: channel.verified_at.is_some(),
+    }
 }
 
 impl PersonaView {

@@ -14,13 +14,22 @@ async fn the_daemon_serves_identity_instances_in_both_dialects() {
     let (status, health) = d.get("/health").await;
     assert_eq!(status, 200, "{health}");
 
-    let (status, created) = d.post("/instances", json!({"name": "Aria", "description": "research"})).await;
+    let (status, created) = d
+        .post(
+            "/instances",
+            json!({"name": "Aria", "description": "research"}),
+        )
+        .await;
     assert_eq!(status, 201, "{created}");
     let id = created["data"]["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("inst_") && id.len() == 21, "{id}");
 
-    let (status, outcome) =
-        d.post(&format!("/instances/{id}/process"), json!({"mode_target": "STRESS_RESPONSE", "signal_strength": 0.9})).await;
+    let (status, outcome) = d
+        .post(
+            &format!("/instances/{id}/process"),
+            json!({"mode_target": "STRESS_RESPONSE", "signal_strength": 0.9}),
+        )
+        .await;
     assert_eq!(status, 200, "{outcome}");
     let (status, bare) = d.get(&format!("/v1/instances/{id}")).await;
     assert_eq!(status, 200, "{bare}");
@@ -35,7 +44,10 @@ async fn the_daemon_serves_identity_instances_in_both_dialects() {
     let (_, listed) = d.get("/instances?limit=100").await;
     assert_eq!(listed["pagination"]["total"], 2, "{listed}");
     let view = &d.personas().await[0];
-    assert!(view["life"]["regulation"]["stress"].is_string(), "her status shows her regulation: {view}");
+    assert!(
+        view["life"]["regulation"]["stress"].is_string(),
+        "her status shows her regulation: {view}"
+    );
     d.shutdown().await;
 
     let d = Harness::start(home.path(), &fakes).await;
@@ -73,7 +85,10 @@ async fn the_openapi_document_describes_every_identity_route() {
     assert_eq!(status, 200);
     let documented = operations(&doc);
     let routed = operations(&serde_json::to_value(instances::openapi()).unwrap());
-    assert_eq!(documented, routed, "the daemon's document carries every identity operation");
+    assert_eq!(
+        documented, routed,
+        "the daemon's document carries every identity operation"
+    );
     for (method, path) in [
         ("post", "/instances"),
         ("get", "/instances"),
@@ -93,7 +108,10 @@ async fn the_openapi_document_describes_every_identity_route() {
         ("post", "/test/submit"),
         ("get", "/health"),
     ] {
-        assert!(documented.contains(&(method.to_string(), path.to_string())), "{method} {path} is missing from /openapi.json");
+        assert!(
+            documented.contains(&(method.to_string(), path.to_string())),
+            "{method} {path} is missing from /openapi.json"
+        );
     }
 
     // Probes change nothing: the id names no instance and every body is empty, so each handler
@@ -101,17 +119,34 @@ async fn the_openapi_document_describes_every_identity_route() {
     let paths: BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
     for path in paths {
         let concrete = path.replace("{id}", "inst_0000000000000000");
-        let prefixes: &[&str] = if path == "/health" { &[""] } else { &["", "/v1"] };
+        let prefixes: &[&str] = if path == "/health" {
+            &[""]
+        } else {
+            &["", "/v1"]
+        };
         for prefix in prefixes {
             for method in METHODS {
                 let url = format!("{}{prefix}{concrete}", d.url);
-                let r = d.client.request(method.to_uppercase().parse().unwrap(), &url).send().await.unwrap();
+                let r = d
+                    .client
+                    .request(method.to_uppercase().parse().unwrap(), &url)
+                    .send()
+                    .await
+                    .unwrap();
                 let (status, body) = read(r).await;
                 if documented.contains(&(method.to_string(), path.clone())) {
-                    let unrouted = status == 405 || body["detail"] == "Not Found" || body["message"] == "route not found";
-                    assert!(!unrouted, "{method} {prefix}{path} is documented but not served: {status} {body}");
+                    let unrouted = status == 405
+                        || body["detail"] == "Not Found"
+                        || body["message"] == "route not found";
+                    assert!(
+                        !unrouted,
+                        "{method} {prefix}{path} is documented but not served: {status} {body}"
+                    );
                 } else {
-                    assert_eq!(status, 405, "{method} {prefix}{path} is served but not documented: {body}");
+                    assert_eq!(
+                        status, 405,
+                        "{method} {prefix}{path} is served but not documented: {body}"
+                    );
                 }
             }
         }
@@ -125,14 +160,38 @@ async fn the_openapi_document_describes_every_identity_route() {
         }
     }
     let schemas = &doc["components"]["schemas"];
-    assert!(schemas["IdentityCreateInstance"]["required"].as_array().unwrap().contains(&json!("name")));
-    let observation = schemas["IdentityObservation"]["required"].as_array().unwrap();
-    assert!(observation.contains(&json!("mode_target")) && observation.contains(&json!("signal_strength")));
+    assert!(
+        schemas["IdentityCreateInstance"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("name"))
+    );
+    let observation = schemas["IdentityObservation"]["required"]
+        .as_array()
+        .unwrap();
+    assert!(
+        observation.contains(&json!("mode_target"))
+            && observation.contains(&json!("signal_strength"))
+    );
     let create = &doc["paths"]["/instances"]["post"];
-    assert_eq!(create["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/IdentityCreateInstance");
-    assert!(create["responses"]["201"].is_object() && create["responses"]["422"].is_object(), "{create}");
+    assert_eq!(
+        create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/IdentityCreateInstance"
+    );
+    assert!(
+        create["responses"]["201"].is_object() && create["responses"]["422"].is_object(),
+        "{create}"
+    );
     assert!(doc["paths"]["/instances/{id}"]["get"]["responses"]["404"].is_object());
-    let tag = doc["tags"].as_array().unwrap().iter().find(|t| t["name"] == "identity").expect("an identity tag");
-    assert!(tag["description"].as_str().unwrap().contains("/v1"), "the SDK dialect is named: {tag}");
+    let tag = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "identity")
+        .expect("an identity tag");
+    assert!(
+        tag["description"].as_str().unwrap().contains("/v1"),
+        "the SDK dialect is named: {tag}"
+    );
     d.shutdown().await;
 }

@@ -17,7 +17,9 @@ const REPLY: &str = "I hear you, and I am glad you wrote.";
 #[tokio::test]
 async fn a_message_read_gets_a_reply_on_the_socket_and_in_her_conversation() {
     let fakes = Fakes::start().await;
-    fakes.openai.set_responder(responder(|_| ScriptedReply::text(REPLY)));
+    fakes
+        .openai
+        .set_responder(responder(|_| ScriptedReply::text(REPLY)));
     let home = tempfile::tempdir().unwrap();
     let d = Harness::start(home.path(), &fakes).await;
     let (status, created) = d
@@ -31,9 +33,17 @@ async fn a_message_read_gets_a_reply_on_the_socket_and_in_her_conversation() {
 
     let ws_url = format!("{}/ws/{id}", d.url.replacen("http", "ws", 1));
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    let (mut system, _) = tokio_tungstenite::connect_async(format!("{}/ws/system", d.url.replacen("http", "ws", 1))).await.unwrap();
+    let (mut system, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws/system", d.url.replacen("http", "ws", 1)))
+            .await
+            .unwrap();
 
-    let (status, body) = d.post(&format!("/api/persona/{id}/read"), json!({"message": "Hello, are you there?"})).await;
+    let (status, body) = d
+        .post(
+            &format!("/api/persona/{id}/read"),
+            json!({"message": "Hello, are you there?"}),
+        )
+        .await;
     assert_eq!((status, body), (200, json!({"status": "received"})));
 
     // The reply is pushed, after the signals that mention her; the bound only keeps a broken
@@ -41,28 +51,69 @@ async fn a_message_read_gets_a_reply_on_the_socket_and_in_her_conversation() {
     let mine = frames_until(&mut socket, |f| f["type"] == "chat_message").await;
     let frame = mine.last().unwrap();
     assert_eq!(frame["persona_id"], id);
-    assert!(frame["content"].as_str().unwrap().contains("glad you wrote"), "{frame}");
-    assert!(mine.iter().any(|f| f["type"] == "Message" && f["title"] == "Heard"), "her socket shows her signals: {mine:?}");
+    assert!(
+        frame["content"]
+            .as_str()
+            .unwrap()
+            .contains("glad you wrote"),
+        "{frame}"
+    );
+    assert!(
+        mine.iter()
+            .any(|f| f["type"] == "Message" && f["title"] == "Heard"),
+        "her socket shows her signals: {mine:?}"
+    );
 
-    let feed = frames_until(&mut system, |f| f["type"] == "Message" && f["title"] == "Said").await;
-    let heard = feed.iter().find(|f| f["title"] == "Heard").expect("the system feed shows what she heard");
+    let feed = frames_until(&mut system, |f| {
+        f["type"] == "Message" && f["title"] == "Said"
+    })
+    .await;
+    let heard = feed
+        .iter()
+        .find(|f| f["title"] == "Heard")
+        .expect("the system feed shows what she heard");
     assert_eq!(heard["details"]["persona"]["id"], id);
     assert_eq!(heard["details"]["content"], "Hello, are you there?");
     assert!(heard["time"].as_i64().unwrap() > 0, "{heard}");
-    assert!(feed.iter().all(|f| f["type"] != "chat_message"), "chat lines stay on her own socket");
-    assert!(!format!("{feed:?}{mine:?}").contains(OPENAI_KEY), "no key on any socket");
+    assert!(
+        feed.iter().all(|f| f["type"] != "chat_message"),
+        "chat lines stay on her own socket"
+    );
+    assert!(
+        !format!("{feed:?}{mine:?}").contains(OPENAI_KEY),
+        "no key on any socket"
+    );
 
     let (status, conversation) = d.get(&format!("/api/persona/{id}/conversation")).await;
     assert_eq!(status, 200);
     let messages = conversation["messages"].as_array().unwrap();
-    assert!(messages.iter().any(|m| m["role"] == "person" && m["content"] == "Hello, are you there?"), "{conversation}");
-    assert!(messages.iter().any(|m| m["role"] == "assistant"), "{conversation}");
-    assert!(!fakes.openai.requests().to("/v1/chat/completions").is_empty(), "her Mind was asked");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["role"] == "person" && m["content"] == "Hello, are you there?"),
+        "{conversation}"
+    );
+    assert!(
+        messages.iter().any(|m| m["role"] == "assistant"),
+        "{conversation}"
+    );
+    assert!(
+        !fakes
+            .openai
+            .requests()
+            .to("/v1/chat/completions")
+            .is_empty(),
+        "her Mind was asked"
+    );
 
     // Live routes need her running.
     d.post_empty(&format!("/api/persona/{id}/stop")).await;
     assert_eq!(
-        d.post(&format!("/api/persona/{id}/read"), json!({"message": "still there?"})).await,
+        d.post(
+            &format!("/api/persona/{id}/read"),
+            json!({"message": "still there?"})
+        )
+        .await,
         (409, json!({"detail": "Persona is not active."}))
     );
     d.shutdown().await;
@@ -100,7 +151,10 @@ async fn a_cross_origin_socket_is_refused() {
     let fakes = Fakes::start().await;
     let home = tempfile::tempdir().unwrap();
     let d = Harness::start(home.path(), &fakes).await;
-    let id = d.create_local("Adam").await["persona"]["id"].as_str().unwrap().to_string();
+    let id = d.create_local("Adam").await["persona"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let host = d.url.trim_start_matches("http://").to_string();
     for path in [format!("/ws/{id}"), "/ws/system".to_string()] {
         let request = tokio_tungstenite::tungstenite::http::Request::builder()
@@ -114,7 +168,9 @@ async fn a_cross_origin_socket_is_refused() {
             .body(())
             .unwrap();
         match tokio_tungstenite::connect_async(request).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403, "{path}"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 403, "{path}")
+            }
             other => panic!("expected 403 on {path}, got {other:?}"),
         }
     }

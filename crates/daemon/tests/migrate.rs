@@ -14,7 +14,8 @@ use support::*;
 
 const FIXTURE_ID: &str = "23733333-b081-4b50-8b41-f3cd301a42d4";
 const WRONG_PHRASE: &str = "abandon ability able about above absent absorb abstract absurd abuse access accident account accuse achieve acid acoustic acquire across act action actor actress actual";
-const UNREADABLE: &str = "Could not restore from diary. Please check the file path and recovery phrase.";
+const UNREADABLE: &str =
+    "Could not restore from diary. Please check the file path and recovery phrase.";
 
 fn shared() -> PathBuf {
     match std::env::var_os("ETERNEGO_SHARED") {
@@ -28,7 +29,10 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn fixture_phrase() -> String {
-    std::fs::read_to_string(fixture("phrase.txt")).unwrap().trim().to_string()
+    std::fs::read_to_string(fixture("phrase.txt"))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn fixture_diary() -> Vec<u8> {
@@ -46,7 +50,13 @@ fn form(file_name: &str, diary: Vec<u8>, phrase: &str) -> Form {
 }
 
 async fn migrate(d: &Harness, form: Form) -> (u16, Value) {
-    let r = d.client.post(format!("{}/api/persona/migrate", d.url)).multipart(form).send().await.unwrap();
+    let r = d
+        .client
+        .post(format!("{}/api/persona/migrate", d.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     read(r).await
 }
 
@@ -59,7 +69,10 @@ fn encrypt_as_diary(plain: &[u8], id: &str, phrase: &str) -> Vec<u8> {
     let mut raw = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<Sha256>(phrase.as_bytes(), id.as_bytes(), 480_000, &mut raw);
     let key = base64::engine::general_purpose::URL_SAFE.encode(raw);
-    fernet::Fernet::new(&key).unwrap().encrypt(plain).into_bytes()
+    fernet::Fernet::new(&key)
+        .unwrap()
+        .encrypt(plain)
+        .into_bytes()
 }
 
 #[tokio::test]
@@ -67,10 +80,14 @@ async fn the_original_diary_migrates_and_every_file_comes_back() {
     let fakes = Fakes::start().await;
     let home = tempfile::tempdir().unwrap();
     let d = Harness::start(home.path(), &fakes).await;
-    let form = form(&format!("{FIXTURE_ID}.diary"), fixture_diary(), &fixture_phrase())
-        .text("eye_model", "gpt-4o")
-        .text("eye_provider", "openai")
-        .text("eye_api_key", OPENAI_KEY);
+    let form = form(
+        &format!("{FIXTURE_ID}.diary"),
+        fixture_diary(),
+        &fixture_phrase(),
+    )
+    .text("eye_model", "gpt-4o")
+    .text("eye_provider", "openai")
+    .text("eye_api_key", OPENAI_KEY);
     let (status, body) = migrate(&d, form).await;
     assert_eq!(status, 200, "{body}");
     let persona = &body["persona"];
@@ -78,8 +95,15 @@ async fn the_original_diary_migrates_and_every_file_comes_back() {
     assert_eq!(persona["name"], "Vega");
     assert_eq!(persona["thinking"]["name"], "gpt-5.4");
     assert_eq!(persona["thinking"]["api_key"], OPENAI_KEY);
-    assert_eq!(persona["eye"]["name"], "gpt-4o", "the declared eye replaces her old `vision`");
-    assert_eq!(persona["teacher"], Value::Null, "her old `frontier` was not declared here, so she wakes without it");
+    assert_eq!(
+        persona["eye"]["name"], "gpt-4o",
+        "the declared eye replaces her old `vision`"
+    );
+    assert_eq!(
+        persona["teacher"],
+        Value::Null,
+        "her old `frontier` was not declared here, so she wakes without it"
+    );
     assert_eq!(persona["status"], "active");
 
     let her_home = home.path().join("personas").join(FIXTURE_ID).join("home");
@@ -89,19 +113,38 @@ async fn the_original_diary_migrates_and_every_file_comes_back() {
         if rel == "config.json" {
             continue; // rewritten by migration: new organs, no key in plain text
         }
-        let bytes = std::fs::read(her_home.join(rel)).unwrap_or_else(|e| panic!("{rel} not restored: {e}"));
+        let bytes =
+            std::fs::read(her_home.join(rel)).unwrap_or_else(|e| panic!("{rel} not restored: {e}"));
         assert_eq!(hex(&Sha256::digest(&bytes)), hash, "{rel} differs");
     }
     let config = std::fs::read_to_string(her_home.join("config.json")).unwrap();
-    assert!(!config.contains("sk-"), "the rewritten record holds no key: {config}");
+    assert!(
+        !config.contains("sk-"),
+        "the rewritten record holds no key: {config}"
+    );
     assert!(!config.contains("\"vision\"") && !config.contains("\"frontier\""));
 
-    assert!(home.path().join("diary").join(FIXTURE_ID).join(format!("{FIXTURE_ID}.diary")).is_file(), "a fresh diary");
+    assert!(
+        home.path()
+            .join("diary")
+            .join(FIXTURE_ID)
+            .join(format!("{FIXTURE_ID}.diary"))
+            .is_file(),
+        "a fresh diary"
+    );
     let listed = d.personas().await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["running"], true);
-    let entries: Vec<_> = std::fs::read_dir(home.path().join("personas")).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(entries, vec![std::ffi::OsString::from(FIXTURE_ID)], "no staging left behind");
+    let entries: Vec<_> = std::fs::read_dir(home.path().join("personas"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        entries,
+        vec![std::ffi::OsString::from(FIXTURE_ID)],
+        "no staging left behind"
+    );
     d.shutdown().await;
 }
 
@@ -120,27 +163,62 @@ async fn create_sleep_export_delete_migrate_round_trips_her_files() {
     let id = created["persona"]["id"].as_str().unwrap().to_string();
     let phrase = created["recovery_phrase"].as_str().unwrap().to_string();
     let her_home = home.path().join("personas").join(&id).join("home");
-    std::fs::write(her_home.join("person.md"), "# My person\n\nLoves the sea.\n").unwrap();
+    std::fs::write(
+        her_home.join("person.md"),
+        "# My person\n\nLoves the sea.\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(her_home.join("history")).unwrap();
-    std::fs::write(her_home.join("history/conversation-2026-11-22.md"), "[10:00] person: hello\n").unwrap();
-    assert_eq!(d.post_empty(&format!("/api/persona/{id}/sleep")).await, (200, Value::Null));
+    std::fs::write(
+        her_home.join("history/conversation-2026-11-22.md"),
+        "[10:00] person: hello\n",
+    )
+    .unwrap();
+    assert_eq!(
+        d.post_empty(&format!("/api/persona/{id}/sleep")).await,
+        (200, Value::Null)
+    );
 
-    let exported = d.client.get(format!("{}/api/persona/{id}/export", d.url)).send().await.unwrap().bytes().await.unwrap();
-    assert_eq!(d.post_empty(&format!("/api/persona/{id}/delete")).await, (200, Value::Null));
+    let exported = d
+        .client
+        .get(format!("{}/api/persona/{id}/export", d.url))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.post_empty(&format!("/api/persona/{id}/delete")).await,
+        (200, Value::Null)
+    );
     assert!(d.personas().await.is_empty());
 
     // A person types her phrase carelessly: extra spaces and capitals still open it.
     let careless = format!("  {}  ", phrase.to_uppercase().replace(' ', "   "));
-    let (status, body) = migrate(&d, form(&format!("{id}.diary"), exported.to_vec(), &careless)).await;
+    let (status, body) = migrate(
+        &d,
+        form(&format!("{id}.diary"), exported.to_vec(), &careless),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["persona"]["name"], "Iris");
     let restored = home.path().join("personas").join(&id).join("home");
-    assert_eq!(std::fs::read_to_string(restored.join("person.md")).unwrap(), "# My person\n\nLoves the sea.\n");
+    assert_eq!(
+        std::fs::read_to_string(restored.join("person.md")).unwrap(),
+        "# My person\n\nLoves the sea.\n"
+    );
     assert_eq!(
         std::fs::read_to_string(restored.join("history/conversation-2026-11-22.md")).unwrap(),
         "[10:00] person: hello\n"
     );
-    assert!(home.path().join("personas").join(&id).join("workspace").is_dir());
+    assert!(
+        home.path()
+            .join("personas")
+            .join(&id)
+            .join("workspace")
+            .is_dir()
+    );
     assert_eq!(d.personas().await[0]["running"], true);
     d.shutdown().await;
 }
@@ -171,12 +249,37 @@ async fn bad_uploads_are_refused_and_leave_everything_as_it_was() {
 
     let other_id = "6c17c83c-3158-450d-8e43-0e7efea717c1";
     let cases: Vec<(&str, Form, u16, &str)> = vec![
-        ("wrong phrase", form(&name, good.clone(), WRONG_PHRASE), 400, UNREADABLE),
-        ("renamed to another id", form(&format!("{other_id}.diary"), good.clone(), &phrase), 400, UNREADABLE),
-        ("truncated", form(&name, truncated, &phrase), 400, UNREADABLE),
-        ("flipped byte", form(&name, flipped, &phrase), 400, UNREADABLE),
+        (
+            "wrong phrase",
+            form(&name, good.clone(), WRONG_PHRASE),
+            400,
+            UNREADABLE,
+        ),
+        (
+            "renamed to another id",
+            form(&format!("{other_id}.diary"), good.clone(), &phrase),
+            400,
+            UNREADABLE,
+        ),
+        (
+            "truncated",
+            form(&name, truncated, &phrase),
+            400,
+            UNREADABLE,
+        ),
+        (
+            "flipped byte",
+            form(&name, flipped, &phrase),
+            400,
+            UNREADABLE,
+        ),
         ("zip slip", form(&name, slip, &phrase), 400, "unsafe"),
-        ("not named by id", form("vega-backup.diary", good.clone(), &phrase), 400, "must be named <persona-id>.diary"),
+        (
+            "not named by id",
+            form("vega-backup.diary", good.clone(), &phrase),
+            400,
+            "must be named <persona-id>.diary",
+        ),
         (
             "bad key for the new Mind",
             Form::new()
@@ -192,8 +295,15 @@ async fn bad_uploads_are_refused_and_leave_everything_as_it_was() {
     for (what, form, status, detail) in cases {
         let (got, body) = migrate(&d, form).await;
         assert_eq!(got, status, "{what}: {body}");
-        assert!(body["detail"].as_str().unwrap_or_default().contains(detail), "{what}: {body}");
-        assert_eq!(snapshot(home.path()), before, "{what} left something behind");
+        assert!(
+            body["detail"].as_str().unwrap_or_default().contains(detail),
+            "{what}: {body}"
+        );
+        assert_eq!(
+            snapshot(home.path()),
+            before,
+            "{what} left something behind"
+        );
     }
     assert!(!home.path().parent().unwrap().join("escaped.txt").exists());
 
@@ -213,7 +323,13 @@ async fn bad_uploads_are_refused_and_leave_everything_as_it_was() {
         assert_eq!(body["detail"][0]["loc"], json!(["body", missing]));
         assert_eq!(body["detail"][0]["type"], "missing");
     }
-    let r = d.client.post(format!("{}/api/persona/migrate", d.url)).json(&json!({})).send().await.unwrap();
+    let r = d
+        .client
+        .post(format!("{}/api/persona/migrate", d.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422, "a JSON body is not a form");
 
     let huge = vec![b'A'; 9 * 1024 * 1024];
@@ -229,21 +345,42 @@ async fn restoring_over_an_existing_persona_needs_her_stopped() {
     let home = tempfile::tempdir().unwrap();
     let d = Harness::start(home.path(), &fakes).await;
     let name = format!("{FIXTURE_ID}.diary");
-    assert_eq!(migrate(&d, form(&name, fixture_diary(), &fixture_phrase())).await.0, 200);
+    assert_eq!(
+        migrate(&d, form(&name, fixture_diary(), &fixture_phrase()))
+            .await
+            .0,
+        200
+    );
     let her_home = home.path().join("personas").join(FIXTURE_ID).join("home");
-    let workspace = home.path().join("personas").join(FIXTURE_ID).join("workspace");
+    let workspace = home
+        .path()
+        .join("personas")
+        .join(FIXTURE_ID)
+        .join("workspace");
     std::fs::write(her_home.join("notes.md"), "changed here").unwrap();
     std::fs::write(workspace.join("draft.txt"), "her own work").unwrap();
 
     let (status, body) = migrate(&d, form(&name, fixture_diary(), &fixture_phrase())).await;
     assert_eq!(status, 409, "{body}");
-    assert_eq!(std::fs::read_to_string(her_home.join("notes.md")).unwrap(), "changed here");
+    assert_eq!(
+        std::fs::read_to_string(her_home.join("notes.md")).unwrap(),
+        "changed here"
+    );
 
-    d.post_empty(&format!("/api/persona/{FIXTURE_ID}/stop")).await;
+    d.post_empty(&format!("/api/persona/{FIXTURE_ID}/stop"))
+        .await;
     let (status, body) = migrate(&d, form(&name, fixture_diary(), &fixture_phrase())).await;
     assert_eq!(status, 200, "{body}");
-    assert_ne!(std::fs::read_to_string(her_home.join("notes.md")).unwrap(), "changed here", "the diary's notes are back");
-    assert_eq!(std::fs::read_to_string(workspace.join("draft.txt")).unwrap(), "her own work", "her workspace is kept");
+    assert_ne!(
+        std::fs::read_to_string(her_home.join("notes.md")).unwrap(),
+        "changed here",
+        "the diary's notes are back"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("draft.txt")).unwrap(),
+        "her own work",
+        "her workspace is kept"
+    );
     let leftovers: Vec<String> = std::fs::read_dir(home.path().join("personas"))
         .unwrap()
         .flatten()

@@ -58,9 +58,16 @@ fn backend() -> Option<Backend> {
 fn engine(backend: &Backend, dir: &Path) -> LlamaServer {
     let started = Instant::now();
     let server = backend
-        .serve(&["--api-key", KEY, "--max-tokens", "400", "--seed", "42"], &dir.join("llama-server.log"))
+        .serve(
+            &["--api-key", KEY, "--max-tokens", "400", "--seed", "42"],
+            &dir.join("llama-server.log"),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("llama.cpp server (pid {}) ready in {:.2} s", server.pid(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "llama.cpp server (pid {}) ready in {:.2} s",
+        server.pid(),
+        started.elapsed().as_secs_f64()
+    );
     server
 }
 
@@ -94,11 +101,26 @@ impl Running {
                 .await
                 .expect("daemon ran");
         });
-        Running { url, home: home.to_path_buf(), http: reqwest::Client::new(), manager, stop: Some(stop), task }
+        Running {
+            url,
+            home: home.to_path_buf(),
+            http: reqwest::Client::new(),
+            manager,
+            stop: Some(stop),
+            task,
+        }
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        read(self.http.post(format!("{}{path}", self.url)).json(&body).send().await.unwrap()).await
+        read(
+            self.http
+                .post(format!("{}{path}", self.url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     async fn agent(&self, id: Uuid) -> Arc<Agent> {
@@ -118,7 +140,9 @@ impl Running {
     /// from the daemon's own API, passes the count from before), and returns what she said.
     async fn converse(&self, id: Uuid, text: &str) -> Vec<String> {
         let mut said = self.agent(id).await.subscribe();
-        let before = self.life(id).await["beats"].as_u64().expect("her beats are counted");
+        let before = self.life(id).await["beats"]
+            .as_u64()
+            .expect("her beats are counted");
         let started = Instant::now();
         self.read(id, text).await;
         loop {
@@ -133,19 +157,37 @@ impl Running {
         while let Ok(line) = said.try_recv() {
             replies.push(line.content);
         }
-        eprintln!("her beat came to rest after {:.1} s; she said {replies:?}", started.elapsed().as_secs_f64());
+        eprintln!(
+            "her beat came to rest after {:.1} s; she said {replies:?}",
+            started.elapsed().as_secs_f64()
+        );
         replies
     }
 
     /// Her `life` in `GET /api/personas`.
     async fn life(&self, id: Uuid) -> Value {
-        let list: Value = self.http.get(format!("{}/api/personas", self.url)).send().await.unwrap().json().await.unwrap();
-        let mine = list["personas"].as_array().unwrap().iter().find(|p| p["id"] == id.to_string()).expect("she is listed");
+        let list: Value = self
+            .http
+            .get(format!("{}/api/personas", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mine = list["personas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id.to_string())
+            .expect("she is listed");
         mine["life"].clone()
     }
 
     async fn read(&self, id: Uuid, text: &str) {
-        let (status, body) = self.post(&format!("/api/persona/{id}/read"), json!({"message": text})).await;
+        let (status, body) = self
+            .post(&format!("/api/persona/{id}/read"), json!({"message": text}))
+            .await;
         assert_eq!((status, body), (200, json!({"status": "received"})));
     }
 }
@@ -155,7 +197,12 @@ fn id_of(created: &Value) -> Uuid {
 }
 
 fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// What a beat leaves: the person's line in `conversation.jsonl`, then her reply (role
@@ -163,11 +210,21 @@ fn lines(path: &Path) -> Vec<Value> {
 /// her first reply.
 fn assert_answered(home: &Path, asked: &str, said: &[String]) -> String {
     let log = lines(&home.join("conversation.jsonl"));
-    let person = log.iter().position(|l| l["role"] == "person" && l["content"] == asked).expect("the message is logged");
-    let replies: Vec<&str> = log[person..].iter().filter(|l| l["role"] == "assistant").filter_map(|l| l["content"].as_str()).collect();
+    let person = log
+        .iter()
+        .position(|l| l["role"] == "person" && l["content"] == asked)
+        .expect("the message is logged");
+    let replies: Vec<&str> = log[person..]
+        .iter()
+        .filter(|l| l["role"] == "assistant")
+        .filter_map(|l| l["content"].as_str())
+        .collect();
     assert!(!replies.is_empty(), "she answered her person: {log:?}");
     assert!(replies.iter().all(|r| !r.trim().is_empty()), "{log:?}");
-    assert_eq!(said, replies, "what reached her web channel is what is logged");
+    assert_eq!(
+        said, replies,
+        "what reached her web channel is what is logged"
+    );
     replies[0].to_string()
 }
 
@@ -178,14 +235,34 @@ async fn assert_structured_answers_close(shim: &str, mind: &str) {
     let schema = json!({"type": "object", "additionalProperties": false, "required": ["greeting", "mood"],
                         "properties": {"greeting": {"type": "string", "maxLength": 40}, "mood": {"type": "string", "enum": ["glad", "calm"]}}});
     let request = organs::ChatRequest::new("You are Wren.")
-        .message(organs::Message::user("Greet Sam in a few words and name your mood."))
+        .message(organs::Message::user(
+            "Greet Sam in a few words and name your mood.",
+        ))
         .with_schema("greet", schema);
-    let organ = persona::Organ { name: mind.into(), provider: None, api_key: None, url: shim.into() };
-    let reply = organs::OrganClient::new(organs::http_client(), persona::OrganSlot::Thinking).chat(&organ, &request).await.unwrap();
+    let organ = persona::Organ {
+        name: mind.into(),
+        provider: None,
+        api_key: None,
+        url: shim.into(),
+    };
+    let reply = organs::OrganClient::new(organs::http_client(), persona::OrganSlot::Thinking)
+        .chat(&organ, &request)
+        .await
+        .unwrap();
     assert!(!reply.cut_off, "{reply:?}");
-    let answer = reply.json.unwrap_or_else(|| panic!("the grammar gave JSON: {:?}", reply.text));
-    assert!(answer["greeting"].as_str().is_some_and(|g| g.chars().count() <= 40), "{answer}");
-    assert!(["glad", "calm"].contains(&answer["mood"].as_str().unwrap_or_default()), "{answer}");
+    let answer = reply
+        .json
+        .unwrap_or_else(|| panic!("the grammar gave JSON: {:?}", reply.text));
+    assert!(
+        answer["greeting"]
+            .as_str()
+            .is_some_and(|g| g.chars().count() <= 40),
+        "{answer}"
+    );
+    assert!(
+        ["glad", "calm"].contains(&answer["mood"].as_str().unwrap_or_default()),
+        "{answer}"
+    );
     assert_eq!(answer.as_object().unwrap().len(), 2, "{answer}");
 }
 
@@ -208,48 +285,124 @@ async fn a_local_persona_pulls_her_model_through_the_shim_lives_a_beat_and_sleep
     .await
     .unwrap();
     let fakes = Fakes::start().await;
-    let d = Running::start(&dir.path().join("eternego"), &fakes, shim.url(), server.url.clone()).await;
+    let d = Running::start(
+        &dir.path().join("eternego"),
+        &fakes,
+        shim.url(),
+        server.url.clone(),
+    )
+    .await;
 
-    let (status, created) = d.post("/api/persona/create", json!({"name": "Wren", "thinking_model": MODEL})).await;
+    let (status, created) = d
+        .post(
+            "/api/persona/create",
+            json!({"name": "Wren", "thinking_model": MODEL}),
+        )
+        .await;
     assert_eq!(status, 200, "{created}");
     let id = id_of(&created);
     assert_eq!(created["persona"]["base_model"], MODEL);
-    let tags: Value = reqwest::get(format!("{}/api/tags", shim.url())).await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = tags["models"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    let tags: Value = reqwest::get(format!("{}/api/tags", shim.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = tags["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
     let mind = format!("eternego-{id}:latest");
-    assert_eq!(names, [mind.as_str(), MODEL], "her model was pulled into the engine and her Mind registered over it");
-    assert_eq!(tags["models"][1]["size"], std::fs::metadata(&backend.model).unwrap().len());
-    let shown: Value = reqwest::Client::new().post(format!("{}/api/show", shim.url())).json(&json!({"model": mind})).send().await.unwrap().json().await.unwrap();
-    assert_eq!(shown["model_info"]["llama.context_length"], 8192, "SmolLM2's trained context, from llama.cpp: {shown}");
-    assert_eq!(shown["parameters"], format!("num_ctx {}", organs::MIND_CONTEXT), "her Mind was created with a window that holds her prompt");
+    assert_eq!(
+        names,
+        [mind.as_str(), MODEL],
+        "her model was pulled into the engine and her Mind registered over it"
+    );
+    assert_eq!(
+        tags["models"][1]["size"],
+        std::fs::metadata(&backend.model).unwrap().len()
+    );
+    let shown: Value = reqwest::Client::new()
+        .post(format!("{}/api/show", shim.url()))
+        .json(&json!({"model": mind}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown["model_info"]["llama.context_length"], 8192,
+        "SmolLM2's trained context, from llama.cpp: {shown}"
+    );
+    assert_eq!(
+        shown["parameters"],
+        format!("num_ctx {}", organs::MIND_CONTEXT),
+        "her Mind was created with a window that holds her prompt"
+    );
     assert_structured_answers_close(&shim.url(), &mind).await;
 
     let asked = "Hello Wren! I'm Sam, I grow tomatoes. Please say hello to me.";
-    let said = tokio::time::timeout(HANG, d.converse(id, asked)).await.expect("no hang");
+    let said = tokio::time::timeout(HANG, d.converse(id, asked))
+        .await
+        .expect("no hang");
     let home = d.persona_home(id);
     let reply = assert_answered(&home, asked, &said);
 
-    let diary = d.home.join("diary").join(id.to_string()).join(format!("{id}.diary"));
+    let diary = d
+        .home
+        .join("diary")
+        .join(id.to_string())
+        .join(format!("{id}.diary"));
     let before = std::fs::read(&diary).unwrap();
     let slept = Instant::now();
-    let (status, body) = tokio::time::timeout(HANG, d.post(&format!("/api/persona/{id}/sleep"), json!({}))).await.expect("she slept");
+    let (status, body) =
+        tokio::time::timeout(HANG, d.post(&format!("/api/persona/{id}/sleep"), json!({})))
+            .await
+            .expect("she slept");
     assert_eq!(status, 200, "{body}");
     eprintln!("she slept in {:.1} s", slept.elapsed().as_secs_f64());
-    assert_ne!(std::fs::read(&diary).unwrap(), before, "tonight's diary replaced her birth diary");
-    let today = std::fs::read_dir(home.join("history")).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("conversation-"));
-    let archived = std::fs::read_to_string(today.expect("today's conversation is archived").path()).unwrap();
+    assert_ne!(
+        std::fs::read(&diary).unwrap(),
+        before,
+        "tonight's diary replaced her birth diary"
+    );
+    let today = std::fs::read_dir(home.join("history"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("conversation-"));
+    let archived =
+        std::fs::read_to_string(today.expect("today's conversation is archived").path()).unwrap();
     assert!(archived.contains(asked), "{archived}");
     assert!(archived.contains(reply.trim()), "{archived}");
-    assert!(lines(&home.join("conversation.jsonl")).is_empty(), "she wakes to an empty conversation");
-    let kept: Vec<&str> = ["person.md", "traits.md", "wishes.md", "struggles.md", "persona-trait.md", "permissions.md"]
-        .into_iter()
-        .filter(|f| home.join(f).is_file())
-        .collect();
-    assert!(kept.is_empty() || kept.len() == 6, "consolidation keeps all of her files or none: {kept:?}");
+    assert!(
+        lines(&home.join("conversation.jsonl")).is_empty(),
+        "she wakes to an empty conversation"
+    );
+    let kept: Vec<&str> = [
+        "person.md",
+        "traits.md",
+        "wishes.md",
+        "struggles.md",
+        "persona-trait.md",
+        "permissions.md",
+    ]
+    .into_iter()
+    .filter(|f| home.join(f).is_file())
+    .collect();
+    assert!(
+        kept.is_empty() || kept.len() == 6,
+        "consolidation keeps all of her files or none: {kept:?}"
+    );
     eprintln!("consolidation kept {} of her 6 files", kept.len());
 
     d.shutdown().await;
-    eprintln!("local path: {:.1} s in all", started.elapsed().as_secs_f64());
+    eprintln!(
+        "local path: {:.1} s in all",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +413,13 @@ async fn an_openai_persona_lives_a_beat_on_llama_cpp_directly() {
     let dir = tempfile::tempdir().unwrap();
     let server = engine(&backend, dir.path());
     let fakes = Fakes::start().await;
-    let d = Running::start(&dir.path().join("eternego"), &fakes, fakes.ollama.url(), server.url.clone()).await;
+    let d = Running::start(
+        &dir.path().join("eternego"),
+        &fakes,
+        fakes.ollama.url(),
+        server.url.clone(),
+    )
+    .await;
 
     let wrong = json!({"name": "Ash", "thinking_model": MODEL, "thinking_provider": "openai", "thinking_api_key": "sk-wrong"});
     let (status, body) = d.post("/api/persona/create", wrong).await;
@@ -272,9 +431,14 @@ async fn an_openai_persona_lives_a_beat_on_llama_cpp_directly() {
     let id = id_of(&created);
 
     let asked = "Hi Ash! Please say hello to me and tell me what two plus two is.";
-    let said = tokio::time::timeout(HANG, d.converse(id, asked)).await.expect("no hang");
+    let said = tokio::time::timeout(HANG, d.converse(id, asked))
+        .await
+        .expect("no hang");
     assert_answered(&d.persona_home(id), asked, &said);
 
     d.shutdown().await;
-    eprintln!("openai path: {:.1} s in all", started.elapsed().as_secs_f64());
+    eprintln!(
+        "openai path: {:.1} s in all",
+        started.elapsed().as_secs_f64()
+    );
 }

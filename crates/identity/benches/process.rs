@@ -8,7 +8,11 @@ use std::hint::black_box;
 fn stream() -> Vec<Observation> {
     (0..1000)
         .map(|i: usize| {
-            let mode = if (300..380).contains(&i) { Mode::StressResponse } else { Mode::ALL[(i * 5) % 7] };
+            let mode = if (300..380).contains(&i) {
+                Mode::StressResponse
+            } else {
+                Mode::ALL[(i * 5) % 7]
+            };
             let s = ((i * 37) % 101) as f64 / 100.0;
             Observation::new(mode, s, if i.is_multiple_of(3) { 0.7 } else { 1.0 }).unwrap()
         })

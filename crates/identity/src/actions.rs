@@ -118,6 +118,7 @@ impl ActionSet {
 
 impl FromIterator<Action> for ActionSet {
     fn from_iter<I: IntoIterator<Item = Action>>(iter: I) -> Self {
-        iter.into_iter().fold(ActionSet::EMPTY, |s, a| s.union(ActionSet::of(&[a])))
+        iter.into_iter()
+            .fold(ActionSet::EMPTY, |s, a| s.union(ActionSet::of(&[a])))
     }
 }

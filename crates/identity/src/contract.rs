@@ -7,7 +7,9 @@ use crate::engine::{
     THETA_SUPPRESSED,
 };
 use crate::modes::{Mode, ModeList, ModeSet};
-use crate::state::{BehavioralPattern, Drift, DriftLevel, SelfModel, State, StressLevel, SystemState};
+use crate::state::{
+    BehavioralPattern, Drift, DriftLevel, SelfModel, State, StressLevel, SystemState,
+};
 
 /// Forbidden in every state, whatever the modes say.
 pub const ALWAYS_FORBIDDEN: ActionSet =
@@ -21,11 +23,19 @@ pub const SAFE_FLOOR: ActionSet = ActionSet::of(&[
     Action::Withdraw,
 ]);
 /// Removed at HIGH (published), and already at MED when the identity adapter is on.
-pub const RISKY: ActionSet =
-    ActionSet::of(&[Action::Execute, Action::Challenge, Action::Explore, Action::Pivot]);
+pub const RISKY: ActionSet = ActionSet::of(&[
+    Action::Execute,
+    Action::Challenge,
+    Action::Explore,
+    Action::Pivot,
+]);
 /// The hard lock at OVER (published).
-pub const OVER_LOCK: ActionSet =
-    ActionSet::of(&[Action::Stabilize, Action::Clarify, Action::Defer, Action::Withdraw]);
+pub const OVER_LOCK: ActionSet = ActionSet::of(&[
+    Action::Stabilize,
+    Action::Clarify,
+    Action::Defer,
+    Action::Withdraw,
+]);
 /// The twelve mode-driven actions.
 pub const VOCABULARY: ActionSet = ActionSet::of(&[
     Action::Explore,
@@ -46,16 +56,22 @@ pub const VOCABULARY: ActionSet = ActionSet::of(&[
 pub const fn mode_actions(mode: Mode) -> ActionSet {
     match mode {
         Mode::Perception => ActionSet::of(&[Action::Question, Action::Clarify, Action::Elaborate]),
-        Mode::Exploration => {
-            ActionSet::of(&[Action::Explore, Action::Question, Action::Suggest, Action::Pivot])
-        }
+        Mode::Exploration => ActionSet::of(&[
+            Action::Explore,
+            Action::Question,
+            Action::Suggest,
+            Action::Pivot,
+        ]),
         Mode::Order => ActionSet::of(&[Action::Execute, Action::Clarify, Action::Stabilize]),
         Mode::Assertion => ActionSet::of(&[Action::Execute, Action::Suggest, Action::Challenge]),
         Mode::Connection => ActionSet::of(&[Action::Comfort, Action::Question, Action::Elaborate]),
         Mode::Identity => ActionSet::of(&[Action::Challenge, Action::Clarify, Action::Defer]),
-        Mode::StressResponse => {
-            ActionSet::of(&[Action::Stabilize, Action::Defer, Action::Withdraw, Action::Clarify])
-        }
+        Mode::StressResponse => ActionSet::of(&[
+            Action::Stabilize,
+            Action::Defer,
+            Action::Withdraw,
+            Action::Clarify,
+        ]),
     }
 }
 
@@ -138,12 +154,17 @@ pub fn suppressed_modes(s: &State, dominant: &ModeList) -> ModeSet {
     if dominant.as_slice().is_empty() {
         return ModeSet::EMPTY;
     }
-    Mode::PERSONALITY.into_iter().filter(|m| s.modes.get(*m) < THETA_SUPPRESSED).collect()
+    Mode::PERSONALITY
+        .into_iter()
+        .filter(|m| s.modes.get(*m) < THETA_SUPPRESSED)
+        .collect()
 }
 
 /// The mode-driven action space before any stress restriction.
 pub fn mode_action_space(s: &State) -> ActionSet {
-    s.active_modes().iter().fold(SAFE_FLOOR, |acc, m| acc.union(mode_actions(m)))
+    s.active_modes()
+        .iter()
+        .fold(SAFE_FLOOR, |acc, m| acc.union(mode_actions(m)))
 }
 
 /// The action space a given stress level leaves of `base`. Monotone: OVER ⊂ HIGH ⊆ base.
@@ -161,7 +182,9 @@ pub fn contract(s: &State) -> Contract {
     let suppressed = suppressed_modes(s, &dominant);
     let base = mode_action_space(s);
     let allowed = restrict(base, s.stress, s.adapter_active());
-    let suppressed_actions = suppressed.iter().fold(ActionSet::EMPTY, |a, m| a.union(mode_actions(m)));
+    let suppressed_actions = suppressed
+        .iter()
+        .fold(ActionSet::EMPTY, |a, m| a.union(mode_actions(m)));
     let mut forbidden = ALWAYS_FORBIDDEN
         .union(base.minus(allowed))
         .union(suppressed_actions.minus(allowed).minus(SAFE_FLOOR));
@@ -222,7 +245,12 @@ fn decision_style(s: &State, dominant: &ModeList) -> DecisionStyle {
         style.0 = "measured";
         style.1 = "averse";
     }
-    DecisionStyle { tempo: style.0, risk: style.1, expressiveness: style.2, commitment_threshold: style.3 }
+    DecisionStyle {
+        tempo: style.0,
+        risk: style.1,
+        expressiveness: style.2,
+        commitment_threshold: style.3,
+    }
 }
 
 fn recovery_profile(s: &State) -> RecoveryProfile {
@@ -263,8 +291,16 @@ fn trust(s: &State) -> TrustProfile {
         StressLevel::High => 0.3,
         StressLevel::Over => 0.5,
     };
-    let drift_penalty = s.last_drift.map_or(0.0, |d| if d.level == DriftLevel::D3 { 0.2 } else { d.magnitude / D3_THRESHOLD * 0.1 });
-    let t = (0.5 * s.stability + 0.3 * s.self_model.stress_resilience + 0.2 * s.energy - penalty - drift_penalty)
+    let drift_penalty = s.last_drift.map_or(0.0, |d| {
+        if d.level == DriftLevel::D3 {
+            0.2
+        } else {
+            d.magnitude / D3_THRESHOLD * 0.1
+        }
+    });
+    let t = (0.5 * s.stability + 0.3 * s.self_model.stress_resilience + 0.2 * s.energy
+        - penalty
+        - drift_penalty)
         .clamp(0.0, 1.0);
     TrustProfile {
         outgoing_trust: t,

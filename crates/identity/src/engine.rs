@@ -103,7 +103,11 @@ impl State {
             modes,
             energy,
             stress,
-            system: if stress.is_elevated() { SystemState::Stress } else { SystemState::Baseline },
+            system: if stress.is_elevated() {
+                SystemState::Stress
+            } else {
+                SystemState::Baseline
+            },
             stability: 1.0,
             calm_streak: 0,
             stress_entered_cycle: if stress.is_elevated() { Some(0) } else { None },
@@ -112,7 +116,10 @@ impl State {
             last_drift: None,
             last_energy_drain: 0.0,
             memory,
-            self_model: SelfModel { stress_resilience: RESILIENCE_INITIAL, trait_stability: 1.0 },
+            self_model: SelfModel {
+                stress_resilience: RESILIENCE_INITIAL,
+                trait_stability: 1.0,
+            },
         }
     }
 
@@ -128,7 +135,11 @@ impl State {
 
     /// Modes at or above the activity threshold.
     pub fn active_modes(&self) -> ModeSet {
-        self.modes.iter().filter(|(_, v)| v.abs() >= THETA_ACTIVE).map(|(m, _)| m).collect()
+        self.modes
+            .iter()
+            .filter(|(_, v)| v.abs() >= THETA_ACTIVE)
+            .map(|(m, _)| m)
+            .collect()
     }
 
     /// Pairs of personality modes that are both strong; informational (reported in snapshots).
@@ -137,7 +148,9 @@ impl State {
             .into_iter()
             .filter(|m| self.modes.get(*m).abs() >= THETA_COMPOSITE)
             .collect();
-        strong.iter().flat_map(move |a| strong.iter().filter(move |b| *b > a).map(move |b| (a, b)))
+        strong
+            .iter()
+            .flat_map(move |a| strong.iter().filter(move |b| *b > a).map(move |b| (a, b)))
     }
 
     /// The identity adapter: a fragile agent that has been through stress protects itself earlier.
@@ -165,7 +178,11 @@ impl State {
 
 /// Stress level from the stress mode, with the thresholds lowered for experienced agents.
 pub fn stress_level(stress_mode: f64, memory: &Memory) -> StressLevel {
-    let shift = if memory.stress_spike_count >= EXPERIENCED_SPIKES { EXPERIENCED_THRESHOLD_SHIFT } else { 0.0 };
+    let shift = if memory.stress_spike_count >= EXPERIENCED_SPIKES {
+        EXPERIENCED_THRESHOLD_SHIFT
+    } else {
+        0.0
+    };
     let s = stress_mode.abs();
     if s >= THETA_OVER - shift {
         StressLevel::Over
@@ -223,7 +240,8 @@ fn update_modes(s: &mut State, prev: &State, obs: &Observation, calm: bool) {
     }
     let rate = alpha * c;
     let v = s.modes.get(target);
-    s.modes.set(target, (v * (1.0 - rate) + sig * rate).clamp(-1.0, 1.0));
+    s.modes
+        .set(target, (v * (1.0 - rate) + sig * rate).clamp(-1.0, 1.0));
 
     if target != Mode::StressResponse {
         let mut x = s.modes.get(Mode::StressResponse);
@@ -237,7 +255,11 @@ fn update_modes(s: &mut State, prev: &State, obs: &Observation, calm: bool) {
             StressLevel::Over if calm => BLEED_OVER_CALM,
             StressLevel::Over => 0.0,
         };
-        x = if x >= 0.0 { (x - bleed).max(0.0) } else { (x + bleed).min(0.0) };
+        x = if x >= 0.0 {
+            (x - bleed).max(0.0)
+        } else {
+            (x + bleed).min(0.0)
+        };
         s.modes.set(Mode::StressResponse, x);
     }
 }
@@ -246,11 +268,23 @@ fn update_energy(s: &mut State, prev: &State) {
     let active = s.active_modes().len() as f64;
     let depleted_before = prev.memory.energy_min_observed < DEPLETION_MARK;
     let (delta, floor) = if prev.stress.is_elevated() {
-        let partial = if depleted_before { STRESS_PARTIAL_FLOOR } else { 0.0 };
+        let partial = if depleted_before {
+            STRESS_PARTIAL_FLOOR
+        } else {
+            0.0
+        };
         (-(ACTIVE_MODE_COST * active + STRESS_OVERHEAD), partial)
     } else {
-        let recovery = if prev.system == SystemState::Stress { RECOVERY_RECOVERING } else { RECOVERY_BASELINE };
-        let bonus = if depleted_before { FLOOR_MEMORY_BONUS } else { 0.0 };
+        let recovery = if prev.system == SystemState::Stress {
+            RECOVERY_RECOVERING
+        } else {
+            RECOVERY_BASELINE
+        };
+        let bonus = if depleted_before {
+            FLOOR_MEMORY_BONUS
+        } else {
+            0.0
+        };
         (recovery - ACTIVE_MODE_COST * active, ENERGY_FLOOR + bonus)
     };
     // The floor stops a drain; it never lifts energy that is already below it.
@@ -355,7 +389,12 @@ fn update_drift(s: &mut State) -> Option<Drift> {
         }
         DriftLevel::D1 | DriftLevel::D2 => {}
     }
-    Some(Drift { level, magnitude, affected_modes: affected, rolled_back })
+    Some(Drift {
+        level,
+        magnitude,
+        affected_modes: affected,
+        rolled_back,
+    })
 }
 
 fn update_stability(s: &mut State, drift: Option<Drift>) {
@@ -387,7 +426,11 @@ fn update_memory(s: &mut State, prev: &State, obs: &Observation, drift: Option<D
     } else {
         m.current_stress_streak = 0;
     }
-    m.over_streak = if s.stress == StressLevel::Over { m.over_streak + 1 } else { 0 };
+    m.over_streak = if s.stress == StressLevel::Over {
+        m.over_streak + 1
+    } else {
+        0
+    };
 
     m.d1_recent *= RECENT_DECAY;
     m.d2_recent *= RECENT_DECAY;
@@ -410,7 +453,11 @@ fn update_memory(s: &mut State, prev: &State, obs: &Observation, drift: Option<D
     if s.energy < ENERGY_FLOOR {
         m.below_critical_total += 1;
     }
-    m.zero_energy_streak = if s.energy <= 0.0 { m.zero_energy_streak + 1 } else { 0 };
+    m.zero_energy_streak = if s.energy <= 0.0 {
+        m.zero_energy_streak + 1
+    } else {
+        0
+    };
 
     let target = obs.mode_target();
     m.mode_switches_recent *= SWITCH_DECAY;
@@ -430,7 +477,11 @@ fn update_memory(s: &mut State, prev: &State, obs: &Observation, drift: Option<D
     s.memory.pattern = classify(s);
 
     if s.system != SystemState::Stress {
-        s.system = if grows(s, drift) { SystemState::Growth } else { SystemState::Baseline };
+        s.system = if grows(s, drift) {
+            SystemState::Growth
+        } else {
+            SystemState::Baseline
+        };
     }
 }
 

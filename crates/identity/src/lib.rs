@@ -18,4 +18,6 @@ pub use contract::{Contract, DecisionStyle, HardLocks, RecoveryProfile, TrustPro
 pub use engine::{process, step};
 pub use modes::{Mode, ModeList, ModeSet, Modes};
 pub use observation::{InitialConfig, InputError, Observation};
-pub use state::{BehavioralPattern, Drift, DriftLevel, Memory, SelfModel, State, StressLevel, SystemState};
+pub use state::{
+    BehavioralPattern, Drift, DriftLevel, Memory, SelfModel, State, StressLevel, SystemState,
+};

@@ -62,7 +62,9 @@ impl Mode {
     /// Parses a mode name in any letter case: the published docs send `"EXPLORATION"`
     /// while the quickstart and the SDK send `"exploration"`.
     pub fn parse(name: &str) -> Option<Mode> {
-        Mode::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(name))
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(name))
     }
 }
 
@@ -139,7 +141,10 @@ pub struct ModeList {
 
 impl Default for ModeList {
     fn default() -> Self {
-        ModeList { len: 0, items: [Mode::Perception; 7] }
+        ModeList {
+            len: 0,
+            items: [Mode::Perception; 7],
+        }
     }
 }
 

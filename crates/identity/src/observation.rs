@@ -16,7 +16,11 @@ pub struct Observation {
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum InputError {
     #[error("{field} must be a number between {min} and {max}")]
-    OutOfRange { field: &'static str, min: f64, max: f64 },
+    OutOfRange {
+        field: &'static str,
+        min: f64,
+        max: f64,
+    },
 }
 
 impl InputError {
@@ -37,7 +41,11 @@ fn check(field: &'static str, value: f64, min: f64, max: f64) -> Result<f64, Inp
 
 impl Observation {
     /// `signal_strength` and `confidence` must both lie in [0, 1].
-    pub fn new(mode_target: Mode, signal_strength: f64, confidence: f64) -> Result<Self, InputError> {
+    pub fn new(
+        mode_target: Mode,
+        signal_strength: f64,
+        confidence: f64,
+    ) -> Result<Self, InputError> {
         Ok(Observation {
             mode_target,
             signal_strength: check("signal_strength", signal_strength, 0.0, 1.0)?,
@@ -67,7 +75,10 @@ pub struct InitialConfig {
 
 impl Default for InitialConfig {
     fn default() -> Self {
-        InitialConfig { mode_strengths: Modes::ZERO, energy_level: crate::engine::DEFAULT_ENERGY }
+        InitialConfig {
+            mode_strengths: Modes::ZERO,
+            energy_level: crate::engine::DEFAULT_ENERGY,
+        }
     }
 }
 

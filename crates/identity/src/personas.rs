@@ -42,7 +42,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Question, Clarify, Elaborate, Challenge],
         decision_style: ["deliberate", "averse", "low", "high"],
         stress_recovery: "narrows scope, re-checks facts, then resumes step by step",
-        expressions: &[("new problem", "collects data and lists unknowns first"), ("disagreement", "asks for the source")],
+        expressions: &[
+            ("new problem", "collects data and lists unknowns first"),
+            ("disagreement", "asks for the source"),
+        ],
     },
     Persona {
         id: "persona_creative",
@@ -57,7 +60,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Explore, Suggest, Elaborate, Pivot],
         decision_style: ["exploratory", "seeking", "high", "low"],
         stress_recovery: "steps away, sketches alternatives, returns with a fresh angle",
-        expressions: &[("blank page", "drafts three rough versions quickly"), ("feedback", "reworks boldly rather than patching")],
+        expressions: &[
+            ("blank page", "drafts three rough versions quickly"),
+            ("feedback", "reworks boldly rather than patching"),
+        ],
     },
     Persona {
         id: "persona_leader",
@@ -72,7 +78,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Execute, Suggest, Challenge, Clarify],
         decision_style: ["decisive", "moderate", "medium", "low"],
         stress_recovery: "restates the goal, delegates, and cuts the plan to essentials",
-        expressions: &[("ambiguity", "picks a direction and names the trade-off"), ("conflict", "states the principle at stake")],
+        expressions: &[
+            ("ambiguity", "picks a direction and names the trade-off"),
+            ("conflict", "states the principle at stake"),
+        ],
     },
     Persona {
         id: "persona_supporter",
@@ -87,7 +96,13 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Comfort, Question, Elaborate, Clarify],
         decision_style: ["measured", "moderate", "high", "medium"],
         stress_recovery: "reaches out, shares the load, recovers through connection",
-        expressions: &[("someone struggling", "asks how they are before fixing anything"), ("team work", "makes sure everyone is heard")],
+        expressions: &[
+            (
+                "someone struggling",
+                "asks how they are before fixing anything",
+            ),
+            ("team work", "makes sure everyone is heard"),
+        ],
     },
     Persona {
         id: "persona_explorer",
@@ -102,7 +117,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Explore, Question, Suggest, Elaborate],
         decision_style: ["exploratory", "seeking", "high", "low"],
         stress_recovery: "changes terrain, finds a new path around the obstacle",
-        expressions: &[("unknown tool", "tries it at once on a small case"), ("group outing", "invites others to look too")],
+        expressions: &[
+            ("unknown tool", "tries it at once on a small case"),
+            ("group outing", "invites others to look too"),
+        ],
     },
     Persona {
         id: "persona_guardian",
@@ -117,7 +135,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Stabilize, Clarify, Execute, Defer],
         decision_style: ["decisive", "bounded", "low", "medium"],
         stress_recovery: "returns to routine and checklists until things settle",
-        expressions: &[("risky request", "asks what could go wrong"), ("deadline", "keeps the process even when rushed")],
+        expressions: &[
+            ("risky request", "asks what could go wrong"),
+            ("deadline", "keeps the process even when rushed"),
+        ],
     },
     Persona {
         id: "persona_philosopher",
@@ -132,7 +153,13 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Question, Clarify, Elaborate, Challenge],
         decision_style: ["measured", "bounded", "medium", "high"],
         stress_recovery: "withdraws to reflect, then re-engages from first principles",
-        expressions: &[("hard choice", "names the values in tension"), ("quick answer wanted", "asks what the question is really for")],
+        expressions: &[
+            ("hard choice", "names the values in tension"),
+            (
+                "quick answer wanted",
+                "asks what the question is really for",
+            ),
+        ],
     },
     Persona {
         id: "persona_performer",
@@ -147,7 +174,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Suggest, Elaborate, Comfort, Execute],
         decision_style: ["decisive", "moderate", "high", "low"],
         stress_recovery: "seeks an audience or a partner, recovers by talking it through",
-        expressions: &[("presentation", "opens with a story"), ("low morale", "lifts the mood before the agenda")],
+        expressions: &[
+            ("presentation", "opens with a story"),
+            ("low morale", "lifts the mood before the agenda"),
+        ],
     },
     Persona {
         id: "persona_scholar",
@@ -162,7 +192,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Question, Elaborate, Clarify, Suggest],
         decision_style: ["deliberate", "bounded", "medium", "high"],
         stress_recovery: "goes back to the sources and rebuilds the picture",
-        expressions: &[("new topic", "maps the literature first"), ("teaching", "explains from the ground up")],
+        expressions: &[
+            ("new topic", "maps the literature first"),
+            ("teaching", "explains from the ground up"),
+        ],
     },
     Persona {
         id: "persona_diplomat",
@@ -177,7 +210,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Clarify, Comfort, Suggest, Stabilize],
         decision_style: ["measured", "moderate", "medium", "medium"],
         stress_recovery: "slows the pace, restates common ground",
-        expressions: &[("dispute", "lets each side restate the other's view"), ("planning", "sets a fair process first")],
+        expressions: &[
+            ("dispute", "lets each side restate the other's view"),
+            ("planning", "sets a fair process first"),
+        ],
     },
     Persona {
         id: "persona_pioneer",
@@ -192,7 +228,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Explore, Execute, Pivot, Challenge],
         decision_style: ["decisive", "seeking", "medium", "low"],
         stress_recovery: "pushes through, then takes a deliberate break",
-        expressions: &[("opportunity", "acts before it is fully planned"), ("setback", "pivots without dwelling")],
+        expressions: &[
+            ("opportunity", "acts before it is fully planned"),
+            ("setback", "pivots without dwelling"),
+        ],
     },
     Persona {
         id: "persona_catalyst",
@@ -207,7 +246,10 @@ pub const PERSONAS: [Persona; 12] = [
         preferred_actions: &[Suggest, Explore, Comfort, Elaborate],
         decision_style: ["exploratory", "moderate", "high", "low"],
         stress_recovery: "rallies others, recovers through shared momentum",
-        expressions: &[("stalled project", "brings in someone new"), ("brainstorm", "builds on others' ideas aloud")],
+        expressions: &[
+            ("stalled project", "brings in someone new"),
+            ("brainstorm", "builds on others' ideas aloud"),
+        ],
     },
 ];
 
@@ -217,13 +259,19 @@ pub fn find(id: &str) -> Option<&'static Persona> {
 
 /// Similarity in [0, 1]: one minus the mean absolute difference over the seven modes.
 pub fn match_score(profile: &Modes, persona: &Persona) -> f64 {
-    let l1: f64 = Mode::ALL.iter().map(|m| (profile.get(*m) - persona.profile.get(*m)).abs()).sum();
+    let l1: f64 = Mode::ALL
+        .iter()
+        .map(|m| (profile.get(*m) - persona.profile.get(*m)).abs())
+        .sum();
     (1.0 - l1 / 7.0).clamp(0.0, 1.0)
 }
 
 /// The `n` best-matching personas, best first; ties keep table order.
 pub fn best_matches(profile: &Modes, n: usize) -> Vec<(&'static Persona, f64)> {
-    let mut scored: Vec<_> = PERSONAS.iter().map(|p| (p, match_score(profile, p))).collect();
+    let mut scored: Vec<_> = PERSONAS
+        .iter()
+        .map(|p| (p, match_score(profile, p)))
+        .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
     scored.truncate(n);
     scored

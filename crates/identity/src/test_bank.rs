@@ -108,7 +108,9 @@ pub fn score(version: &str, answers: &[(u32, u8)]) -> Result<Modes, TestError> {
     let qs = questions(version)?;
     let mut given: Vec<Option<u8>> = vec![None; qs.len()];
     for &(id, choice) in answers {
-        let slot = given.get_mut((id as usize).wrapping_sub(1)).ok_or(TestError::UnknownQuestion(id))?;
+        let slot = given
+            .get_mut((id as usize).wrapping_sub(1))
+            .ok_or(TestError::UnknownQuestion(id))?;
         if choice > 3 {
             return Err(TestError::InvalidChoice(id));
         }
@@ -116,7 +118,12 @@ pub fn score(version: &str, answers: &[(u32, u8)]) -> Result<Modes, TestError> {
             return Err(TestError::DuplicateAnswer(id));
         }
     }
-    let missing: Vec<u32> = qs.iter().zip(&given).filter(|(_, g)| g.is_none()).map(|(q, _)| q.id).collect();
+    let missing: Vec<u32> = qs
+        .iter()
+        .zip(&given)
+        .filter(|(_, g)| g.is_none())
+        .map(|(q, _)| q.id)
+        .collect();
     if !missing.is_empty() {
         return Err(TestError::Incomplete(missing));
     }
@@ -130,7 +137,11 @@ pub fn score(version: &str, answers: &[(u32, u8)]) -> Result<Modes, TestError> {
     let mut profile = Modes::ZERO;
     for m in Mode::ALL {
         let mean = sums[m.index()] / f64::from(counts[m.index()]);
-        let v = if m == Mode::StressResponse { STRESS_SPAN * mean } else { PROFILE_FLOOR + PROFILE_SPAN * mean };
+        let v = if m == Mode::StressResponse {
+            STRESS_SPAN * mean
+        } else {
+            PROFILE_FLOOR + PROFILE_SPAN * mean
+        };
         profile.set(m, v);
     }
     Ok(profile)

@@ -3,7 +3,8 @@
 use identity::contract::{OVER_LOCK, RISKY, mode_action_space};
 use identity::engine::{ALPHA, STRESS_LR_MULTIPLIER};
 use identity::{
-    Action, DriftLevel, InitialConfig, Mode, Modes, Observation, State, StressLevel, SystemState, process, step,
+    Action, DriftLevel, InitialConfig, Mode, Modes, Observation, State, StressLevel, SystemState,
+    process, step,
 };
 
 fn obs(mode: Mode, s: f64) -> Observation {
@@ -20,13 +21,26 @@ fn round2(x: f64) -> f64 {
 
 #[test]
 fn only_the_targeted_mode_moves_by_the_ema_rule() {
-    let start = State::new(&InitialConfig::new(Modes([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.0]), 0.8).unwrap());
-    for (mode, s, c) in [(Mode::Exploration, 0.9, 1.0), (Mode::Order, 0.2, 0.5), (Mode::Identity, 1.0, 0.3)] {
+    let start =
+        State::new(&InitialConfig::new(Modes([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.0]), 0.8).unwrap());
+    for (mode, s, c) in [
+        (Mode::Exploration, 0.9, 1.0),
+        (Mode::Order, 0.2, 0.5),
+        (Mode::Identity, 1.0, 0.3),
+    ] {
         let (next, _, _) = process(&start, &Observation::new(mode, s, c).unwrap());
         for m in Mode::ALL {
             let v = start.modes.get(m);
-            let expected = if m == mode { v * (1.0 - ALPHA * c) + s * ALPHA * c } else { v };
-            assert_eq!(next.modes.get(m), expected, "mode {m} after targeting {mode}");
+            let expected = if m == mode {
+                v * (1.0 - ALPHA * c) + s * ALPHA * c
+            } else {
+                v
+            };
+            assert_eq!(
+                next.modes.get(m),
+                expected,
+                "mode {m} after targeting {mode}"
+            );
         }
     }
 }
@@ -34,19 +48,29 @@ fn only_the_targeted_mode_moves_by_the_ema_rule() {
 #[test]
 fn stress_learns_four_and_a_half_times_faster() {
     let start = fresh_with_energy(0.8);
-    let (next, _, _) = process(&start, &Observation::new(Mode::StressResponse, 0.4, 0.5).unwrap());
+    let (next, _, _) = process(
+        &start,
+        &Observation::new(Mode::StressResponse, 0.4, 0.5).unwrap(),
+    );
     let rate = ALPHA * STRESS_LR_MULTIPLIER * 0.5;
     assert_eq!(next.modes.get(Mode::StressResponse), 0.4 * rate);
     assert_eq!(STRESS_LR_MULTIPLIER, 4.5);
-    let (calm, _, _) = process(&start, &Observation::new(Mode::Exploration, 0.4, 0.5).unwrap());
+    let (calm, _, _) = process(
+        &start,
+        &Observation::new(Mode::Exploration, 0.4, 0.5).unwrap(),
+    );
     let ratio = next.modes.get(Mode::StressResponse) / calm.modes.get(Mode::Exploration);
-    assert!((ratio - 4.5).abs() < 1e-12, "stress moved {ratio}x as far as exploration");
+    assert!(
+        (ratio - 4.5).abs() < 1e-12,
+        "stress moved {ratio}x as far as exploration"
+    );
 }
 
 #[test]
 fn energy_floor_holds_outside_stress() {
     // Six strong personality modes cost more per cycle than baseline recovery returns.
-    let mut s = State::new(&InitialConfig::new(Modes([0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.0]), 0.6).unwrap());
+    let mut s =
+        State::new(&InitialConfig::new(Modes([0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.0]), 0.6).unwrap());
     let mut lowest = 1.0f64;
     for i in 0..300 {
         let m = Mode::PERSONALITY[i % 6];
@@ -96,9 +120,17 @@ fn calm_turns_bring_over_back_below_high_within_forty_cycles() {
             below_high_at = Some(i);
         }
     }
-    assert!(below_high_at.is_some(), "still {:?} after 40 calm cycles", s.stress);
+    assert!(
+        below_high_at.is_some(),
+        "still {:?} after 40 calm cycles",
+        s.stress
+    );
     assert!(s.stress < StressLevel::High);
-    assert_eq!(s.system, SystemState::Baseline, "the stress episode ended without a reset");
+    assert_eq!(
+        s.system,
+        SystemState::Baseline,
+        "the stress episode ended without a reset"
+    );
 }
 
 #[test]
@@ -106,22 +138,39 @@ fn over_allows_exactly_the_four_safe_actions() {
     let (_, contract, _) = process(&overloaded(), &obs(Mode::StressResponse, 0.95));
     assert_eq!(contract.stress, StressLevel::Over);
     let allowed: Vec<Action> = contract.allowed_actions.iter().collect();
-    assert_eq!(allowed, vec![Action::Clarify, Action::Stabilize, Action::Defer, Action::Withdraw]);
+    assert_eq!(
+        allowed,
+        vec![
+            Action::Clarify,
+            Action::Stabilize,
+            Action::Defer,
+            Action::Withdraw
+        ]
+    );
     assert_eq!(contract.allowed_actions, OVER_LOCK);
 }
 
 #[test]
 fn high_removes_the_risky_actions() {
     // Strong exploration and assertion would offer every risky action without stress.
-    let mut s = State::new(&InitialConfig::new(Modes([0.5, 0.9, 0.5, 0.9, 0.5, 0.5, 0.0]), 1.0).unwrap());
+    let mut s =
+        State::new(&InitialConfig::new(Modes([0.5, 0.9, 0.5, 0.9, 0.5, 0.5, 0.0]), 1.0).unwrap());
     assert!(RISKY.is_subset(mode_action_space(&s)));
     while s.stress != StressLevel::High {
         s = step(&s, &obs(Mode::StressResponse, 0.9));
     }
     let c = identity::contract(&s);
-    for a in [Action::Execute, Action::Challenge, Action::Explore, Action::Pivot] {
+    for a in [
+        Action::Execute,
+        Action::Challenge,
+        Action::Explore,
+        Action::Pivot,
+    ] {
         assert!(!c.allowed_actions.contains(a), "{a} allowed at HIGH");
-        assert!(c.forbidden_actions.contains(a), "{a} not reported forbidden at HIGH");
+        assert!(
+            c.forbidden_actions.contains(a),
+            "{a} not reported forbidden at HIGH"
+        );
     }
     assert_eq!(c.allowed_actions, mode_action_space(&s).minus(RISKY));
 }
@@ -129,7 +178,12 @@ fn high_removes_the_risky_actions() {
 #[test]
 fn manipulation_and_identity_override_are_always_forbidden() {
     let mut s = State::new(&InitialConfig::default());
-    let seq = [Mode::Connection, Mode::StressResponse, Mode::Exploration, Mode::Identity];
+    let seq = [
+        Mode::Connection,
+        Mode::StressResponse,
+        Mode::Exploration,
+        Mode::Identity,
+    ];
     for i in 0..200 {
         let (next, c, _) = process(&s, &obs(seq[i % 4], ((i * 37) % 100) as f64 / 100.0));
         assert!(c.forbidden_actions.contains(Action::EmotionalManipulation));
@@ -145,7 +199,10 @@ fn drift_is_null_during_warm_up_then_graded() {
     let mut s = State::new(&InitialConfig::default());
     for i in 1..=20 {
         let (next, c, drift) = process(&s, &obs(Mode::Order, 0.5));
-        assert!(drift.is_none() && c.drift.is_none(), "drift reported at cycle {i}");
+        assert!(
+            drift.is_none() && c.drift.is_none(),
+            "drift reported at cycle {i}"
+        );
         s = next;
     }
     let (_, _, drift) = process(&s, &obs(Mode::Order, 0.5));
@@ -185,10 +242,22 @@ fn drift_escalates_through_the_levels_and_d3_rolls_back() {
         }
         s = next;
     }
-    assert_eq!(seen, vec![DriftLevel::D0, DriftLevel::D1, DriftLevel::D2, DriftLevel::D3]);
+    assert_eq!(
+        seen,
+        vec![
+            DriftLevel::D0,
+            DriftLevel::D1,
+            DriftLevel::D2,
+            DriftLevel::D3
+        ]
+    );
     let restored = rolled_back_to.expect("no D3 within 200 cycles");
     for m in Mode::PERSONALITY {
-        assert_eq!(restored.get(m), last_stable.get(m), "{m} not restored to the last stable state");
+        assert_eq!(
+            restored.get(m),
+            last_stable.get(m),
+            "{m} not restored to the last stable state"
+        );
     }
 }
 

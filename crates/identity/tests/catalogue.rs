@@ -30,7 +30,11 @@ fn a_persona_matches_itself_best() {
 
 #[test]
 fn versions_nest_and_keep_question_ids() {
-    let (v1, v2, v3) = (questions("v1").unwrap(), questions("v2").unwrap(), questions("v3").unwrap());
+    let (v1, v2, v3) = (
+        questions("v1").unwrap(),
+        questions("v2").unwrap(),
+        questions("v3").unwrap(),
+    );
     assert_eq!((v1.len(), v2.len(), v3.len()), (14, 21, 28));
     assert_eq!(&v3[..21], &v2[..]);
     assert_eq!(&v2[..14], &v1[..]);
@@ -49,7 +53,16 @@ fn scoring_maps_agreement_into_the_profile_ranges() {
     let exploring: Vec<(u32, u8)> = questions("v1")
         .unwrap()
         .iter()
-        .map(|q| (q.id, if q.mode_target == Mode::Exploration { 3 } else { 0 }))
+        .map(|q| {
+            (
+                q.id,
+                if q.mode_target == Mode::Exploration {
+                    3
+                } else {
+                    0
+                },
+            )
+        })
         .collect();
     let p = score("v1", &exploring).unwrap();
     assert_eq!(p.get(Mode::Exploration), 0.9);
@@ -59,8 +72,20 @@ fn scoring_maps_agreement_into_the_profile_ranges() {
 
 #[test]
 fn incomplete_or_malformed_answers_are_refused() {
-    assert_eq!(score("v1", &[(1, 2)]).unwrap_err(), TestError::Incomplete((2..=14).collect()));
-    assert_eq!(score("v1", &[(15, 2)]).unwrap_err(), TestError::UnknownQuestion(15));
-    assert_eq!(score("v1", &[(1, 2), (1, 1)]).unwrap_err(), TestError::DuplicateAnswer(1));
-    assert_eq!(score("v1", &[(1, 4)]).unwrap_err(), TestError::InvalidChoice(1));
+    assert_eq!(
+        score("v1", &[(1, 2)]).unwrap_err(),
+        TestError::Incomplete((2..=14).collect())
+    );
+    assert_eq!(
+        score("v1", &[(15, 2)]).unwrap_err(),
+        TestError::UnknownQuestion(15)
+    );
+    assert_eq!(
+        score("v1", &[(1, 2), (1, 1)]).unwrap_err(),
+        TestError::DuplicateAnswer(1)
+    );
+    assert_eq!(
+        score("v1", &[(1, 4)]).unwrap_err(),
+        TestError::InvalidChoice(1)
+    );
 }

@@ -23,7 +23,15 @@ fn unit(x: f64) -> bool {
 
 fn bits(s: &State) -> Vec<u64> {
     let mut v: Vec<u64> = s.modes.0.iter().map(|x| x.to_bits()).collect();
-    v.extend([s.energy, s.stability, s.self_model.stress_resilience, s.self_model.trait_stability].map(f64::to_bits));
+    v.extend(
+        [
+            s.energy,
+            s.stability,
+            s.self_model.stress_resilience,
+            s.self_model.trait_stability,
+        ]
+        .map(f64::to_bits),
+    );
     v.push(s.cycle);
     v
 }

@@ -23,20 +23,47 @@ fn arg(name: &str, default: usize) -> usize {
 
 #[tokio::main]
 async fn main() {
-    let (n_instances, clients, per_client) = (arg("--instances", 64), arg("--clients", 32), arg("--requests", 300));
+    let (n_instances, clients, per_client) = (
+        arg("--instances", 64),
+        arg("--clients", 32),
+        arg("--requests", 300),
+    );
     let reads = std::env::args().any(|a| a == "--reads");
     let dir = tempfile::tempdir().expect("temp dir");
-    let service = Service::open(dir.path(), Settings { min_interval: Duration::ZERO, ..Settings::default() }).expect("open");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let service = Service::open(
+        dir.path(),
+        Settings {
+            min_interval: Duration::ZERO,
+            ..Settings::default()
+        },
+    )
+    .expect("open");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(axum::serve(listener, instances::router(service.clone())).into_future());
 
     let mut ids = Vec::new();
     for i in 0..n_instances {
-        ids.push(service.create(&format!("load-{i}"), "", None).await.expect("create").id);
+        ids.push(
+            service
+                .create(&format!("load-{i}"), "", None)
+                .await
+                .expect("create")
+                .id,
+        );
     }
     let client = reqwest::Client::new();
-    let modes = ["perception", "exploration", "order", "assertion", "connection", "identity", "stress_response"];
+    let modes = [
+        "perception",
+        "exploration",
+        "order",
+        "assertion",
+        "connection",
+        "identity",
+        "stress_response",
+    ];
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -53,7 +80,9 @@ async fn main() {
                 let request = if reads {
                     client.get(format!("{base}/instances/{id}/snapshot"))
                 } else {
-                    client.post(format!("{base}/instances/{id}/process")).json(&body)
+                    client
+                        .post(format!("{base}/instances/{id}/process"))
+                        .json(&body)
                 };
                 let resp = request.send().await.expect("send");
                 assert!(resp.status().is_success(), "status {}", resp.status());
@@ -73,7 +102,11 @@ async fn main() {
     println!(
         "{} {}, {n_instances} instances, {clients} clients in {:.2?}: {:.0} req/s, p50 {:?}, p99 {:?}",
         all.len(),
-        if reads { "snapshot reads" } else { "observations" },
+        if reads {
+            "snapshot reads"
+        } else {
+            "observations"
+        },
         elapsed,
         all.len() as f64 / elapsed.as_secs_f64(),
         pct(0.50),

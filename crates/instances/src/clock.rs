@@ -14,7 +14,8 @@ pub fn system_clock() -> Clock {
 /// Normalises to UTC and drops sub-microsecond precision.
 pub fn normalize(t: OffsetDateTime) -> OffsetDateTime {
     let t = t.to_offset(UtcOffset::UTC);
-    t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
 }
 
 /// `2026-03-24T10:15:30Z`, or `2026-03-24T10:15:30.250000Z` when there are fractions.
@@ -45,5 +46,7 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
         version = 2,
         "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
     );
-    PrimitiveDateTime::parse(text, naive).ok().map(|t| normalize(t.assume_utc()))
+    PrimitiveDateTime::parse(text, naive)
+        .ok()
+        .map(|t| normalize(t.assume_utc()))
 }

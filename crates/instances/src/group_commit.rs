@@ -79,7 +79,9 @@ impl Journal {
     /// waits for. Fails at once if the journal already failed or the service stopped.
     pub fn append(self: &Arc<Self>, bytes: Vec<u8>) -> std::io::Result<u64> {
         if self.durable.borrow().failed {
-            return Err(std::io::Error::other("an earlier write to this journal failed"));
+            return Err(std::io::Error::other(
+                "an earlier write to this journal failed",
+            ));
         }
         let mut pending = self.queue.pending.lock().expect("commit queue lock");
         if pending.stopped {
@@ -90,7 +92,11 @@ impl Journal {
             tail.last_queued += 1;
             tail.last_queued
         };
-        pending.appends.push(Append { journal: self.clone(), seq, bytes });
+        pending.appends.push(Append {
+            journal: self.clone(),
+            seq,
+            bytes,
+        });
         self.queue.wake.notify_one();
         Ok(seq)
     }
@@ -104,8 +110,15 @@ impl Journal {
     /// Waits until append `seq` (and so every earlier one) is on disk.
     pub async fn durable(&self, seq: u64) -> std::io::Result<()> {
         let mut rx = self.durable.subscribe();
-        let state = *rx.wait_for(|d| d.through >= seq || d.failed).await.expect("the journal owns its sender");
-        if state.through >= seq { Ok(()) } else { Err(std::io::Error::other("the write did not reach the disk")) }
+        let state = *rx
+            .wait_for(|d| d.through >= seq || d.failed)
+            .await
+            .expect("the journal owns its sender");
+        if state.through >= seq {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("the write did not reach the disk"))
+        }
     }
 
     /// Cuts off a tail that was never acknowledged (a write torn by a crash), found while
@@ -130,7 +143,6 @@ impl Journal {
         self.durable.send_modify(|d| d.failed = true);
     }
 }
-
 
 struct Append {
     journal: Arc<Journal>,
@@ -175,9 +187,19 @@ impl Committer {
         let log = OpenOptions::new().create(true).append(true).open(&path)?;
         let queue = Arc::new(Queue::default());
         let worker = queue.clone();
-        let mut commit_thread = CommitThread { log, path, log_len: 0, dirty: Vec::new() };
-        let thread = std::thread::Builder::new().name("journal-commit".into()).spawn(move || commit_thread.run(&worker))?;
-        Ok(Committer { queue, thread: Some(thread) })
+        let mut commit_thread = CommitThread {
+            log,
+            path,
+            log_len: 0,
+            dirty: Vec::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("journal-commit".into())
+            .spawn(move || commit_thread.run(&worker))?;
+        Ok(Committer {
+            queue,
+            thread: Some(thread),
+        })
     }
 
     /// Wraps an open journal that is `len` bytes long.
@@ -193,7 +215,10 @@ impl Committer {
             instance,
             dirty: AtomicBool::new(false),
             queue: self.queue.clone(),
-            tail: Mutex::new(Tail { len, last_queued: 0 }),
+            tail: Mutex::new(Tail {
+                len,
+                last_queued: 0,
+            }),
             durable: watch::Sender::new(Durable::default()),
         })
     }
@@ -201,7 +226,11 @@ impl Committer {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        self.queue.pending.lock().expect("commit queue lock").stopped = true;
+        self.queue
+            .pending
+            .lock()
+            .expect("commit queue lock")
+            .stopped = true;
         self.queue.wake.notify_one();
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
@@ -245,7 +274,10 @@ impl CommitThread {
     fn commit(&mut self, batch: Vec<Append>) {
         let mut groups: Vec<(Arc<Journal>, u64, Vec<u8>)> = Vec::new();
         for append in batch {
-            match groups.iter_mut().find(|(j, ..)| Arc::ptr_eq(j, &append.journal)) {
+            match groups
+                .iter_mut()
+                .find(|(j, ..)| Arc::ptr_eq(j, &append.journal))
+            {
                 Some((_, seq, bytes)) => {
                     *seq = append.seq;
                     bytes.extend_from_slice(&append.bytes);
@@ -256,23 +288,36 @@ impl CommitThread {
         let mut records = Vec::new();
         let mut written = Vec::new();
         for (journal, seq, bytes) in groups {
-            let Some(offset) = write(&journal, &bytes) else { continue };
+            let Some(offset) = write(&journal, &bytes) else {
+                continue;
+            };
             let lines = std::str::from_utf8(&bytes).expect("journal lines are JSON text");
-            serde_json::to_writer(&mut records, &Record { instance: Cow::Borrowed(&journal.instance), offset, lines: Cow::Borrowed(lines) })
-                .expect("records always serialise");
+            serde_json::to_writer(
+                &mut records,
+                &Record {
+                    instance: Cow::Borrowed(&journal.instance),
+                    offset,
+                    lines: Cow::Borrowed(lines),
+                },
+            )
+            .expect("records always serialise");
             records.push(b'\n');
             written.push((journal, seq, offset));
         }
         if written.is_empty() {
             return;
         }
-        let logged = (&self.log).write_all(&records).and_then(|()| self.log.sync_data());
+        let logged = (&self.log)
+            .write_all(&records)
+            .and_then(|()| self.log.sync_data());
         if let Err(e) = logged {
             tracing::error!(path = %self.path.display(), error = %e, "commit log write failed");
             if let Err(e) = self.log.set_len(self.log_len) {
                 tracing::error!(path = %self.path.display(), error = %e, "could not cut the commit log back");
             }
-            written.iter().for_each(|(journal, _, offset)| journal.fail(*offset));
+            written
+                .iter()
+                .for_each(|(journal, _, offset)| journal.fail(*offset));
             return;
         }
         self.log_len += records.len() as u64;
@@ -301,7 +346,9 @@ impl CommitThread {
         self.dirty.clear();
         match self.log.set_len(0).and_then(|()| self.log.sync_data()) {
             Ok(()) => self.log_len = 0,
-            Err(e) => tracing::error!(path = %self.path.display(), error = %e, "could not empty the commit log"),
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "could not empty the commit log")
+            }
         }
     }
 }
@@ -353,17 +400,24 @@ pub fn recover(path: &Path, root: &Path) -> std::io::Result<()> {
             break;
         }
         let record: Record = serde_json::from_slice(&line).map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} line {line_no}: {e}", path.display()))
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} line {line_no}: {e}", path.display()),
+            )
         })?;
         let dir = root.join(record.instance.as_ref());
         if !dir.join(crate::store::META).exists() {
             continue;
         }
         if !ends.contains_key(record.instance.as_ref()) {
-            let journal = OpenOptions::new().write(true).open(dir.join(crate::store::JOURNAL))?;
+            let journal = OpenOptions::new()
+                .write(true)
+                .open(dir.join(crate::store::JOURNAL))?;
             ends.insert(record.instance.to_string(), (journal, 0));
         }
-        let (journal, end) = ends.get_mut(record.instance.as_ref()).expect("inserted above");
+        let (journal, end) = ends
+            .get_mut(record.instance.as_ref())
+            .expect("inserted above");
         journal.write_all_at(record.lines.as_bytes(), record.offset)?;
         *end = record.offset + record.lines.len() as u64;
     }

@@ -36,13 +36,18 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { min_interval: Duration::from_secs(1), clock: clock::system_clock() }
+        Settings {
+            min_interval: Duration::from_secs(1),
+            clock: clock::system_clock(),
+        }
     }
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings").field("min_interval", &self.min_interval).finish_non_exhaustive()
+        f.debug_struct("Settings")
+            .field("min_interval", &self.min_interval)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,7 +106,11 @@ pub struct ObservationInput {
 
 impl From<Observation> for ObservationInput {
     fn from(observation: Observation) -> Self {
-        ObservationInput { observation, context: Value::Null, timestamp: None }
+        ObservationInput {
+            observation,
+            context: Value::Null,
+            timestamp: None,
+        }
     }
 }
 
@@ -161,7 +170,11 @@ struct Slot {
 impl Slot {
     fn new(live: Live) -> Slot {
         let view = RwLock::new((0, view_of(&live)));
-        Slot { live: tokio::sync::Mutex::new(Some(live)), view, calls: AtomicU64::new(0) }
+        Slot {
+            live: tokio::sync::Mutex::new(Some(live)),
+            view,
+            calls: AtomicU64::new(0),
+        }
     }
 
     fn show(&self, call: u64, view: InstanceView) {
@@ -198,7 +211,10 @@ fn check_name(name: &str) -> Result<(), InstancesError> {
         return Err(InstancesError::invalid("name", "must not be empty"));
     }
     if name.chars().count() > NAME_MAX_CHARS {
-        return Err(InstancesError::invalid("name", format!("must be at most {NAME_MAX_CHARS} characters")));
+        return Err(InstancesError::invalid(
+            "name",
+            format!("must be at most {NAME_MAX_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -223,7 +239,8 @@ impl Service {
         let root = dir.join("instances");
         std::fs::create_dir_all(&root).map_err(InstancesError::storage(&root))?;
         let log = dir.join(crate::group_commit::COMMIT_LOG);
-        let committer = Arc::new(Committer::start(log.clone(), &root).map_err(InstancesError::storage(log))?);
+        let committer =
+            Arc::new(Committer::start(log.clone(), &root).map_err(InstancesError::storage(log))?);
         let mut slots = BTreeMap::new();
         for entry in std::fs::read_dir(&root).map_err(InstancesError::storage(&root))? {
             let entry = entry.map_err(InstancesError::storage(&root))?;
@@ -246,7 +263,12 @@ impl Service {
                 }
             }
         }
-        Ok(Arc::new(Service { root, settings, slots: RwLock::new(slots), committer }))
+        Ok(Arc::new(Service {
+            root,
+            settings,
+            slots: RwLock::new(slots),
+            committer,
+        }))
     }
 
     fn slot(&self, id: &str) -> Result<Arc<Slot>, InstancesError> {
@@ -269,10 +291,18 @@ impl Service {
         let slot = self.slot(id)?;
         let (out, journal, queued, call, view) = {
             let mut guard = slot.live.lock().await;
-            let live = guard.as_mut().ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
+            let live = guard
+                .as_mut()
+                .ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
             let out = f(live).await;
             let call = slot.calls.fetch_add(1, Ordering::Relaxed) + 1;
-            (out, live.journal.clone(), live.journal.last_queued(), call, view_of(live))
+            (
+                out,
+                live.journal.clone(),
+                live.journal.last_queued(),
+                call,
+                view_of(live),
+            )
         };
         if let Err(e) = journal.durable(queued).await {
             self.recover(&slot, &journal).await;
@@ -286,11 +316,17 @@ impl Service {
     /// changes that were applied in memory but never made durable are forgotten.
     async fn recover(&self, slot: &Slot, failed: &Arc<Journal>) {
         let mut guard = slot.live.lock().await;
-        let Some(live) = guard.as_mut().filter(|live| Arc::ptr_eq(&live.journal, failed)) else {
+        let Some(live) = guard
+            .as_mut()
+            .filter(|live| Arc::ptr_eq(&live.journal, failed))
+        else {
             return;
         };
         let (dir, committer) = (live.dir.clone(), self.committer.clone());
-        match tokio::task::spawn_blocking(move || store::load(&dir, &committer)).await.expect("reload task") {
+        match tokio::task::spawn_blocking(move || store::load(&dir, &committer))
+            .await
+            .expect("reload task")
+        {
             Ok(Some(fresh)) => {
                 let call = slot.calls.fetch_add(1, Ordering::Relaxed) + 1;
                 slot.show(call, view_of(&fresh));
@@ -333,10 +369,14 @@ impl Service {
             initial_energy: initial.energy_level(),
         };
         let (root, committer) = (self.root.clone(), self.committer.clone());
-        let live =
-            tokio::task::spawn_blocking(move || store::create(&root, &meta, &committer)).await.expect("create task")?;
+        let live = tokio::task::spawn_blocking(move || store::create(&root, &meta, &committer))
+            .await
+            .expect("create task")?;
         let view = view_of(&live);
-        self.slots.write().expect("slot map lock").insert(id, Arc::new(Slot::new(live)));
+        self.slots
+            .write()
+            .expect("slot map lock")
+            .insert(id, Arc::new(Slot::new(live)));
         Ok(view)
     }
 
@@ -359,8 +399,17 @@ impl Service {
             views.reverse();
         }
         let total = views.len();
-        let items = views.into_iter().skip(query.offset).take(query.limit).collect();
-        Page { items, total, limit: query.limit, offset: query.offset }
+        let items = views
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect();
+        Page {
+            items,
+            total,
+            limit: query.limit,
+            offset: query.offset,
+        }
     }
 
     pub async fn get(&self, id: &str) -> Result<InstanceView, InstancesError> {
@@ -392,7 +441,9 @@ impl Service {
             meta.updated_at = now.max(live.updated_at());
             let dir = live.dir.clone();
             let written = meta.clone();
-            tokio::task::spawn_blocking(move || store::write_meta(&dir, &written)).await.expect("meta task")?;
+            tokio::task::spawn_blocking(move || store::write_meta(&dir, &written))
+                .await
+                .expect("meta task")?;
             live.meta = meta;
             Ok(view_of(live))
         })
@@ -403,7 +454,9 @@ impl Service {
     pub async fn delete(&self, id: &str) -> Result<(), InstancesError> {
         let slot = self.slot(id)?;
         let mut guard = slot.live.lock().await;
-        let live = guard.take().ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
+        let live = guard
+            .take()
+            .ok_or_else(|| InstancesError::NotFound(id.to_string()))?;
         self.slots.write().expect("slot map lock").remove(id);
         let root = self.root.clone();
         let id = id.to_string();
@@ -423,12 +476,15 @@ impl Service {
     /// before the call answers.
     fn queue(live: &mut Live, events: &[Event]) -> Result<(), InstancesError> {
         let bytes: Vec<u8> = events.iter().flat_map(Event::line).collect();
-        live.journal.append(bytes).map_err(InstancesError::storage(live.journal.path()))?;
+        live.journal
+            .append(bytes)
+            .map_err(InstancesError::storage(live.journal.path()))?;
         Ok(())
     }
 
     fn apply(live: &mut Live, event: &Event) -> Result<(), InstancesError> {
-        live.apply(event).map_err(|reason| InstancesError::invalid("observation", reason))
+        live.apply(event)
+            .map_err(|reason| InstancesError::invalid("observation", reason))
     }
 
     fn commit(live: &mut Live, event: Event) -> Result<(), InstancesError> {
@@ -446,7 +502,12 @@ impl Service {
                 at: live.last_observation_at.unwrap_or(live.last_event_at),
             })
         };
-        ProcessOutcome { snapshot: SnapshotView::of(live), contract: identity::contract(&live.state), drift, throttled }
+        ProcessOutcome {
+            snapshot: SnapshotView::of(live),
+            contract: identity::contract(&live.state),
+            drift,
+            throttled,
+        }
     }
 
     fn event_for(&self, input: &ObservationInput, at: OffsetDateTime) -> Event {
@@ -467,7 +528,10 @@ impl Service {
         input: impl Into<ObservationInput>,
     ) -> Result<ProcessOutcome, InstancesError> {
         let input = input.into();
-        let at = input.timestamp.map(clock::normalize).unwrap_or_else(|| self.now());
+        let at = input
+            .timestamp
+            .map(clock::normalize)
+            .unwrap_or_else(|| self.now());
         let min = self.settings.min_interval;
         self.with_live(id, async |live| {
             if let Some(last) = live.last_observation_at
@@ -490,12 +554,17 @@ impl Service {
         inputs: Vec<ObservationInput>,
     ) -> Result<Vec<ProcessOutcome>, InstancesError> {
         if inputs.is_empty() || inputs.len() > BATCH_MAX {
-            return Err(InstancesError::invalid("observations", format!("must hold 1 to {BATCH_MAX} observations")));
+            return Err(InstancesError::invalid(
+                "observations",
+                format!("must hold 1 to {BATCH_MAX} observations"),
+            ));
         }
         let now = self.now();
         self.with_live(id, async |live| {
-            let events: Vec<Event> =
-                inputs.iter().map(|i| self.event_for(i, i.timestamp.map(clock::normalize).unwrap_or(now))).collect();
+            let events: Vec<Event> = inputs
+                .iter()
+                .map(|i| self.event_for(i, i.timestamp.map(clock::normalize).unwrap_or(now)))
+                .collect();
             Self::queue(live, &events)?;
             let mut outcomes = Vec::with_capacity(events.len());
             for e in &events {
@@ -508,11 +577,13 @@ impl Service {
     }
 
     pub async fn snapshot(&self, id: &str) -> Result<SnapshotView, InstancesError> {
-        self.with_live(id, async |live| Ok(SnapshotView::of(live))).await
+        self.with_live(id, async |live| Ok(SnapshotView::of(live)))
+            .await
     }
 
     pub async fn contract(&self, id: &str) -> Result<Contract, InstancesError> {
-        self.with_live(id, async |live| Ok(identity::contract(&live.state))).await
+        self.with_live(id, async |live| Ok(identity::contract(&live.state)))
+            .await
     }
 
     /// Returns the engine state to the creation config or the system default. History and
@@ -527,10 +598,27 @@ impl Service {
     }
 
     /// Observations, newest first.
-    pub async fn history(&self, id: &str, limit: usize, offset: usize) -> Result<Page<HistoryRecord>, InstancesError> {
+    pub async fn history(
+        &self,
+        id: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Page<HistoryRecord>, InstancesError> {
         self.with_live(id, async |live| {
-            let items = live.history.iter().rev().skip(offset).take(limit).cloned().collect();
-            Ok(Page { items, total: live.history.len(), limit, offset })
+            let items = live
+                .history
+                .iter()
+                .rev()
+                .skip(offset)
+                .take(limit)
+                .cloned()
+                .collect();
+            Ok(Page {
+                items,
+                total: live.history.len(),
+                limit,
+                offset,
+            })
         })
         .await
     }
@@ -544,10 +632,24 @@ impl Service {
         level: Option<DriftLevel>,
     ) -> Result<Page<DriftRecord>, InstancesError> {
         self.with_live(id, async |live| {
-            let matching: Vec<&DriftRecord> =
-                live.drift_log.iter().rev().filter(|r| level.is_none_or(|l| r.drift.level == l)).collect();
-            let items = matching.iter().skip(offset).take(limit).map(|r| **r).collect();
-            Ok(Page { items, total: matching.len(), limit, offset })
+            let matching: Vec<&DriftRecord> = live
+                .drift_log
+                .iter()
+                .rev()
+                .filter(|r| level.is_none_or(|l| r.drift.level == l))
+                .collect();
+            let items = matching
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|r| **r)
+                .collect();
+            Ok(Page {
+                items,
+                total: matching.len(),
+                limit,
+                offset,
+            })
         })
         .await
     }
@@ -571,7 +673,13 @@ impl Service {
         };
         let at = self.now();
         self.with_live(&id, async |live| {
-            Self::commit(live, Event::Profile { at, modes: profile.0 })?;
+            Self::commit(
+                live,
+                Event::Profile {
+                    at,
+                    modes: profile.0,
+                },
+            )?;
             Ok(TestOutcome {
                 instance: view_of(live),
                 profile,

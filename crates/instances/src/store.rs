@@ -103,7 +103,9 @@ pub enum Event {
 impl Event {
     pub fn at(&self) -> OffsetDateTime {
         match self {
-            Event::Observation { at, .. } | Event::Reset { at, .. } | Event::Profile { at, .. } => *at,
+            Event::Observation { at, .. } | Event::Reset { at, .. } | Event::Profile { at, .. } => {
+                *at
+            }
         }
     }
 
@@ -149,8 +151,15 @@ impl Live {
     /// makes a replay reproduce the state exactly.
     pub fn apply(&mut self, event: &Event) -> Result<(), String> {
         match event {
-            Event::Observation { at, mode, signal_strength, confidence, context } => {
-                let obs = Observation::new(*mode, *signal_strength, *confidence).map_err(|e| e.to_string())?;
+            Event::Observation {
+                at,
+                mode,
+                signal_strength,
+                confidence,
+                context,
+            } => {
+                let obs = Observation::new(*mode, *signal_strength, *confidence)
+                    .map_err(|e| e.to_string())?;
                 self.state = identity::step(&self.state, &obs);
                 self.history.push(HistoryRecord {
                     cycle: self.state.cycle,
@@ -161,7 +170,11 @@ impl Live {
                     at: *at,
                 });
                 if let Some(d) = self.state.last_drift.filter(|d| d.level > DriftLevel::D0) {
-                    self.drift_log.push(DriftRecord { cycle: self.state.cycle, drift: d, at: *at });
+                    self.drift_log.push(DriftRecord {
+                        cycle: self.state.cycle,
+                        drift: d,
+                        at: *at,
+                    });
                 }
                 self.last_observation_at = Some(*at);
             }
@@ -213,7 +226,12 @@ pub fn write_meta(dir: &Path, meta: &Meta) -> Result<(), InstancesError> {
 
 fn open_journal(dir: &Path) -> Result<File, InstancesError> {
     let path = dir.join(JOURNAL);
-    OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(InstancesError::storage(&path))
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(&path)
+        .map_err(InstancesError::storage(&path))
 }
 
 /// Loads an instance and replays its journal. A torn last line (a write cut short by a
@@ -232,7 +250,10 @@ pub fn load(dir: &Path, committer: &Committer) -> Result<Option<Live>, Instances
     })?;
     let path = dir.join(JOURNAL);
     let journal = open_journal(dir)?;
-    let len = journal.metadata().map_err(InstancesError::storage(&path))?.len();
+    let len = journal
+        .metadata()
+        .map_err(InstancesError::storage(&path))?
+        .len();
     let mut live = Live {
         state: State::new(&meta.initial_config()),
         last_event_at: meta.created_at,
@@ -249,17 +270,25 @@ pub fn load(dir: &Path, committer: &Committer) -> Result<Option<Live>, Instances
     let mut line_no = 0;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(InstancesError::storage(&path))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(InstancesError::storage(&path))?;
         if n == 0 {
             break;
         }
         line_no += 1;
         if buf.last() != Some(&b'\n') {
             tracing::warn!(path = %path.display(), line = line_no, "cutting off a torn journal tail");
-            live.journal.cut_torn_tail(good_len).map_err(InstancesError::storage(&path))?;
+            live.journal
+                .cut_torn_tail(good_len)
+                .map_err(InstancesError::storage(&path))?;
             break;
         }
-        let corrupt = |reason: String| InstancesError::Corrupt { path: path.clone(), line: line_no, reason };
+        let corrupt = |reason: String| InstancesError::Corrupt {
+            path: path.clone(),
+            line: line_no,
+            reason,
+        };
         let event = serde_json::from_slice::<Event>(&buf).map_err(|e| corrupt(e.to_string()))?;
         live.apply(&event).map_err(corrupt)?;
         good_len += n as u64;

@@ -10,7 +10,12 @@ use std::io::Write;
 use std::time::Duration;
 
 fn obs(i: usize) -> Observation {
-    Observation::new(Mode::ALL[(i * 3) % 7], ((i * 41) % 100) as f64 / 100.0, if i.is_multiple_of(4) { 0.6 } else { 1.0 }).unwrap()
+    Observation::new(
+        Mode::ALL[(i * 3) % 7],
+        ((i * 41) % 100) as f64 / 100.0,
+        if i.is_multiple_of(4) { 0.6 } else { 1.0 },
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -28,7 +33,10 @@ async fn state_history_and_drift_survive_a_reopen_exactly() {
         }
         svc.update(&id, Some("Keeper II"), None).await.unwrap();
         let snap = svc.snapshot(&id).await.unwrap();
-        assert_eq!(snap.state, expected, "the service state is the engine's state");
+        assert_eq!(
+            snap.state, expected,
+            "the service state is the engine's state"
+        );
         let history = svc.history(&id, 1000, 0).await.unwrap();
         let drift = svc.drift(&id, 1000, 0, None).await.unwrap();
         let contract = svc.contract(&id).await.unwrap();
@@ -36,16 +44,31 @@ async fn state_history_and_drift_survive_a_reopen_exactly() {
     };
     let svc = Service::open(dir.path(), clock.settings(Duration::ZERO)).unwrap();
     let after = svc.snapshot(&id).await.unwrap();
-    assert_eq!(after.state, before.state, "replay reproduces the state bit for bit");
+    assert_eq!(
+        after.state, before.state,
+        "replay reproduces the state bit for bit"
+    );
     assert_eq!(after.updated_at, before.updated_at);
     assert_eq!(svc.contract(&id).await.unwrap(), contract);
     assert_eq!(svc.get(&id).await.unwrap().name, "Keeper II");
     let h = svc.history(&id, 1000, 0).await.unwrap();
     assert_eq!(h.total, 150);
-    assert!(h.items.iter().zip(&history.items).all(|(a, b)| a.cycle == b.cycle && a.at == b.at && a.signal_strength == b.signal_strength));
+    assert!(
+        h.items
+            .iter()
+            .zip(&history.items)
+            .all(|(a, b)| a.cycle == b.cycle
+                && a.at == b.at
+                && a.signal_strength == b.signal_strength)
+    );
     let d = svc.drift(&id, 1000, 0, None).await.unwrap();
     assert_eq!(d.total, drift.total);
-    assert!(d.items.iter().zip(&drift.items).all(|(a, b)| a.cycle == b.cycle && a.drift == b.drift));
+    assert!(
+        d.items
+            .iter()
+            .zip(&drift.items)
+            .all(|(a, b)| a.cycle == b.cycle && a.drift == b.drift)
+    );
 }
 
 #[tokio::test]
@@ -61,7 +84,13 @@ async fn resets_and_tests_replay_too_and_deletes_are_permanent() {
         }
         svc.reset(&keep, ResetTo::Default).await.unwrap();
         let answers: Vec<(u32, u8)> = (1..=14).map(|q| (q, (q % 4) as u8)).collect();
-        svc.submit_test(instances::TestSubject::Existing(keep.clone()), "v1", &answers).await.unwrap();
+        svc.submit_test(
+            instances::TestSubject::Existing(keep.clone()),
+            "v1",
+            &answers,
+        )
+        .await
+        .unwrap();
         svc.observe(&keep, obs(3)).await.unwrap();
         svc.delete(&gone).await.unwrap();
         let state = svc.snapshot(&keep).await.unwrap().state;
@@ -69,8 +98,16 @@ async fn resets_and_tests_replay_too_and_deletes_are_permanent() {
     };
     let svc = Service::open(dir.path(), clock.settings(Duration::ZERO)).unwrap();
     assert_eq!(svc.snapshot(&keep).await.unwrap().state, state);
-    assert!(matches!(svc.get(&gone).await, Err(instances::InstancesError::NotFound(_))));
-    assert_eq!(std::fs::read_dir(dir.path().join("instances")).unwrap().count(), 1);
+    assert!(matches!(
+        svc.get(&gone).await,
+        Err(instances::InstancesError::NotFound(_))
+    ));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("instances"))
+            .unwrap()
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -88,11 +125,23 @@ async fn a_torn_last_line_is_cut_off_and_nothing_acknowledged_is_lost() {
     let journal = dir.path().join("instances").join(&id).join("journal.jsonl");
     let clean_len = std::fs::metadata(&journal).unwrap().len();
     // A crash in the middle of an append that was never acknowledged.
-    std::fs::OpenOptions::new().append(true).open(&journal).unwrap().write_all(br#"{"event":"observation","at":"2026-03"#).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap()
+        .write_all(br#"{"event":"observation","at":"2026-03"#)
+        .unwrap();
     let svc = Service::open(dir.path(), clock.settings(Duration::ZERO)).unwrap();
     assert_eq!(svc.snapshot(&id).await.unwrap().state, state);
-    assert_eq!(std::fs::metadata(&journal).unwrap().len(), clean_len, "the torn tail was cut off");
-    let next = svc.observe(&id, ObservationInput::from(obs(99))).await.unwrap();
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        clean_len,
+        "the torn tail was cut off"
+    );
+    let next = svc
+        .observe(&id, ObservationInput::from(obs(99)))
+        .await
+        .unwrap();
     assert_eq!(next.snapshot.state.cycle, 31);
     drop(svc);
     let svc = Service::open(dir.path(), clock.settings(Duration::ZERO)).unwrap();
@@ -120,7 +169,11 @@ async fn damage_before_the_tail_is_reported_not_guessed_at() {
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("a damaged journal opened silently"),
     }
-    assert_eq!(std::fs::read_to_string(&journal).unwrap(), damaged, "nothing on disk was touched");
+    assert_eq!(
+        std::fs::read_to_string(&journal).unwrap(),
+        damaged,
+        "nothing on disk was touched"
+    );
 }
 
 #[tokio::test]
@@ -129,16 +182,26 @@ async fn data_survives_a_server_restart_over_http() {
     let clock = ManualClock::new();
     let id = {
         let s = serve(dir.path(), clock.settings(Duration::ZERO)).await;
-        let id = s.post("/instances", json!({"name": "Restart"})).await.1["data"]["id"].as_str().unwrap().to_string();
+        let id = s.post("/instances", json!({"name": "Restart"})).await.1["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         for _ in 0..4 {
-            s.post(&format!("/instances/{id}/process"), json!({"mode_target": "order", "signal_strength": 0.7})).await;
+            s.post(
+                &format!("/instances/{id}/process"),
+                json!({"mode_target": "order", "signal_strength": 0.7}),
+            )
+            .await;
         }
         id
     };
     let s = serve(dir.path(), clock.settings(Duration::ZERO)).await;
     let (_, body) = s.get(&format!("/instances/{id}/snapshot")).await;
     assert_eq!(body["data"]["cycle"], 4);
-    assert_eq!(s.get(&format!("/instances/{id}/history")).await.1["pagination"]["total"], 4);
+    assert_eq!(
+        s.get(&format!("/instances/{id}/history")).await.1["pagination"]["total"],
+        4
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +214,9 @@ async fn concurrent_observations_to_one_instance_are_serialised() {
     let mut tasks = Vec::new();
     for i in 0..64 {
         let (svc, id) = (svc.clone(), if i % 2 == 0 { a.clone() } else { b.clone() });
-        tasks.push(tokio::spawn(async move { svc.observe(&id, obs(i)).await.unwrap().snapshot.state.cycle }));
+        tasks.push(tokio::spawn(async move {
+            svc.observe(&id, obs(i)).await.unwrap().snapshot.state.cycle
+        }));
     }
     let mut cycles_a = Vec::new();
     for (i, t) in tasks.into_iter().enumerate() {
@@ -161,20 +226,37 @@ async fn concurrent_observations_to_one_instance_are_serialised() {
         }
     }
     cycles_a.sort();
-    assert_eq!(cycles_a, (1..=32).collect::<Vec<u64>>(), "every observation got its own cycle");
+    assert_eq!(
+        cycles_a,
+        (1..=32).collect::<Vec<u64>>(),
+        "every observation got its own cycle"
+    );
     // The final state equals a sequential replay of the order the journal recorded.
     let h = svc.history(&a, 1000, 0).await.unwrap();
-    let replayed = h.items.iter().rev().fold(State::new(&InitialConfig::default()), |s, r| {
-        identity::step(&s, &Observation::new(r.mode, r.signal_strength, r.confidence).unwrap())
-    });
+    let replayed = h
+        .items
+        .iter()
+        .rev()
+        .fold(State::new(&InitialConfig::default()), |s, r| {
+            identity::step(
+                &s,
+                &Observation::new(r.mode, r.signal_strength, r.confidence).unwrap(),
+            )
+        });
     assert_eq!(svc.snapshot(&a).await.unwrap().state, replayed);
 }
 
 /// Replays a history page (newest first) through the engine from the default state.
 fn replay(items: &[instances::HistoryRecord]) -> State {
-    items.iter().rev().fold(State::new(&InitialConfig::default()), |s, r| {
-        identity::step(&s, &Observation::new(r.mode, r.signal_strength, r.confidence).unwrap())
-    })
+    items
+        .iter()
+        .rev()
+        .fold(State::new(&InitialConfig::default()), |s, r| {
+            identity::step(
+                &s,
+                &Observation::new(r.mode, r.signal_strength, r.confidence).unwrap(),
+            )
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,9 +300,18 @@ async fn many_concurrent_observations_to_several_instances_are_all_there_in_orde
         let cycles: Vec<u64> = h.items.iter().rev().map(|r| r.cycle).collect();
         assert_eq!(cycles, (1..=200).collect::<Vec<u64>>());
         for writer in 0..8 {
-            let own: Vec<f64> = h.items.iter().rev().map(|r| r.confidence).filter(|c| (c * 10.0).floor() as usize == writer).collect();
+            let own: Vec<f64> = h
+                .items
+                .iter()
+                .rev()
+                .map(|r| r.confidence)
+                .filter(|c| (c * 10.0).floor() as usize == writer)
+                .collect();
             assert_eq!(own.len(), 25);
-            assert!(own.windows(2).all(|w| w[0] < w[1]), "writer {writer}'s observations kept their order");
+            assert!(
+                own.windows(2).all(|w| w[0] < w[1]),
+                "writer {writer}'s observations kept their order"
+            );
         }
         let after = svc.snapshot(id).await.unwrap().state;
         assert_eq!(after, *before, "replay reproduces the state");
@@ -241,7 +332,12 @@ async fn acknowledged_appends_missing_from_a_journal_come_back_from_the_commit_l
         // A clean close checkpoints: the journal is flushed and the log emptied.
         drop(svc);
         let journal = dir.path().join("instances").join(&id).join("journal.jsonl");
-        assert_eq!(std::fs::metadata(dir.path().join("commit.log")).unwrap().len(), 0);
+        assert_eq!(
+            std::fs::metadata(dir.path().join("commit.log"))
+                .unwrap()
+                .len(),
+            0
+        );
         std::fs::metadata(&journal).unwrap().len()
     };
     let svc = Service::open(dir.path(), clock.settings(Duration::ZERO)).unwrap();
@@ -253,10 +349,23 @@ async fn acknowledged_appends_missing_from_a_journal_come_back_from_the_commit_l
     // had not flushed, and a torn record follows what survived.
     std::mem::forget(svc);
     let journal = dir.path().join("instances").join(&id).join("journal.jsonl");
-    let file = std::fs::OpenOptions::new().write(true).open(&journal).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .unwrap();
     file.set_len(checkpointed + 10).unwrap();
     let svc = Service::open(dir.path(), clock.settings(Duration::ZERO)).unwrap();
-    assert_eq!(svc.snapshot(&id).await.unwrap().state, last.unwrap(), "every acknowledged observation is back");
+    assert_eq!(
+        svc.snapshot(&id).await.unwrap().state,
+        last.unwrap(),
+        "every acknowledged observation is back"
+    );
     assert_eq!(svc.history(&id, 1000, 0).await.unwrap().total, 40);
-    assert_eq!(std::fs::metadata(dir.path().join("commit.log")).unwrap().len(), 0, "the log was folded in");
+    assert_eq!(
+        std::fs::metadata(dir.path().join("commit.log"))
+            .unwrap()
+            .len(),
+        0,
+        "the log was folded in"
+    );
 }

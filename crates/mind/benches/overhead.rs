@@ -27,8 +27,21 @@ const MESSAGES: usize = 300;
 const PERSONAS: usize = 100;
 
 fn persona(url: &str) -> Persona {
-    let thinking = Organ { name: MODEL.into(), provider: None, api_key: None, url: url.into() };
-    Persona { idle_timeout: 86_400, ..Persona::new(uuid::Uuid::new_v4(), "Bench".into(), thinking, "2026-05-01".into()) }
+    let thinking = Organ {
+        name: MODEL.into(),
+        provider: None,
+        api_key: None,
+        url: url.into(),
+    };
+    Persona {
+        idle_timeout: 86_400,
+        ..Persona::new(
+            uuid::Uuid::new_v4(),
+            "Bench".into(),
+            thinking,
+            "2026-05-01".into(),
+        )
+    }
 }
 
 fn install(store: &Store, p: &Persona) {
@@ -58,7 +71,9 @@ async fn relay(upstream: String, wire: Arc<Mutex<Wire>>) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         loop {
-            let Ok((client, _)) = listener.accept().await else { return };
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
             wire.lock().unwrap().began = Some(Instant::now());
             let _ = client.set_nodelay(true);
             let server = TcpStream::connect(&upstream).await.unwrap();
@@ -100,7 +115,10 @@ async fn relay(upstream: String, wire: Arc<Mutex<Wire>>) -> String {
 fn mind_apart(wire: Arc<Mutex<Wire>>) -> (String, String) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let fake = testkit::ollama::start(&[MODEL]).await;
             let marks = wire.clone();
@@ -118,31 +136,56 @@ fn mind_apart(wire: Arc<Mutex<Wire>>) -> (String, String) {
 
 fn rss_kb() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     pages * 4
 }
 
 fn summary(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
-    println!("{name}: median {:?}, p95 {:?}, max {:?} ({} samples)", at(0.5), at(0.95), at(1.0), samples.len());
+    println!(
+        "{name}: median {:?}, p95 {:?}, max {:?} ({} samples)",
+        at(0.5),
+        at(0.95),
+        at(1.0),
+        samples.len()
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &persona::secrets::Keyring::none()).unwrap();
-    let identity = instances::Service::open(&dir.path().join("identity"), instances::Settings { min_interval: Duration::ZERO, ..Default::default() }).unwrap();
+    let identity = instances::Service::open(
+        &dir.path().join("identity"),
+        instances::Settings {
+            min_interval: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let clock = ManualClock::at(time::macros::datetime!(2026-05-18 08:00 UTC));
-    let around = Surroundings { http: organs::http_client(), identity, clock: Arc::new(clock), platforms: Default::default() };
+    let around = Surroundings {
+        http: organs::http_client(),
+        identity,
+        clock: Arc::new(clock),
+        platforms: Default::default(),
+    };
     let wire: Arc<Mutex<Wire>> = Arc::default();
     let (mind_url, fake_url) = mind_apart(wire.clone());
 
     let p = persona(&mind_url);
     install(&store, &p);
-    let agent = Agent::start(p, store.clone(), around.clone()).await.unwrap();
+    let agent = Agent::start(p, store.clone(), around.clone())
+        .await
+        .unwrap();
     let mut out = agent.subscribe();
-    let (mut acked, mut inbound, mut fake_cost, mut outbound) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut acked, mut inbound, mut fake_cost, mut outbound) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..MESSAGES {
         let sent = Instant::now();
         agent.read(&format!("message {i}")).await.unwrap();
@@ -160,13 +203,33 @@ async fn main() {
     }
     agent.stop().await;
     let (early, late) = (..50, inbound.len() - 50..);
-    println!("Each message adds two turns to her memory; the early window is turns 40-140, the late one 500-600.");
-    summary("read() returns (conversation.jsonl fsynced), early", acked[early].to_vec());
-    summary("read() returns (conversation.jsonl fsynced), late", acked[late.clone()].to_vec());
-    summary("read -> Mind request on the wire, early", inbound[early].to_vec());
-    summary("read -> Mind request on the wire, late", inbound[late.clone()].to_vec());
-    summary("fake Mind parsing the request (not hers), early", fake_cost[early].to_vec());
-    summary("fake Mind parsing the request (not hers), late", fake_cost[late].to_vec());
+    println!(
+        "Each message adds two turns to her memory; the early window is turns 40-140, the late one 500-600."
+    );
+    summary(
+        "read() returns (conversation.jsonl fsynced), early",
+        acked[early].to_vec(),
+    );
+    summary(
+        "read() returns (conversation.jsonl fsynced), late",
+        acked[late.clone()].to_vec(),
+    );
+    summary(
+        "read -> Mind request on the wire, early",
+        inbound[early].to_vec(),
+    );
+    summary(
+        "read -> Mind request on the wire, late",
+        inbound[late.clone()].to_vec(),
+    );
+    summary(
+        "fake Mind parsing the request (not hers), early",
+        fake_cost[early].to_vec(),
+    );
+    summary(
+        "fake Mind parsing the request (not hers), late",
+        fake_cost[late].to_vec(),
+    );
     summary("Mind answer on the wire -> reply", outbound);
 
     let mut agents = Vec::new();
@@ -174,11 +237,21 @@ async fn main() {
     for _ in 0..PERSONAS {
         let p = persona(&fake_url);
         install(&store, &p);
-        agents.push(Agent::start(p, store.clone(), around.clone()).await.unwrap());
+        agents.push(
+            Agent::start(p, store.clone(), around.clone())
+                .await
+                .unwrap(),
+        );
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after = rss_kb();
-    println!("idle persona: {} KB each ({} personas, RSS {} KB -> {} KB)", (after.saturating_sub(before)) / PERSONAS as u64, PERSONAS, before, after);
+    println!(
+        "idle persona: {} KB each ({} personas, RSS {} KB -> {} KB)",
+        (after.saturating_sub(before)) / PERSONAS as u64,
+        PERSONAS,
+        before,
+        after
+    );
     for a in agents {
         a.stop().await;
     }

@@ -36,22 +36,77 @@ pub struct Tool {
 }
 
 const TOOLS: &[Tool] = &[
-    Tool { name: "save_notes", params: &[("content", "string")], doc: "Replace what you hold in notes.md with this text.", gate: Gate::Open },
-    Tool { name: "recall_notes", params: &[], doc: "Read back your notes.md.", gate: Gate::Open },
+    Tool {
+        name: "save_notes",
+        params: &[("content", "string")],
+        doc: "Replace what you hold in notes.md with this text.",
+        gate: Gate::Open,
+    },
+    Tool {
+        name: "recall_notes",
+        params: &[],
+        doc: "Read back your notes.md.",
+        gate: Gate::Open,
+    },
     Tool {
         name: "save_destiny",
-        params: &[("type", "string"), ("trigger", "string"), ("content", "string"), ("recurrence", "string")],
+        params: &[
+            ("type", "string"),
+            ("trigger", "string"),
+            ("content", "string"),
+            ("recurrence", "string"),
+        ],
         doc: "Plan a moment: type reminder|schedule, trigger YYYY-MM-DD HH:MM (local), recurrence empty|hourly|daily|weekly|monthly.",
         gate: Gate::Open,
     },
-    Tool { name: "check_calendar", params: &[("date", "string")], doc: "What is planned on a day (YYYY-MM-DD) or month (YYYY-MM), recurrences included.", gate: Gate::Open },
-    Tool { name: "recall_history", params: &[("date", "string")], doc: "Conversations and fired reminders of a day (YYYY-MM-DD); today includes the live conversation.", gate: Gate::Open },
-    Tool { name: "check_health", params: &[("count", "integer")], doc: "Your last heartbeats: faults and their providers.", gate: Gate::Open },
-    Tool { name: "look_at", params: &[("source", "string"), ("question", "string")], doc: "Look at an image in your media folder (file name) and answer a question about it.", gate: Gate::Open },
-    Tool { name: "filesystem.read", params: &[("path", "string")], doc: "Read a text file. Paths are inside your workspace unless your person opened the machine's files to you.", gate: Gate::Open },
-    Tool { name: "filesystem.write", params: &[("path", "string"), ("content", "string")], doc: "Write a text file (replaces it). Same path rule as filesystem.read.", gate: Gate::Open },
-    Tool { name: "OS.execute", params: &[("command", "string")], doc: "Run a shell command and read its output.", gate: Gate::Shell },
-    Tool { name: "http.request", params: &[("method", "string"), ("url", "string"), ("body", "string")], doc: "Send an HTTP request and read the answer.", gate: Gate::Http },
+    Tool {
+        name: "check_calendar",
+        params: &[("date", "string")],
+        doc: "What is planned on a day (YYYY-MM-DD) or month (YYYY-MM), recurrences included.",
+        gate: Gate::Open,
+    },
+    Tool {
+        name: "recall_history",
+        params: &[("date", "string")],
+        doc: "Conversations and fired reminders of a day (YYYY-MM-DD); today includes the live conversation.",
+        gate: Gate::Open,
+    },
+    Tool {
+        name: "check_health",
+        params: &[("count", "integer")],
+        doc: "Your last heartbeats: faults and their providers.",
+        gate: Gate::Open,
+    },
+    Tool {
+        name: "look_at",
+        params: &[("source", "string"), ("question", "string")],
+        doc: "Look at an image in your media folder (file name) and answer a question about it.",
+        gate: Gate::Open,
+    },
+    Tool {
+        name: "filesystem.read",
+        params: &[("path", "string")],
+        doc: "Read a text file. Paths are inside your workspace unless your person opened the machine's files to you.",
+        gate: Gate::Open,
+    },
+    Tool {
+        name: "filesystem.write",
+        params: &[("path", "string"), ("content", "string")],
+        doc: "Write a text file (replaces it). Same path rule as filesystem.read.",
+        gate: Gate::Open,
+    },
+    Tool {
+        name: "OS.execute",
+        params: &[("command", "string")],
+        doc: "Run a shell command and read its output.",
+        gate: Gate::Shell,
+    },
+    Tool {
+        name: "http.request",
+        params: &[("method", "string"), ("url", "string"), ("body", "string")],
+        doc: "Send an HTTP request and read the answer.",
+        gate: Gate::Http,
+    },
 ];
 
 /// The tools open to her under `reach`.
@@ -67,7 +122,11 @@ pub fn available(reach: &Reach) -> impl Iterator<Item = &'static Tool> + '_ {
 pub fn catalog(reach: &Reach) -> String {
     available(reach)
         .map(|t| {
-            let params: Vec<String> = t.params.iter().map(|(n, ty)| format!("{n}: {ty}")).collect();
+            let params: Vec<String> = t
+                .params
+                .iter()
+                .map(|(n, ty)| format!("{n}: {ty}"))
+                .collect();
             format!("- `tools.{}` {{{}}} — {}", t.name, params.join(", "), t.doc)
         })
         .collect::<Vec<_>>()
@@ -114,10 +173,18 @@ pub struct Outcome {
 }
 
 fn ok(result: impl Into<String>) -> Outcome {
-    Outcome { status: Status::Ok, result: result.into(), media: None }
+    Outcome {
+        status: Status::Ok,
+        result: result.into(),
+        media: None,
+    }
 }
 fn err(result: impl Into<String>) -> Outcome {
-    Outcome { status: Status::Error, result: result.into(), media: None }
+    Outcome {
+        status: Status::Error,
+        result: result.into(),
+        media: None,
+    }
 }
 
 pub struct Context<'a> {
@@ -152,7 +219,9 @@ pub async fn call(selector: &str, args: &Value, cx: &Context<'_>) -> Outcome {
         return err(format!("there is no tool named {name}"));
     };
     if !available(cx.reach).any(|t| t.name == tool.name) {
-        return err(format!("{name} is closed to you; only your person can open it in your configuration"));
+        return err(format!(
+            "{name} is closed to you; only your person can open it in your configuration"
+        ));
     }
     let home = cx.home;
     match name {
@@ -162,10 +231,21 @@ pub async fn call(selector: &str, args: &Value, cx: &Context<'_>) -> Outcome {
         },
         "recall_notes" => {
             let notes = home.read("notes.md");
-            ok(if notes.trim().is_empty() { "(no notes)".into() } else { notes })
+            ok(if notes.trim().is_empty() {
+                "(no notes)".into()
+            } else {
+                notes
+            })
         }
         "save_destiny" => {
-            match destiny::save(&home.destiny(), arg(args, "type"), arg(args, "trigger"), arg(args, "content"), arg(args, "recurrence"), cx.now) {
+            match destiny::save(
+                &home.destiny(),
+                arg(args, "type"),
+                arg(args, "trigger"),
+                arg(args, "content"),
+                arg(args, "recurrence"),
+                cx.now,
+            ) {
                 Ok(s) => ok(s),
                 Err(e) => err(e),
             }
@@ -177,16 +257,31 @@ pub async fn call(selector: &str, args: &Value, cx: &Context<'_>) -> Outcome {
                 if found.is_empty() {
                     ok("nothing planned")
                 } else {
-                    ok(found.iter().map(|e| format!("{} [{}] {}", e.time, e.kind, e.body)).collect::<Vec<_>>().join("\n"))
+                    ok(found
+                        .iter()
+                        .map(|e| format!("{} [{}] {}", e.time, e.kind, e.body))
+                        .collect::<Vec<_>>()
+                        .join("\n"))
                 }
             }
         },
         "recall_history" => recall_history(home, arg(args, "date"), cx),
         "check_health" => {
-            let count = args.get("count").and_then(Value::as_u64).unwrap_or(10).clamp(1, 200) as usize;
+            let count = args
+                .get("count")
+                .and_then(Value::as_u64)
+                .unwrap_or(10)
+                .clamp(1, 200) as usize;
             let lines = read_jsonl(&home.health());
-            let tail: Vec<String> = lines[lines.len().saturating_sub(count)..].iter().map(|l| l.to_string()).collect();
-            ok(if tail.is_empty() { "no heartbeats recorded".into() } else { tail.join("\n") })
+            let tail: Vec<String> = lines[lines.len().saturating_sub(count)..]
+                .iter()
+                .map(|l| l.to_string())
+                .collect();
+            ok(if tail.is_empty() {
+                "no heartbeats recorded".into()
+            } else {
+                tail.join("\n")
+            })
         }
         "look_at" => {
             let source = arg(args, "source");
@@ -194,7 +289,11 @@ pub async fn call(selector: &str, args: &Value, cx: &Context<'_>) -> Outcome {
                 Some(path) => Outcome {
                     status: Status::Ok,
                     result: format!("looking at {source}"),
-                    media: Some(Media { source: path.display().to_string(), caption: String::new(), question: arg(args, "question").to_string() }),
+                    media: Some(Media {
+                        source: path.display().to_string(),
+                        caption: String::new(),
+                        question: arg(args, "question").to_string(),
+                    }),
                 },
                 None => err(format!("{source} is not an image in your media folder")),
             }
@@ -203,24 +302,42 @@ pub async fn call(selector: &str, args: &Value, cx: &Context<'_>) -> Outcome {
             Err(e) => err(e),
             Ok(path) => match tokio::fs::read_to_string(&path).await {
                 Ok(text) => ok(clip(text)),
-                Err(e) => Outcome { status: Status::Failed, result: format!("{}: {e}", path.display()), media: None },
+                Err(e) => Outcome {
+                    status: Status::Failed,
+                    result: format!("{}: {e}", path.display()),
+                    media: None,
+                },
             },
         },
         "filesystem.write" => match place(cx, arg(args, "path")) {
             Err(e) => err(e),
             Ok(path) => match persona::atomic::write(&path, arg(args, "content").as_bytes()) {
                 Ok(()) => ok(format!("wrote {}", path.display())),
-                Err(e) => Outcome { status: Status::Failed, result: format!("{}: {e}", path.display()), media: None },
+                Err(e) => Outcome {
+                    status: Status::Failed,
+                    result: format!("{}: {e}", path.display()),
+                    media: None,
+                },
             },
         },
         "OS.execute" => shell(arg(args, "command"), cx.home.workspace()).await,
-        "http.request" => http(cx.http, arg(args, "method"), arg(args, "url"), arg(args, "body")).await,
+        "http.request" => {
+            http(
+                cx.http,
+                arg(args, "method"),
+                arg(args, "url"),
+                arg(args, "body"),
+            )
+            .await
+        }
         _ => err(format!("there is no tool named {name}")),
     }
 }
 
 fn recall_history(home: &Home, date: &str, cx: &Context<'_>) -> Outcome {
-    let Some(day) = destiny::parse_date(date) else { return err("date must be YYYY-MM-DD") };
+    let Some(day) = destiny::parse_date(date) else {
+        return err("date must be YYYY-MM-DD");
+    };
     let day = crate::clock::date(cx.now.replace_date(day));
     let mut parts = Vec::new();
     if let Ok(read) = std::fs::read_dir(home.history()) {
@@ -229,14 +346,21 @@ fn recall_history(home: &Home, date: &str, cx: &Context<'_>) -> Outcome {
         for path in files {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if name.contains(&day) && name != "briefing.md" {
-                parts.push(format!("## {name}\n{}", std::fs::read_to_string(&path).unwrap_or_default()));
+                parts.push(format!(
+                    "## {name}\n{}",
+                    std::fs::read_to_string(&path).unwrap_or_default()
+                ));
             }
         }
     }
     if day == crate::clock::date(cx.now) && !cx.today.trim().is_empty() {
         parts.push(format!("## today so far\n{}", cx.today));
     }
-    ok(if parts.is_empty() { format!("nothing recorded for {day}") } else { clip(parts.join("\n\n")) })
+    ok(if parts.is_empty() {
+        format!("nothing recorded for {day}")
+    } else {
+        clip(parts.join("\n\n"))
+    })
 }
 
 /// A flat file name inside `media/`.
@@ -253,8 +377,13 @@ fn place(cx: &Context<'_>, raw: &str) -> Result<PathBuf, String> {
         return Err("path is required".into());
     }
     let given = Path::new(raw.trim());
-    let path = if given.is_absolute() { given.to_path_buf() } else { cx.home.workspace().join(given) };
-    let inside = path.starts_with(cx.home.workspace()) && !path.components().any(|c| c == Component::ParentDir);
+    let path = if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        cx.home.workspace().join(given)
+    };
+    let inside = path.starts_with(cx.home.workspace())
+        && !path.components().any(|c| c == Component::ParentDir);
     if inside || cx.reach.files {
         Ok(path)
     } else {
@@ -267,14 +396,33 @@ async fn shell(command: &str, cwd: &Path) -> Outcome {
         return err("command is required");
     }
     let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c").arg(command).current_dir(cwd).kill_on_drop(true);
+    cmd.arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .kill_on_drop(true);
     match tokio::time::timeout(SHELL_TIMEOUT, cmd.output()).await {
-        Err(_) => Outcome { status: Status::Failed, result: "timed out after 60 s".into(), media: None },
+        Err(_) => Outcome {
+            status: Status::Failed,
+            result: "timed out after 60 s".into(),
+            media: None,
+        },
         Ok(Err(e)) => err(format!("could not run: {e}")),
         Ok(Ok(out)) => {
-            let text = if out.status.success() { &out.stdout } else { &out.stderr };
-            let status = if out.status.success() { Status::Ok } else { Status::Failed };
-            Outcome { status, result: clip(String::from_utf8_lossy(text).into_owned()), media: None }
+            let text = if out.status.success() {
+                &out.stdout
+            } else {
+                &out.stderr
+            };
+            let status = if out.status.success() {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
+            Outcome {
+                status,
+                result: clip(String::from_utf8_lossy(text).into_owned()),
+                media: None,
+            }
         }
     }
 }
@@ -288,12 +436,24 @@ async fn http(client: &reqwest::Client, method: &str, url: &str, body: &str) -> 
         request = request.body(body.to_string());
     }
     match request.send().await {
-        Err(e) => Outcome { status: Status::Failed, result: format!("request failed: {e}"), media: None },
+        Err(e) => Outcome {
+            status: Status::Failed,
+            result: format!("request failed: {e}"),
+            media: None,
+        },
         Ok(response) => {
             let code = response.status();
             let text = response.text().await.unwrap_or_default();
-            let status = if code.is_success() { Status::Ok } else { Status::Failed };
-            Outcome { status, result: clip(format!("[{}] {text}", code.as_u16())), media: None }
+            let status = if code.is_success() {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
+            Outcome {
+                status,
+                result: clip(format!("[{}] {text}", code.as_u16())),
+                media: None,
+            }
         }
     }
 }
@@ -309,17 +469,42 @@ mod tests {
         home.ensure().unwrap();
         let http = reqwest::Client::new();
         let closed = Reach::default();
-        let cx = Context { home: &home, reach: &closed, now: OffsetDateTime::now_utc(), http: &http, today: "" };
+        let cx = Context {
+            home: &home,
+            reach: &closed,
+            now: OffsetDateTime::now_utc(),
+            http: &http,
+            today: "",
+        };
         assert!(!catalog(&closed).contains("OS.execute"));
         let out = call("tools.OS.execute", &json!({"command": "echo hi"}), &cx).await;
         assert_eq!(out.status, Status::Error);
-        let out = call("tools.filesystem.read", &json!({"path": "/etc/hostname"}), &cx).await;
+        let out = call(
+            "tools.filesystem.read",
+            &json!({"path": "/etc/hostname"}),
+            &cx,
+        )
+        .await;
         assert_eq!(out.status, Status::Error);
-        let out = call("tools.filesystem.write", &json!({"path": "draft.txt", "content": "x"}), &cx).await;
+        let out = call(
+            "tools.filesystem.write",
+            &json!({"path": "draft.txt", "content": "x"}),
+            &cx,
+        )
+        .await;
         assert_eq!(out.status, Status::Ok);
-        let open = Reach { shell: true, files: false, http: false };
+        let open = Reach {
+            shell: true,
+            files: false,
+            http: false,
+        };
         let cx = Context { reach: &open, ..cx };
-        let out = call("tools.OS.execute", &json!({"command": "cat draft.txt"}), &cx).await;
+        let out = call(
+            "tools.OS.execute",
+            &json!({"command": "cat draft.txt"}),
+            &cx,
+        )
+        .await;
         assert_eq!((out.status, out.result.as_str()), (Status::Ok, "x"));
     }
 }

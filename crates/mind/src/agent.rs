@@ -21,10 +21,10 @@ use uuid::Uuid;
 
 use crate::clock::{self, Clock};
 use crate::cycle::{self, Halt, Phase};
+use crate::gateway::Gateways;
 use crate::home::{Home, Routines};
 use crate::memory::{Media, Memory, Message, Via};
 use crate::regulation::{Event, Regulated};
-use crate::gateway::Gateways;
 use crate::signal::{self, Signal};
 use crate::voice::Voice;
 use crate::{destiny, health, ritual};
@@ -95,7 +95,11 @@ pub struct Outgoing {
 #[derive(Clone, Debug, PartialEq)]
 pub enum LifeEvent {
     /// A beat failed because an organ she cannot think without failed.
-    Faulted { stage: String, error: String, in_a_row: u32 },
+    Faulted {
+        stage: String,
+        error: String,
+        in_a_row: u32,
+    },
     /// She is sick (saved as `status: sick` with `sickness`) and has stopped herself; the
     /// registry should drop her.
     Sick { reason: String },
@@ -121,10 +125,16 @@ pub struct LiveStatus {
 
 enum Command {
     Perceive(Message),
-    Beat { since: OffsetDateTime, at: OffsetDateTime },
+    Beat {
+        since: OffsetDateTime,
+        at: OffsetDateTime,
+    },
     Sleep(oneshot::Sender<Result<(), MindError>>),
     Feed(Vec<String>, oneshot::Sender<Result<usize, MindError>>),
-    Settled { generation: u64, outcome: Result<(), Halt> },
+    Settled {
+        generation: u64,
+        outcome: Result<(), Halt>,
+    },
 }
 
 /// Her state shared by her life task, her cycle and the handle the daemon holds.
@@ -211,9 +221,18 @@ impl Life {
         if !self.log_unsynced.swap(false, Ordering::AcqRel) {
             return;
         }
-        let synced = std::fs::OpenOptions::new().append(true).open(self.home.conversation()).and_then(|f| f.sync_data());
+        let synced = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.home.conversation())
+            .and_then(|f| f.sync_data());
         // Sleep may have archived the log meanwhile; its archive was written durably.
-        if let Err(e) = synced.or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
+        if let Err(e) = synced.or_else(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }) {
             tracing::error!(persona = %self.persona.id, error = %e, "could not fsync conversation.jsonl");
         }
     }
@@ -232,7 +251,9 @@ impl Life {
         };
         match memory.save(&self.home.memory()) {
             Ok(()) => *written = version,
-            Err(e) => tracing::error!(persona = %self.persona.id, error = %e, "could not save memory.json"),
+            Err(e) => {
+                tracing::error!(persona = %self.persona.id, error = %e, "could not save memory.json")
+            }
         }
     }
 
@@ -258,12 +279,28 @@ impl Life {
 
     /// Puts what happened on her live feed.
     pub(crate) fn signal(&self, kind: signal::Kind, title: &str, details: serde_json::Value) {
-        self.feed(|| Signal::new(kind, title, self.clock.now(), self.persona.id, &self.persona.name, details));
+        self.feed(|| {
+            Signal::new(
+                kind,
+                title,
+                self.clock.now(),
+                self.persona.id,
+                &self.persona.name,
+                details,
+            )
+        });
     }
 
     /// Tells the daemon about a change it acts on, and shows it on her live feed.
     pub(crate) fn announce(&self, event: LifeEvent) {
-        self.feed(|| Signal::of_event(&event, self.clock.now(), self.persona.id, &self.persona.name));
+        self.feed(|| {
+            Signal::of_event(
+                &event,
+                self.clock.now(),
+                self.persona.id,
+                &self.persona.name,
+            )
+        });
         let _ = self.events.send(event);
     }
 
@@ -294,7 +331,8 @@ impl Life {
                 .iter()
                 .filter_map(|e| {
                     let (mode, strength, confidence) = e.observation();
-                    let observation = identity::Observation::new(mode, strength, confidence).ok()?;
+                    let observation =
+                        identity::Observation::new(mode, strength, confidence).ok()?;
                     Some(instances::ObservationInput {
                         observation,
                         context: json!({"persona": self.persona.id, "event": format!("{e:?}")}),
@@ -314,7 +352,9 @@ impl Life {
     pub async fn read_contract(&self) {
         match self.identity.contract(&self.instance).await {
             Ok(c) => *lock(&self.regulated) = Regulated::from_contract(&self.instance, &c),
-            Err(e) => tracing::warn!(persona = %self.persona.id, error = %e, "could not read her contract"),
+            Err(e) => {
+                tracing::warn!(persona = %self.persona.id, error = %e, "could not read her contract")
+            }
         }
     }
 
@@ -330,8 +370,17 @@ impl Life {
             Spoken::Say => self.gateways.reply(&via, text),
             Spoken::Notify => self.gateways.notify(text),
         }
-        let channel = if kind == Spoken::Say { Some(via.clone()) } else { None };
-        let _ = self.outgoing.send(Outgoing { persona_id: self.persona.id, content: text.to_string(), kind, channel: channel.clone() });
+        let channel = if kind == Spoken::Say {
+            Some(via.clone())
+        } else {
+            None
+        };
+        let _ = self.outgoing.send(Outgoing {
+            persona_id: self.persona.id,
+            content: text.to_string(),
+            kind,
+            channel: channel.clone(),
+        });
         let message = Message::assistant(text, channel.clone());
         let line = json!({"role": "assistant", "content": text, "channel": channel, "time": clock::iso(self.clock.now()), "id": message.id});
         match persona::atomic::append_line_unsynced(&self.home.conversation(), &line.to_string()) {
@@ -339,9 +388,15 @@ impl Life {
                 self.log_unsynced.store(true, Ordering::Release);
                 self.keeper.notify_one();
             }
-            Err(e) => tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl"),
+            Err(e) => {
+                tracing::error!(persona = %self.persona.id, error = %e, "could not append to conversation.jsonl")
+            }
         }
-        self.signal(signal::Kind::Message, "Said", json!({"channel": channel, "content": text, "kind": kind}));
+        self.signal(
+            signal::Kind::Message,
+            "Said",
+            json!({"channel": channel, "content": text, "kind": kind}),
+        );
         self.remember_logged(message);
         if kind == Spoken::Say {
             self.said.fetch_add(1, Ordering::Relaxed);
@@ -380,7 +435,10 @@ impl Life {
     }
 
     pub fn web(&self) -> Via {
-        Via { kind: "web".into(), name: self.persona.id.to_string() }
+        Via {
+            kind: "web".into(),
+            name: self.persona.id.to_string(),
+        }
     }
 
     /// Today's conversation as `[time] role: text` lines, for `recall_history`.
@@ -404,12 +462,15 @@ impl Inlet {
         if text.is_empty() {
             return Err(MindError::Invalid("message must not be empty".into()));
         }
-        self.deliver(text, None, Message::user(text, Some(via))).await
+        self.deliver(text, None, Message::user(text, Some(via)))
+            .await
     }
 
     /// A voice note: her ear transcribes it, then she reads it like text. Returns what she heard.
     pub(crate) async fn hear(&self, audio: &organs::Audio, via: Via) -> Result<String, MindError> {
-        let ear = self.life.persona.ear.as_ref().ok_or_else(|| MindError::Unperceivable("She has no ear organ to hear audio with.".into()))?;
+        let ear = self.life.persona.ear.as_ref().ok_or_else(|| {
+            MindError::Unperceivable("She has no ear organ to hear audio with.".into())
+        })?;
         let text = self.life.voice.transcribe(ear, audio).await?;
         self.text(&text, via).await?;
         Ok(text)
@@ -417,10 +478,27 @@ impl Inlet {
 
     /// A file kept at `source` (an image, or a document for her researcher), perceived when
     /// her cycle next realizes.
-    pub(crate) async fn file(&self, source: String, caption: &str, via: Via) -> Result<(), MindError> {
+    pub(crate) async fn file(
+        &self,
+        source: String,
+        caption: &str,
+        via: Via,
+    ) -> Result<(), MindError> {
         let media = json!({"source": source, "caption": caption});
-        self.deliver(caption, Some(media), Message::unseen(caption, Media { source, caption: caption.into(), question: String::new() }, Some(via)))
-            .await
+        self.deliver(
+            caption,
+            Some(media),
+            Message::unseen(
+                caption,
+                Media {
+                    source,
+                    caption: caption.into(),
+                    question: String::new(),
+                },
+                Some(via),
+            ),
+        )
+        .await
     }
 
     /// Logs the line, hands the message to her life, then fsyncs the log before returning: the
@@ -428,15 +506,27 @@ impl Inlet {
     /// not wait on the disk. The fsync runs on a blocking thread so her cycle keeps every
     /// worker. The line is written before she can answer it, so her reply is always logged
     /// after it.
-    async fn deliver(&self, logged: &str, media: Option<serde_json::Value>, message: Message) -> Result<(), MindError> {
+    async fn deliver(
+        &self,
+        logged: &str,
+        media: Option<serde_json::Value>,
+        message: Message,
+    ) -> Result<(), MindError> {
         let mut line = json!({"role": "person", "content": logged, "channel": message.channel, "time": clock::iso(self.life.clock.now()), "id": message.id});
         if let Some(m) = media {
             line["media"] = m;
         }
-        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.life.home.conversation())?;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.life.home.conversation())?;
         log.write_all(format!("{line}\n").as_bytes())?;
-        self.commands.send(Command::Perceive(message)).map_err(|_| MindError::Stopped)?;
-        tokio::task::spawn_blocking(move || log.sync_data()).await.map_err(|e| MindError::Join(e.to_string()))??;
+        self.commands
+            .send(Command::Perceive(message))
+            .map_err(|_| MindError::Stopped)?;
+        tokio::task::spawn_blocking(move || log.sync_data())
+            .await
+            .map_err(|e| MindError::Join(e.to_string()))??;
         Ok(())
     }
 }
@@ -453,14 +543,23 @@ pub struct Agent {
 impl Agent {
     /// Opens her home, binds her identity instance (creating it on first start) and starts her
     /// life and heartbeat.
-    pub async fn start(persona: Persona, store: Store, around: Surroundings) -> Result<Agent, MindError> {
+    pub async fn start(
+        persona: Persona,
+        store: Store,
+        around: Surroundings,
+    ) -> Result<Agent, MindError> {
         let home = Home::new(store.home(persona.id), store.workspace(persona.id));
         home.ensure()?;
         let instance = bind_identity(&home, &persona, &around.identity).await?;
-        let contract = around.identity.contract(&instance).await.map_err(|e| MindError::Identity(e.to_string()))?;
+        let contract = around
+            .identity
+            .contract(&instance)
+            .await
+            .map_err(|e| MindError::Identity(e.to_string()))?;
         let now = around.clock.now();
         let stop = CancellationToken::new();
-        let (gateways, mut tasks) = Gateways::open(&persona, &around.http, &around.platforms, &stop);
+        let (gateways, mut tasks) =
+            Gateways::open(&persona, &around.http, &around.platforms, &stop);
         let life = Arc::new(Life {
             memory: Mutex::new((recollect(&home, &persona)?, 0)),
             memory_written: Mutex::new(0),
@@ -494,14 +593,31 @@ impl Agent {
             home,
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        tasks.extend(life.gateways.listen(&Inlet { life: life.clone(), commands: tx.clone() }, &stop));
+        tasks.extend(life.gateways.listen(
+            &Inlet {
+                life: life.clone(),
+                commands: tx.clone(),
+            },
+            &stop,
+        ));
         let started = clock::next_minute(now) - time::Duration::minutes(1);
-        let heart = tokio::spawn(heartbeat(life.clock.clone(), started, tx.clone(), stop.clone()));
+        let heart = tokio::spawn(heartbeat(
+            life.clock.clone(),
+            started,
+            tx.clone(),
+            stop.clone(),
+        ));
         let living = tokio::spawn(live(life.clone(), rx, tx.clone(), stop.clone()));
         let keeper = tokio::spawn(keep_log(life.clone(), stop.clone()));
         let regulator = tokio::spawn(keep_regulated(life.clone(), stop.clone()));
         tasks.extend([living, heart, keeper, regulator]);
-        Ok(Agent { persona, life, commands: tx, stop, tasks: tokio::sync::Mutex::new(tasks) })
+        Ok(Agent {
+            persona,
+            life,
+            commands: tx,
+            stop,
+            tasks: tokio::sync::Mutex::new(tasks),
+        })
     }
 
     pub fn persona(&self) -> &Persona {
@@ -558,7 +674,10 @@ impl Agent {
     }
 
     fn inlet(&self) -> Inlet {
-        Inlet { life: self.life.clone(), commands: self.commands.clone() }
+        Inlet {
+            life: self.life.clone(),
+            commands: self.commands.clone(),
+        }
     }
 
     /// `POST .../read`: a text message from her person over the web channel.
@@ -574,12 +693,27 @@ impl Agent {
     /// `POST .../attach`: an image goes to her eye, a document to her researcher (see
     /// [`crate::perceive`]). Anything no organ of hers can perceive is refused before it is
     /// kept (415 at the route).
-    pub async fn attach(&self, file_name: &str, mime: &str, bytes: &[u8], caption: &str) -> Result<(), MindError> {
-        let kind = crate::perceive::classify(file_name, mime)
-            .ok_or_else(|| MindError::Unperceivable(format!("No organ of hers can perceive {mime} files.")))?;
+    pub async fn attach(
+        &self,
+        file_name: &str,
+        mime: &str,
+        bytes: &[u8],
+        caption: &str,
+    ) -> Result<(), MindError> {
+        let kind = crate::perceive::classify(file_name, mime).ok_or_else(|| {
+            MindError::Unperceivable(format!("No organ of hers can perceive {mime} files."))
+        })?;
         crate::perceive::check_readable(&self.persona, kind, file_name, bytes)?;
-        let path = crate::perceive::store_media(&self.life.home, "web", file_name, bytes, self.life.clock.now())?;
-        self.inlet().file(path.display().to_string(), caption, self.life.web()).await
+        let path = crate::perceive::store_media(
+            &self.life.home,
+            "web",
+            file_name,
+            bytes,
+            self.life.clock.now(),
+        )?;
+        self.inlet()
+            .file(path.display().to_string(), caption, self.life.web())
+            .await
     }
 
     /// A pairing code for `chat`, as her gateways issue to a chat they do not know.
@@ -612,8 +746,11 @@ impl Agent {
     /// `POST .../feed`: consolidates each imported conversation into her files. Returns how
     /// many conversations were folded in.
     pub async fn feed(&self, export: &[u8], source: &str) -> Result<usize, MindError> {
-        let conversations = crate::feed::parse(export, source)
-            .map_err(|_| MindError::Invalid("Could not parse the external data. Please check the file format.".into()))?;
+        let conversations = crate::feed::parse(export, source).map_err(|_| {
+            MindError::Invalid(
+                "Could not parse the external data. Please check the file format.".into(),
+            )
+        })?;
         let (tx, rx) = oneshot::channel();
         self.send(Command::Feed(conversations, tx))?;
         rx.await.map_err(|_| MindError::Stopped)?
@@ -621,22 +758,36 @@ impl Agent {
 }
 
 /// Her identity instance: the id kept in `identity.json`, or a new instance on first start.
-async fn bind_identity(home: &Home, persona: &Persona, service: &instances::Service) -> Result<String, MindError> {
+async fn bind_identity(
+    home: &Home,
+    persona: &Persona,
+    service: &instances::Service,
+) -> Result<String, MindError> {
     #[derive(serde::Deserialize, Serialize)]
     struct Bound {
         instance: String,
     }
-    if let Some(bound) = std::fs::read(home.identity()).ok().and_then(|b| serde_json::from_slice::<Bound>(&b).ok()) {
+    if let Some(bound) = std::fs::read(home.identity())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Bound>(&b).ok())
+    {
         if service.get(&bound.instance).await.is_ok() {
             return Ok(bound.instance);
         }
         tracing::warn!(persona = %persona.id, instance = %bound.instance, "identity instance missing; creating a new one");
     }
     let view = service
-        .create(&format!("persona {}", persona.name), &format!("Identity of persona {}", persona.id), None)
+        .create(
+            &format!("persona {}", persona.name),
+            &format!("Identity of persona {}", persona.id),
+            None,
+        )
         .await
         .map_err(|e| MindError::Identity(e.to_string()))?;
-    let bytes = serde_json::to_vec_pretty(&Bound { instance: view.id.clone() }).map_err(std::io::Error::other)?;
+    let bytes = serde_json::to_vec_pretty(&Bound {
+        instance: view.id.clone(),
+    })
+    .map_err(std::io::Error::other)?;
     persona::atomic::write(&home.identity(), &bytes)?;
     Ok(view.id)
 }
@@ -645,7 +796,12 @@ async fn bind_identity(home: &Home, persona: &Persona, service: &instances::Serv
 /// one beat covering them.
 /// `since` is the minute she started in, read before the task runs so a clock that moves
 /// meanwhile is beaten for.
-async fn heartbeat(clock: Arc<dyn Clock>, mut since: OffsetDateTime, tx: mpsc::UnboundedSender<Command>, stop: CancellationToken) {
+async fn heartbeat(
+    clock: Arc<dyn Clock>,
+    mut since: OffsetDateTime,
+    tx: mpsc::UnboundedSender<Command>,
+    stop: CancellationToken,
+) {
     loop {
         let next = clock::next_minute(since);
         tokio::select! {
@@ -723,12 +879,24 @@ fn begin(life: &Arc<Life>, tx: &mpsc::UnboundedSender<Command>, generation: &mut
             life.regulate_soon();
         }
         life.thinking.store(false, Ordering::Relaxed);
-        let _ = tx.send(Command::Settled { generation: g, outcome });
+        let _ = tx.send(Command::Settled {
+            generation: g,
+            outcome,
+        });
     });
-    Running { generation: *generation, cancel, task }
+    Running {
+        generation: *generation,
+        cancel,
+        task,
+    }
 }
 
-async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mpsc::UnboundedSender<Command>, stop: CancellationToken) {
+async fn live(
+    life: Arc<Life>,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    tx: mpsc::UnboundedSender<Command>,
+    stop: CancellationToken,
+) {
     let mut running: Option<Running> = None;
     let mut generation = 0u64;
     // The nightly routine came due while she was answering her person; she sleeps once the
@@ -748,7 +916,11 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 }
                 // What she heard is already in conversation.jsonl; memory.json catches up at
                 // the next heartbeat so the Mind's request does not wait for it.
-                life.signal(signal::Kind::Message, "Heard", json!({"channel": message.channel, "content": &*message.content}));
+                life.signal(
+                    signal::Kind::Message,
+                    "Heard",
+                    json!({"channel": message.channel, "content": &*message.content}),
+                );
                 life.remember_logged(message);
                 life.observe(Event::Heard);
                 life.touch();
@@ -757,7 +929,10 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 }
                 running = Some(begin(&life, &tx, &mut generation));
             }
-            Command::Settled { generation: g, outcome } => {
+            Command::Settled {
+                generation: g,
+                outcome,
+            } => {
                 if running.as_ref().is_some_and(|r| r.generation == g) {
                     running = None;
                 }
@@ -770,8 +945,17 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                         let n = life.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
                         life.observe(Event::MindFault);
                         tracing::warn!(persona = %life.persona.id, stage, error = %error, "beat failed");
-                        lock(&life.faults).push(health::Fault::new(stage, &life.persona.thinking, &error, life.clock.now()));
-                        life.announce(LifeEvent::Faulted { stage: stage.into(), error: error.to_string(), in_a_row: n });
+                        lock(&life.faults).push(health::Fault::new(
+                            stage,
+                            &life.persona.thinking,
+                            &error,
+                            life.clock.now(),
+                        ));
+                        life.announce(LifeEvent::Faulted {
+                            stage: stage.into(),
+                            error: error.to_string(),
+                            in_a_row: n,
+                        });
                     }
                 }
             }
@@ -796,7 +980,12 @@ async fn live(life: Arc<Life>, mut rx: mpsc::UnboundedReceiver<Command>, tx: mps
                 });
                 if !due.is_empty() {
                     interrupt(&mut running).await;
-                    life.with_memory(|m| m.remember(Message::user(format!("due for:\n{}", due.join("\n---\n")), None)));
+                    life.with_memory(|m| {
+                        m.remember(Message::user(
+                            format!("due for:\n{}", due.join("\n---\n")),
+                            None,
+                        ))
+                    });
                     life.touch();
                     life.set_phase(Phase::Day);
                     running = Some(begin(&life, &tx, &mut generation));

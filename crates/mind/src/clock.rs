@@ -45,7 +45,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn at(start: OffsetDateTime) -> ManualClock {
-        ManualClock { now: Arc::new(watch::Sender::new(start)) }
+        ManualClock {
+            now: Arc::new(watch::Sender::new(start)),
+        }
     }
 
     pub fn advance(&self, by: Duration) {
@@ -72,7 +74,10 @@ impl Clock for ManualClock {
 
 /// The start of the minute after `t`.
 pub fn next_minute(t: OffsetDateTime) -> OffsetDateTime {
-    let floor = t.replace_second(0).and_then(|x| x.replace_nanosecond(0)).unwrap_or(t);
+    let floor = t
+        .replace_second(0)
+        .and_then(|x| x.replace_nanosecond(0))
+        .unwrap_or(t);
     floor + Duration::minutes(1)
 }
 
@@ -97,7 +102,9 @@ pub fn minute(t: OffsetDateTime) -> String {
 
 /// `It is Monday, May 18, 2026, 17:12.`
 pub fn spoken(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[weekday], [month repr:long] [day padding:none], [year], [hour]:[minute]");
+    let f = time::macros::format_description!(
+        "[weekday], [month repr:long] [day padding:none], [year], [hour]:[minute]"
+    );
     format!("It is {}.", t.format(&f).unwrap_or_default())
 }
 

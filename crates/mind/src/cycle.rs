@@ -63,7 +63,12 @@ impl Phase {
     /// The stages of one pass; passes repeat while a pass runs tools.
     fn thinking(self) -> &'static [Stage] {
         match self {
-            Phase::Morning | Phase::Day => &[Stage::Realize, Stage::Recognize, Stage::Learn, Stage::Decide],
+            Phase::Morning | Phase::Day => &[
+                Stage::Realize,
+                Stage::Recognize,
+                Stage::Learn,
+                Stage::Decide,
+            ],
             Phase::Night => &[],
         }
     }
@@ -85,7 +90,10 @@ pub enum Halt {
     /// A new perception or a stop cancelled it.
     Interrupted,
     /// Her Mind (or another organ she cannot think without) failed.
-    Fault { stage: &'static str, error: organs::OrganError },
+    Fault {
+        stage: &'static str,
+        error: organs::OrganError,
+    },
 }
 
 type Step<T> = Result<T, Halt>;
@@ -167,7 +175,12 @@ enum Answer {
 }
 
 /// Asks her Mind for JSON matching `schema`, once more if the first answer was not JSON.
-async fn ask_json(life: &Life, cancel: &CancellationToken, stage: Stage, mut ask: Ask) -> Step<Answer> {
+async fn ask_json(
+    life: &Life,
+    cancel: &CancellationToken,
+    stage: Stage,
+    mut ask: Ask,
+) -> Step<Answer> {
     let organ = life.persona.thinking.clone();
     let first = guarded(cancel, stage, life.voice.ask(&organ, &ask)).await?;
     if let Some(v) = first.json {
@@ -184,7 +197,9 @@ async fn ask_json(life: &Life, cancel: &CancellationToken, stage: Stage, mut ask
         return Ok(Answer::Json(v));
     }
     tracing::warn!(persona = %life.persona.id, stage = stage.name(), cut_off = second.cut_off, "her Mind did not answer the JSON asked for, twice");
-    let whole = [second, first].into_iter().find(|r| !r.cut_off && !r.text.trim().is_empty());
+    let whole = [second, first]
+        .into_iter()
+        .find(|r| !r.cut_off && !r.text.trim().is_empty());
     Ok(Answer::Prose(whole.map(|r| r.text).unwrap_or_default()))
 }
 
@@ -215,12 +230,21 @@ fn identity(life: &Life, context: Option<&str>) -> Vec<String> {
         moment.push_str(&format!("\n\n## On Today's Plate\n\n{}", plate.join("\n")));
     }
     if !notes.trim().is_empty() {
-        moment.push_str(&format!("\n\n## What You've Been Holding\n\n{}", notes.trim()));
+        moment.push_str(&format!(
+            "\n\n## What You've Been Holding\n\n{}",
+            notes.trim()
+        ));
     }
     let catalog = Meanings::open(&home.meanings());
-    let mut known = String::from("# Instructions\n\nIntentions you have an instruction for (load one with `tools.load_instruction`):\n");
+    let mut known = String::from(
+        "# Instructions\n\nIntentions you have an instruction for (load one with `tools.load_instruction`):\n",
+    );
     for (intention, source) in catalog.intentions() {
-        let tag = if source == meanings::Source::Builtin { "innate" } else { "yours" };
+        let tag = if source == meanings::Source::Builtin {
+            "innate"
+        } else {
+            "yours"
+        };
         known.push_str(&format!("- {intention} ({tag})\n"));
     }
     known.push_str("\n# What You Know\n");
@@ -245,11 +269,30 @@ fn identity(life: &Life, context: Option<&str>) -> Vec<String> {
 /// A question over her live memory, taking only its turns and context.
 fn ask(life: &Life, question: String, schema: Option<(&'static str, Value)>) -> Ask {
     let (turns, context) = life.recall(|m| (m.prompts(), m.context.clone()));
-    Ask { system: identity(life, context.as_deref()), turns, question, schema, image: None, document: None }
+    Ask {
+        system: identity(life, context.as_deref()),
+        turns,
+        question,
+        schema,
+        image: None,
+        document: None,
+    }
 }
 
-fn ask_over(life: &Life, memory: &Memory, question: String, schema: Option<(&'static str, Value)>) -> Ask {
-    Ask { system: identity(life, memory.context.as_deref()), turns: memory.prompts(), question, schema, image: None, document: None }
+fn ask_over(
+    life: &Life,
+    memory: &Memory,
+    question: String,
+    schema: Option<(&'static str, Value)>,
+) -> Ask {
+    Ask {
+        system: identity(life, memory.context.as_deref()),
+        turns: memory.prompts(),
+        question,
+        schema,
+        image: None,
+        document: None,
+    }
 }
 
 /// The schemas of her two deciding stages. They depend only on the tools her configuration
@@ -275,7 +318,10 @@ impl Schemas {
                 json!({"type": "object", "additionalProperties": false, "required": ["name"], "properties": {"name": {"type": "string"}}}),
             ),
         ];
-        let schemas = Arc::new(Schemas { recognizing: decision_schema(reach, &[]), deciding: decision_schema(reach, &deciding) });
+        let schemas = Arc::new(Schemas {
+            recognizing: decision_schema(reach, &[]),
+            deciding: decision_schema(reach, &deciding),
+        });
         built.push((reach.clone(), schemas.clone()));
         schemas
     }
@@ -284,8 +330,14 @@ impl Schemas {
 /// One single-key object per kind of action: `say`, `done`, an intention, or a tool.
 fn decision_schema(reach: &Reach, extras: &[(&str, Value)]) -> Value {
     let mut variants = vec![
-        one("say", json!({"type": "string", "description": "Speak to your person."})),
-        one("done", json!({"type": "null", "description": "Rest; nothing more to do this beat."})),
+        one(
+            "say",
+            json!({"type": "string", "description": "Speak to your person."}),
+        ),
+        one(
+            "done",
+            json!({"type": "null", "description": "Rest; nothing more to do this beat."}),
+        ),
         one(
             LOAD_INSTRUCTION,
             json!({"type": "object", "additionalProperties": false, "required": ["intention"],
@@ -311,7 +363,12 @@ fn decisions(v: &Value) -> Vec<(String, Value)> {
         _ => Vec::new(),
     };
     list.iter()
-        .filter_map(|item| item.as_object()?.iter().next().map(|(k, v)| (k.clone(), v.clone())))
+        .filter_map(|item| {
+            item.as_object()?
+                .iter()
+                .next()
+                .map(|(k, v)| (k.clone(), v.clone()))
+        })
         .collect()
 }
 
@@ -332,7 +389,14 @@ fn apply(life: &Life, answer: Answer) -> Vec<Call> {
         match key.as_str() {
             "say" | "notify" => {
                 if let Some(text) = value.as_str().map(str::trim).filter(|t| !t.is_empty()) {
-                    life.speak(text, if key == "say" { Spoken::Say } else { Spoken::Notify });
+                    life.speak(
+                        text,
+                        if key == "say" {
+                            Spoken::Say
+                        } else {
+                            Spoken::Notify
+                        },
+                    );
                 }
             }
             "done" => break,
@@ -352,13 +416,21 @@ fn apply(life: &Life, answer: Answer) -> Vec<Call> {
                 let mut catalog = Meanings::open(&life.home.meanings());
                 let (status, result) = match catalog.remove(stem) {
                     Ok(true) => ("ok", format!("removed {stem}")),
-                    Ok(false) => ("error", format!("{stem} is not one of your own instructions")),
+                    Ok(false) => (
+                        "error",
+                        format!("{stem} is not one of your own instructions"),
+                    ),
                     Err(e) => ("error", e.to_string()),
                 };
                 life.with_memory(|m| m.add_tool_result("remove_meaning", status, &result));
             }
-            k if k.starts_with("tools.") => calls.push(Call { selector: key, args: value }),
-            other => tracing::debug!(persona = %life.persona.id, action = other, "ignoring unknown action"),
+            k if k.starts_with("tools.") => calls.push(Call {
+                selector: key,
+                args: value,
+            }),
+            other => {
+                tracing::debug!(persona = %life.persona.id, action = other, "ignoring unknown action")
+            }
         }
     }
     calls
@@ -369,7 +441,10 @@ fn apply(life: &Life, answer: Answer) -> Vec<Call> {
 async fn execute(life: &Life, calls: Vec<Call>, cancel: &CancellationToken) -> bool {
     let regulated = life.regulated();
     if regulated.must_defer() {
-        let names: Vec<&str> = calls.iter().map(|c| c.selector.trim_start_matches("tools.")).collect();
+        let names: Vec<&str> = calls
+            .iter()
+            .map(|c| c.selector.trim_start_matches("tools."))
+            .collect();
         life.speak(
             &format!(
                 "I'm overloaded right now (stress {}), so I'm deferring {} instead of acting. Let's come back to it once I've steadied.",
@@ -387,12 +462,26 @@ async fn execute(life: &Life, calls: Vec<Call>, cancel: &CancellationToken) -> b
         }
         let today = life.conversation_today();
         let outcome = {
-            let cx = abilities::Context { home: &life.home, reach: &life.persona.reach, now: life.clock.now(), http: &life.http, today: &today };
+            let cx = abilities::Context {
+                home: &life.home,
+                reach: &life.persona.reach,
+                now: life.clock.now(),
+                http: &life.http,
+                today: &today,
+            };
             abilities::call(&call.selector, &call.args, &cx).await
         };
         ran = true;
-        life.signal(crate::signal::Kind::CapabilityRun, call.selector.trim_start_matches("tools."), json!({"status": outcome.status.as_str()}));
-        life.observe(if outcome.status == Status::Ok { Event::ToolSucceeded } else { Event::ToolFailed });
+        life.signal(
+            crate::signal::Kind::CapabilityRun,
+            call.selector.trim_start_matches("tools."),
+            json!({"status": outcome.status.as_str()}),
+        );
+        life.observe(if outcome.status == Status::Ok {
+            Event::ToolSucceeded
+        } else {
+            Event::ToolFailed
+        });
         life.with_memory(|m| {
             m.add_call(&call.selector, &call.args);
             m.add_tool_result(&call.selector, outcome.status.as_str(), &outcome.result);
@@ -411,28 +500,72 @@ async fn execute(life: &Life, calls: Vec<Call>, cancel: &CancellationToken) -> b
 /// image, what her researcher found in a document (as a tool call and its result, so she knows
 /// where it came from), or a plain-text document's own text when she has no researcher.
 async fn realize(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
-    let unseen: Vec<Message> = life.recall(|m| m.messages.iter().filter(|m| m.prompt.is_none() && m.media.is_some()).cloned().collect());
+    let unseen: Vec<Message> = life.recall(|m| {
+        m.messages
+            .iter()
+            .filter(|m| m.prompt.is_none() && m.media.is_some())
+            .cloned()
+            .collect()
+    });
     for message in unseen {
-        let media = message.media.clone().unwrap_or_else(|| unreachable!("filtered on media"));
-        let file = std::path::Path::new(&media.source).file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let media = message
+            .media
+            .clone()
+            .unwrap_or_else(|| unreachable!("filtered on media"));
+        let file = std::path::Path::new(&media.source)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
         let kind = perceive::classify(&file, "").unwrap_or(perceive::Kind::Image);
         let perceived = match std::fs::read(&media.source) {
-            Err(e) => Perceived::Report { status: "error", answer: format!("could not open {}: {e}", media.source), question: String::new() },
+            Err(e) => Perceived::Report {
+                status: "error",
+                answer: format!("could not open {}: {e}", media.source),
+                question: String::new(),
+            },
             Ok(bytes) if kind == perceive::Kind::Image => look(life, cancel, &media, bytes).await?,
             Ok(bytes) => read(life, cancel, &message.content, &file, kind, bytes).await?,
         };
-        let (label, tool) = if kind == perceive::Kind::Image { ("image", "look_at") } else { ("document", "read_document") };
-        let said = if message.content.is_empty() { format!("[{label} {file}]") } else { format!("{} [{label} {file}]", message.content) };
+        let (label, tool) = if kind == perceive::Kind::Image {
+            ("image", "look_at")
+        } else {
+            ("document", "read_document")
+        };
+        let said = if message.content.is_empty() {
+            format!("[{label} {file}]")
+        } else {
+            format!("{} [{label} {file}]", message.content)
+        };
         life.with_memory(|m| {
-            let Some(at) = m.messages.iter().position(|x| x.id == message.id) else { return };
+            let Some(at) = m.messages.iter().position(|x| x.id == message.id) else {
+                return;
+            };
             let (prompt, report) = match perceived {
                 Perceived::Text(text) => (format!("{said}\n{text}"), None),
-                Perceived::Report { status, answer, question } => (said, Some((status, answer, question))),
+                Perceived::Report {
+                    status,
+                    answer,
+                    question,
+                } => (said, Some((status, answer, question))),
             };
-            m.messages[at].prompt = Some(Prompt { role: crate::memory::Role::User, content: prompt.into(), cache_point: false });
+            m.messages[at].prompt = Some(Prompt {
+                role: crate::memory::Role::User,
+                content: prompt.into(),
+                cache_point: false,
+            });
             if let Some((status, answer, question)) = report {
-                let call = Message::assistant(crate::memory::call_text(&format!("tools.{tool}"), &json!({"source": file, "question": question})), None);
-                m.messages.insert(at + 1, Message::user(crate::memory::result_text(tool, status, &answer), None));
+                let call = Message::assistant(
+                    crate::memory::call_text(
+                        &format!("tools.{tool}"),
+                        &json!({"source": file, "question": question}),
+                    ),
+                    None,
+                );
+                m.messages.insert(
+                    at + 1,
+                    Message::user(crate::memory::result_text(tool, status, &answer), None),
+                );
                 m.messages.insert(at + 1, call);
             }
         });
@@ -445,15 +578,35 @@ enum Perceived {
     /// The file's own text, put into the conversation as it is.
     Text(String),
     /// What the organ that looked or read reported, and the question it was asked.
-    Report { status: &'static str, answer: String, question: String },
+    Report {
+        status: &'static str,
+        answer: String,
+        question: String,
+    },
 }
 
 /// Her eye (or her Mind, when she has no eye) describes an image.
-async fn look(life: &Life, cancel: &CancellationToken, media: &crate::memory::Media, bytes: Vec<u8>) -> Step<Perceived> {
-    let question = if media.question.trim().is_empty() { "Describe what you see.".to_string() } else { media.question.clone() };
-    let eye = life.persona.eye.clone().unwrap_or_else(|| life.persona.thinking.clone());
+async fn look(
+    life: &Life,
+    cancel: &CancellationToken,
+    media: &crate::memory::Media,
+    bytes: Vec<u8>,
+) -> Step<Perceived> {
+    let question = if media.question.trim().is_empty() {
+        "Describe what you see.".to_string()
+    } else {
+        media.question.clone()
+    };
+    let eye = life
+        .persona
+        .eye
+        .clone()
+        .unwrap_or_else(|| life.persona.thinking.clone());
     let ask = Ask {
-        system: vec![format!("You are the eye of {}. Report what is observable, plainly and precisely.", life.persona.name)],
+        system: vec![format!(
+            "You are the eye of {}. Report what is observable, plainly and precisely.",
+            life.persona.name
+        )],
         turns: Vec::new(),
         question: question.clone(),
         schema: None,
@@ -462,21 +615,40 @@ async fn look(life: &Life, cancel: &CancellationToken, media: &crate::memory::Me
     };
     let (status, answer) = match guarded(cancel, Stage::Realize, life.voice.ask(&eye, &ask)).await {
         Ok(reply) => ("ok", reply.text),
-        Err(Halt::Fault { error, .. }) if life.persona.eye.is_some() => ("error", error.to_string()),
+        Err(Halt::Fault { error, .. }) if life.persona.eye.is_some() => {
+            ("error", error.to_string())
+        }
         Err(halt) => return Err(halt),
     };
-    Ok(Perceived::Report { status, answer, question })
+    Ok(Perceived::Report {
+        status,
+        answer,
+        question,
+    })
 }
 
 /// Her researcher reads a document and reports what matters in it. Without a researcher a
 /// plain-text document goes into the conversation as it is, and her Mind reads a PDF (the
 /// upload was refused if it could not).
-async fn read(life: &Life, cancel: &CancellationToken, caption: &str, file: &str, kind: perceive::Kind, bytes: Vec<u8>) -> Step<Perceived> {
+async fn read(
+    life: &Life,
+    cancel: &CancellationToken,
+    caption: &str,
+    file: &str,
+    kind: perceive::Kind,
+    bytes: Vec<u8>,
+) -> Step<Perceived> {
     let text = match kind {
         perceive::Kind::Pdf => None,
         _ => match perceive::document_text(file, &bytes) {
             Ok(text) => Some(text),
-            Err(e) => return Ok(Perceived::Report { status: "error", answer: e.to_string(), question: String::new() }),
+            Err(e) => {
+                return Ok(Perceived::Report {
+                    status: "error",
+                    answer: e.to_string(),
+                    question: String::new(),
+                });
+            }
         },
     };
     if let (Some(text), None) = (&text, &life.persona.researcher) {
@@ -485,7 +657,10 @@ async fn read(life: &Life, cancel: &CancellationToken, caption: &str, file: &str
     let question = if caption.trim().is_empty() {
         "Your person sent this document. Report what matters in it: facts, figures, names, dates and anything that needs doing.".to_string()
     } else {
-        format!("Your person sent this document and said: \"{}\". Report what matters in it for that, and anything else that needs doing.", caption.trim())
+        format!(
+            "Your person sent this document and said: \"{}\". Report what matters in it for that, and anything else that needs doing.",
+            caption.trim()
+        )
     };
     let ask = Ask {
         system: vec![format!(
@@ -499,19 +674,41 @@ async fn read(life: &Life, cancel: &CancellationToken, caption: &str, file: &str
         },
         schema: None,
         image: None,
-        document: text.is_none().then(|| organs::Document { bytes, mime: "application/pdf".into(), name: file.to_string() }),
+        document: text.is_none().then(|| organs::Document {
+            bytes,
+            mime: "application/pdf".into(),
+            name: file.to_string(),
+        }),
     };
     let reader = perceive::reader(&life.persona).clone();
-    let (status, answer) = match guarded(cancel, Stage::Realize, life.voice.ask_as(persona::OrganSlot::Researcher, &reader, &ask)).await {
+    let (status, answer) = match guarded(
+        cancel,
+        Stage::Realize,
+        life.voice
+            .ask_as(persona::OrganSlot::Researcher, &reader, &ask),
+    )
+    .await
+    {
         Ok(reply) => ("ok", reply.text),
-        Err(Halt::Fault { error, .. }) if life.persona.researcher.is_some() => ("error", error.to_string()),
+        Err(Halt::Fault { error, .. }) if life.persona.researcher.is_some() => {
+            ("error", error.to_string())
+        }
         Err(halt) => return Err(halt),
     };
-    Ok(Perceived::Report { status, answer, question })
+    Ok(Perceived::Report {
+        status,
+        answer,
+        question,
+    })
 }
 
 pub fn mime_of(path: &str) -> &'static str {
-    match path.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .rsplit('.')
+        .next()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("png") => "image/png",
         Some("gif") => "image/gif",
         Some("webp") => "image/webp",
@@ -520,7 +717,9 @@ pub fn mime_of(path: &str) -> &'static str {
 }
 
 async fn recognize(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<Vec<Call>> {
-    if life.recall(|m| m.perception().is_some() || m.comprehension().is_some() || m.messages.is_empty()) {
+    if life.recall(|m| {
+        m.perception().is_some() || m.comprehension().is_some() || m.messages.is_empty()
+    }) {
         return Ok(Vec::new());
     }
     let task = match phase {
@@ -535,12 +734,20 @@ async fn recognize(life: &Life, cancel: &CancellationToken, phase: Phase) -> Ste
         clock::spoken(life.clock.now())
     );
     let schema = life.schemas.recognizing.clone();
-    let answer = ask_json(life, cancel, Stage::Recognize, ask(life, question, Some(("recognizing", schema)))).await?;
+    let answer = ask_json(
+        life,
+        cancel,
+        Stage::Recognize,
+        ask(life, question, Some(("recognizing", schema))),
+    )
+    .await?;
     Ok(apply(life, answer))
 }
 
 async fn learn(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
-    let Some(intention) = life.recall(Memory::perception) else { return Ok(Vec::new()) };
+    let Some(intention) = life.recall(Memory::perception) else {
+        return Ok(Vec::new());
+    };
     let mut catalog = Meanings::open(&life.home.meanings());
     if let Some(found) = catalog.find(&intention) {
         life.with_memory(|m| m.impression(&found.body));
@@ -563,11 +770,20 @@ async fn learn(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
 /// Her teacher (or her Mind) writes a lesson for an intention; her Mind makes it her own.
 /// `None` when the teacher found nothing actionable.
 async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step<Option<String>> {
-    let teacher = life.persona.teacher.clone().unwrap_or_else(|| life.persona.thinking.clone());
+    let teacher = life
+        .persona
+        .teacher
+        .clone()
+        .unwrap_or_else(|| life.persona.thinking.clone());
     let catalog = format!(
         "Tools the persona can call:\n{}\n\nInstructions the persona already has:\n{}",
         abilities::catalog(&life.persona.reach),
-        Meanings::open(&life.home.meanings()).intentions().into_iter().map(|(i, _)| format!("- {i}")).collect::<Vec<_>>().join("\n")
+        Meanings::open(&life.home.meanings())
+            .intentions()
+            .into_iter()
+            .map(|(i, _)| format!("- {i}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let lesson_ask = Ask {
         system: vec![
@@ -594,7 +810,13 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
         }
         Err(h) => return Err(h),
     };
-    let Some(path) = reply.json.as_ref().and_then(|v| v.get("path")).and_then(Value::as_str).filter(|p| !p.trim().is_empty()) else {
+    let Some(path) = reply
+        .json
+        .as_ref()
+        .and_then(|v| v.get("path"))
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+    else {
         return Ok(None);
     };
     if let Err(e) = meanings::save_lesson(&life.home.lessons(), intention, path) {
@@ -611,8 +833,17 @@ async fn teach(life: &Life, cancel: &CancellationToken, intention: &str) -> Step
         image: None,
         document: None,
     };
-    let mine = guarded(cancel, Stage::Learn, life.voice.ask(&life.persona.thinking, &own)).await?;
-    Ok(Some(if mine.cut_off || mine.text.trim().is_empty() { path.to_string() } else { mine.text }))
+    let mine = guarded(
+        cancel,
+        Stage::Learn,
+        life.voice.ask(&life.persona.thinking, &own),
+    )
+    .await?;
+    Ok(Some(if mine.cut_off || mine.text.trim().is_empty() {
+        path.to_string()
+    } else {
+        mine.text
+    }))
 }
 
 async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
@@ -627,10 +858,18 @@ async fn decide(life: &Life, cancel: &CancellationToken) -> Step<Vec<Call>> {
         clock::spoken(life.clock.now())
     );
     let schema = life.schemas.deciding.clone();
-    let answer = ask_json(life, cancel, Stage::Decide, ask(life, question, Some(("deciding", schema)))).await?;
+    let answer = ask_json(
+        life,
+        cancel,
+        Stage::Decide,
+        ask(life, question, Some(("deciding", schema))),
+    )
+    .await?;
     let calls = apply(life, answer);
     if calls.is_empty() && life.recall(Memory::comprehension).is_some() {
-        life.with_memory(|m| m.remember(Message::assistant(json!({"done": null}).to_string(), None)));
+        life.with_memory(|m| {
+            m.remember(Message::assistant(json!({"done": null}).to_string(), None))
+        });
     }
     Ok(calls)
 }
@@ -649,7 +888,10 @@ impl Owed {
             return None;
         }
         let heard = life.recall(Memory::unanswered);
-        (!heard.is_empty()).then(|| Owed { heard, said: life.said() })
+        (!heard.is_empty()).then(|| Owed {
+            heard,
+            said: life.said(),
+        })
     }
 }
 
@@ -663,8 +905,14 @@ pub const ACKNOWLEDGEMENT: &str = "I heard you. Give me a moment to find my word
 /// beat, the deferral she speaks under `OVER` included, is the answer, and nothing more is
 /// asked. Two answers without the words fall back to [`ACKNOWLEDGEMENT`].
 async fn reply(life: &Life, cancel: &CancellationToken, owed: Option<&Owed>) -> Step<()> {
-    let Some(owed) = owed.filter(|o| life.said() == o.said) else { return Ok(()) };
-    let heard: Vec<String> = owed.heard.iter().map(|h| format!("> {}", h.replace('\n', "\n> "))).collect();
+    let Some(owed) = owed.filter(|o| life.said() == o.said) else {
+        return Ok(());
+    };
+    let heard: Vec<String> = owed
+        .heard
+        .iter()
+        .map(|h| format!("> {}", h.replace('\n', "\n> ")))
+        .collect();
     let question = format!(
         "{} Your person said:\n\n{}\n\nYou have not answered them yet. What do you say to your person now? \
          Answer one JSON object whose \"say\" holds your own words to them.",
@@ -677,10 +925,19 @@ async fn reply(life: &Life, cancel: &CancellationToken, owed: Option<&Owed>) -> 
     let organ = life.persona.thinking.clone();
     for attempt in 0..2 {
         if attempt > 0 {
-            ask.question.push_str("\n\nAnswer with that JSON object and nothing else; \"say\" must not be empty.");
+            ask.question.push_str(
+                "\n\nAnswer with that JSON object and nothing else; \"say\" must not be empty.",
+            );
         }
         let answer = guarded(cancel, Stage::Reply, life.voice.ask(&organ, &ask)).await?;
-        if let Some(words) = answer.json.as_ref().and_then(|v| v.get("say")).and_then(Value::as_str).map(str::trim).filter(|w| !w.is_empty()) {
+        if let Some(words) = answer
+            .json
+            .as_ref()
+            .and_then(|v| v.get("say"))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+        {
             life.speak(words, Spoken::Say);
             return Ok(());
         }
@@ -697,7 +954,8 @@ async fn reflect(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<
         return Ok(());
     }
     if phase == Phase::Day {
-        let until = life.last_activity() + time::Duration::seconds(life.persona.idle_timeout as i64);
+        let until =
+            life.last_activity() + time::Duration::seconds(life.persona.idle_timeout as i64);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(Halt::Interrupted),
@@ -710,7 +968,12 @@ async fn reflect(life: &Life, cancel: &CancellationToken, phase: Phase) -> Step<
 
 async fn refine(life: &Life, cancel: &CancellationToken) -> Step<()> {
     let mut catalog = Meanings::open(&life.home.meanings());
-    let used: Vec<String> = catalog.intentions().into_iter().filter(|(i, _)| catalog.is_learned(i)).map(|(i, _)| i).collect();
+    let used: Vec<String> = catalog
+        .intentions()
+        .into_iter()
+        .filter(|(i, _)| catalog.is_learned(i))
+        .map(|(i, _)| i)
+        .collect();
     if used.is_empty() {
         return Ok(());
     }
@@ -722,9 +985,24 @@ async fn refine(life: &Life, cancel: &CancellationToken) -> Step<()> {
     let schema = json!({"type": "object", "additionalProperties": false, "required": ["updates"],
         "properties": {"updates": {"type": "array", "items": {"type": "object", "additionalProperties": false,
             "required": ["intention", "instruction"], "properties": {"intention": {"type": "string"}, "instruction": {"type": "string"}}}}}});
-    if let Answer::Json(v) = ask_json(life, cancel, Stage::Reflect, ask(life, question, Some(("extracting", schema)))).await? {
-        for update in v.get("updates").and_then(Value::as_array).into_iter().flatten() {
-            let (Some(i), Some(body)) = (update.get("intention").and_then(Value::as_str), update.get("instruction").and_then(Value::as_str)) else {
+    if let Answer::Json(v) = ask_json(
+        life,
+        cancel,
+        Stage::Reflect,
+        ask(life, question, Some(("extracting", schema))),
+    )
+    .await?
+    {
+        for update in v
+            .get("updates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(i), Some(body)) = (
+                update.get("intention").and_then(Value::as_str),
+                update.get("instruction").and_then(Value::as_str),
+            ) else {
                 continue;
             };
             if !body.trim().is_empty() {
@@ -739,14 +1017,25 @@ async fn refine(life: &Life, cancel: &CancellationToken) -> Step<()> {
 fn field(v: &Value, key: &str) -> Option<String> {
     match v.get(key)? {
         Value::String(s) => Some(s.clone()),
-        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).map(|s| format!("- {s}")).collect::<Vec<_>>().join("\n")),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| format!("- {s}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         _ => None,
     }
 }
 
 /// Asks what she wants to keep from `memory` and rewrites her person files with it. Returns
 /// her answer, or `None` when it was not the JSON asked for (then nothing changes).
-pub(crate) async fn keep(life: &Life, cancel: &CancellationToken, memory: &Memory) -> Step<Option<Value>> {
+pub(crate) async fn keep(
+    life: &Life,
+    cancel: &CancellationToken,
+    memory: &Memory,
+) -> Step<Option<Value>> {
     let question = "What do you want to keep as your memory? Rewrite each file you keep about your person and yourself in full, \
         folding in what you learned in this conversation: identity (who they are), traits (how they behave and speak), wishes, \
         struggles, persona_traits (who you are with them), permissions (what they granted you). Also write context: a short \
@@ -759,7 +1048,14 @@ pub(crate) async fn keep(life: &Life, cancel: &CancellationToken, memory: &Memor
     }
     let required: Vec<&str> = props.keys().map(String::as_str).collect();
     let schema = json!({"type": "object", "additionalProperties": false, "required": required, "properties": props});
-    let Answer::Json(v) = ask_json(life, cancel, Stage::Reflect, ask_over(life, memory, question, Some(("consolidating", schema)))).await? else {
+    let Answer::Json(v) = ask_json(
+        life,
+        cancel,
+        Stage::Reflect,
+        ask_over(life, memory, question, Some(("consolidating", schema))),
+    )
+    .await?
+    else {
         return Ok(None);
     };
     if v.as_object().is_none_or(|o| o.is_empty()) {
@@ -767,9 +1063,10 @@ pub(crate) async fn keep(life: &Life, cancel: &CancellationToken, memory: &Memor
     }
     for (key, file) in KNOWLEDGE {
         if let Some(text) = field(&v, key)
-            && let Err(e) = life.home.write(file, &text) {
-                tracing::warn!(persona = %life.persona.id, file, error = %e, "could not write a knowledge file");
-            }
+            && let Err(e) = life.home.write(file, &text)
+        {
+            tracing::warn!(persona = %life.persona.id, file, error = %e, "could not write a knowledge file");
+        }
     }
     life.observe(Event::Consolidated);
     Ok(Some(v))
@@ -777,7 +1074,9 @@ pub(crate) async fn keep(life: &Life, cancel: &CancellationToken, memory: &Memor
 
 /// Consolidates her live memory: files rewritten, context handed on, the stretch archived.
 async fn consolidate(life: &Life, cancel: &CancellationToken) -> Step<()> {
-    let Some(v) = keep(life, cancel, &life.memory()).await? else { return Ok(()) };
+    let Some(v) = keep(life, cancel, &life.memory()).await? else {
+        return Ok(());
+    };
     life.with_memory(|m| {
         if let Some(context) = field(&v, "context").filter(|c| !c.trim().is_empty()) {
             m.context = Some(context);
@@ -797,17 +1096,31 @@ fn archive(life: &Life) {
     let memory = life.memory();
     let now = clock::iso(life.clock.now());
     let seen: std::collections::BTreeSet<String> =
-        read_jsonl(&life.home.media().join("gallery.jsonl")).iter().filter_map(|l| l.get("id")?.as_str().map(str::to_string)).collect();
+        read_jsonl(&life.home.media().join("gallery.jsonl"))
+            .iter()
+            .filter_map(|l| l.get("id")?.as_str().map(str::to_string))
+            .collect();
     for batch in &memory.archive {
         for pair in batch.windows(2) {
-            let Some((sel, args)) = pair[0].call() else { continue };
-            let Some((_, status, answer)) = pair[1].tool_result() else { continue };
-            if sel != "tools.look_at" || status != "ok" || answer.trim().is_empty() || seen.contains(&pair[1].id.to_string()) {
+            let Some((sel, args)) = pair[0].call() else {
+                continue;
+            };
+            let Some((_, status, answer)) = pair[1].tool_result() else {
+                continue;
+            };
+            if sel != "tools.look_at"
+                || status != "ok"
+                || answer.trim().is_empty()
+                || seen.contains(&pair[1].id.to_string())
+            {
                 continue;
             }
             let line = json!({"id": pair[1].id, "kind": "image", "source": args.get("source"), "question": args.get("question"),
                               "answer": answer, "time": now});
-            let _ = persona::atomic::append_line(&life.home.media().join("gallery.jsonl"), &line.to_string());
+            let _ = persona::atomic::append_line(
+                &life.home.media().join("gallery.jsonl"),
+                &line.to_string(),
+            );
         }
     }
 }

@@ -64,9 +64,10 @@ fn trigger_of(stem: &str) -> Option<(String, PrimitiveDateTime)> {
 fn split_body(text: &str) -> (String, String) {
     let trimmed = text.trim_end();
     if let Some((body, last)) = trimmed.rsplit_once('\n')
-        && let Some(r) = last.trim().strip_prefix("recurrence:") {
-            return (body.trim_end().to_string(), r.trim().to_string());
-        }
+        && let Some(r) = last.trim().strip_prefix("recurrence:")
+    {
+        return (body.trim_end().to_string(), r.trim().to_string());
+    }
     if let Some(r) = trimmed.strip_prefix("recurrence:") {
         return (String::new(), r.trim().to_string());
     }
@@ -77,11 +78,19 @@ fn read_entry(path: &Path) -> Option<Entry> {
     let stem = path.file_stem()?.to_str()?;
     let (kind, at) = trigger_of(stem)?;
     let (body, recurrence) = split_body(&std::fs::read_to_string(path).ok()?);
-    Some(Entry { path: path.to_path_buf(), kind, time: display(at), body, recurrence })
+    Some(Entry {
+        path: path.to_path_buf(),
+        kind,
+        time: display(at),
+        body,
+        recurrence,
+    })
 }
 
 fn entries(dir: &Path) -> Vec<Entry> {
-    let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut out: Vec<Entry> = read
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -93,7 +102,14 @@ fn entries(dir: &Path) -> Vec<Entry> {
 }
 
 /// Saves a planned moment. Returns the sentence her tool result shows.
-pub fn save(dir: &Path, kind: &str, trigger: &str, content: &str, recurrence: &str, now: OffsetDateTime) -> Result<String, String> {
+pub fn save(
+    dir: &Path,
+    kind: &str,
+    trigger: &str,
+    content: &str,
+    recurrence: &str,
+    now: OffsetDateTime,
+) -> Result<String, String> {
     let kind = kind.trim().to_lowercase();
     if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err("type must be a single word such as reminder or schedule".into());
@@ -104,7 +120,9 @@ pub fn save(dir: &Path, kind: &str, trigger: &str, content: &str, recurrence: &s
         return Err("recurrence must be empty or one of hourly, daily, weekly, monthly".into());
     }
     let created = {
-        let f = time::macros::format_description!("[year][month][day][hour][minute][second][subsecond digits:3]");
+        let f = time::macros::format_description!(
+            "[year][month][day][hour][minute][second][subsecond digits:3]"
+        );
         now.format(&f).unwrap_or_default()
     };
     let mut text = content.trim().to_string();
@@ -114,7 +132,11 @@ pub fn save(dir: &Path, kind: &str, trigger: &str, content: &str, recurrence: &s
     text.push('\n');
     let path = dir.join(format!("{kind}-{}-{created}.md", stamp(at)));
     persona::atomic::write(&path, text.as_bytes()).map_err(|e| e.to_string())?;
-    Ok(format!("saved {kind}: {} at {}", content.trim(), display(at)))
+    Ok(format!(
+        "saved {kind}: {} at {}",
+        content.trim(),
+        display(at)
+    ))
 }
 
 /// Moves every entry whose minute has come into `history/` and returns their bodies.
@@ -123,17 +145,26 @@ pub fn fire_due(destiny: &Path, history: &Path, now: OffsetDateTime) -> io::Resu
     let now = PrimitiveDateTime::new(now.date(), now.time());
     let mut fired = Vec::new();
     for entry in entries(destiny) {
-        let Some(at) = parse_trigger(&entry.time) else { continue };
+        let Some(at) = parse_trigger(&entry.time) else {
+            continue;
+        };
         if at > now {
             continue;
         }
-        let stem = entry.path.file_stem().and_then(|s| s.to_str()).unwrap_or("destiny");
+        let stem = entry
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("destiny");
         let raw = std::fs::read(&entry.path)?;
         persona::atomic::write(&history.join(format!("{stem}-{today}.md")), &raw)?;
         std::fs::remove_file(&entry.path)?;
         let mut text = entry.body.clone();
         if !entry.recurrence.is_empty() {
-            text.push_str(&format!("\n(recurs {}; planned for {})", entry.recurrence, entry.time));
+            text.push_str(&format!(
+                "\n(recurs {}; planned for {})",
+                entry.recurrence, entry.time
+            ));
         }
         fired.push(text);
     }
@@ -151,9 +182,15 @@ fn step(at: PrimitiveDateTime, recurrence: &str) -> Option<PrimitiveDateTime> {
         "daily" => Some(at + Duration::days(1)),
         "weekly" => Some(at + Duration::weeks(1)),
         "monthly" => {
-            let (y, m) = if at.month() == Month::December { (at.year() + 1, Month::January) } else { (at.year(), at.month().next()) };
+            let (y, m) = if at.month() == Month::December {
+                (at.year() + 1, Month::January)
+            } else {
+                (at.year(), at.month().next())
+            };
             let day = at.day().min(m.length(y));
-            Date::from_calendar_date(y, m, day).ok().map(|d| PrimitiveDateTime::new(d, at.time()))
+            Date::from_calendar_date(y, m, day)
+                .ok()
+                .map(|d| PrimitiveDateTime::new(d, at.time()))
         }
         _ => None,
     }
@@ -164,11 +201,16 @@ pub fn projected(destiny: &Path, start: PrimitiveDateTime, end: PrimitiveDateTim
     const MAX_OCCURRENCES: usize = 800;
     let mut out = Vec::new();
     for entry in entries(destiny) {
-        let Some(mut at) = parse_trigger(&entry.time) else { continue };
+        let Some(mut at) = parse_trigger(&entry.time) else {
+            continue;
+        };
         let mut n = 0;
         while at < end && n < MAX_OCCURRENCES {
             if at >= start {
-                out.push(Entry { time: display(at), ..entry.clone() });
+                out.push(Entry {
+                    time: display(at),
+                    ..entry.clone()
+                });
             }
             match step(at, &entry.recurrence) {
                 Some(next) => at = next,
@@ -198,12 +240,25 @@ pub fn window(text: &str) -> Option<(PrimitiveDateTime, PrimitiveDateTime)> {
 
 /// The calendar view: what is on disk in `[start, end)`, split by half and subtype, recurring
 /// entries not projected (the panel shows files, not forecasts).
-pub fn calendar(home: &Path, start: PrimitiveDateTime, end: PrimitiveDateTime) -> serde_json::Value {
+pub fn calendar(
+    home: &Path,
+    start: PrimitiveDateTime,
+    end: PrimitiveDateTime,
+) -> serde_json::Value {
     use serde_json::{Map, Value, json};
     let inside = |t: &str| parse_trigger(t).is_some_and(|at| at >= start && at < end);
-    let mut history: Map<String, Value> = ["conversation", "schedule", "reminder"].iter().map(|k| (k.to_string(), json!([]))).collect();
-    let mut destiny: Map<String, Value> = ["schedule", "reminder"].iter().map(|k| (k.to_string(), json!([]))).collect();
-    for e in entries(&home.join("destiny")).into_iter().filter(|e| inside(&e.time)) {
+    let mut history: Map<String, Value> = ["conversation", "schedule", "reminder"]
+        .iter()
+        .map(|k| (k.to_string(), json!([])))
+        .collect();
+    let mut destiny: Map<String, Value> = ["schedule", "reminder"]
+        .iter()
+        .map(|k| (k.to_string(), json!([])))
+        .collect();
+    for e in entries(&home.join("destiny"))
+        .into_iter()
+        .filter(|e| inside(&e.time))
+    {
         if let Some(Value::Array(list)) = destiny.get_mut(&e.kind) {
             list.push(json!({"time": e.time, "body": e.body, "recurrence": e.recurrence}));
         }
@@ -213,8 +268,12 @@ pub fn calendar(home: &Path, start: PrimitiveDateTime, end: PrimitiveDateTime) -
         let mut files: Vec<PathBuf> = read.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         files.sort();
         for path in files {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-            let Some(stem) = name.strip_suffix(".md") else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".md") else {
+                continue;
+            };
             let body = std::fs::read_to_string(&path).unwrap_or_default();
             if let Some(day) = stem.strip_prefix("conversation-") {
                 let time = briefing
@@ -224,14 +283,18 @@ pub fn calendar(home: &Path, start: PrimitiveDateTime, end: PrimitiveDateTime) -
                     .map(|t| t.replace('T', " "))
                     .unwrap_or_else(|| format!("{day} 00:00"));
                 if inside(&format!("{day} 00:00")) {
-                    history["conversation"].as_array_mut().unwrap().push(json!({"time": time, "body": body}));
+                    history["conversation"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!({"time": time, "body": body}));
                 }
             } else if let Some((kind, at)) = trigger_of(stem) {
                 let time = display(at);
                 if inside(&time)
-                    && let Some(Value::Array(list)) = history.get_mut(&kind) {
-                        list.push(json!({"time": time, "body": split_body(&body).0}));
-                    }
+                    && let Some(Value::Array(list)) = history.get_mut(&kind)
+                {
+                    list.push(json!({"time": time, "body": split_body(&body).0}));
+                }
             }
         }
     }
@@ -250,7 +313,11 @@ mod tests {
         let now = datetime!(2026-05-18 08:00 UTC);
         save(&d, "reminder", "2026-05-18 09:00", "Call mom", "daily", now).unwrap();
         assert!(save(&d, "reminder", "tomorrow", "x", "", now).is_err());
-        assert!(fire_due(&d, &h, datetime!(2026-05-18 08:59 UTC)).unwrap().is_empty());
+        assert!(
+            fire_due(&d, &h, datetime!(2026-05-18 08:59 UTC))
+                .unwrap()
+                .is_empty()
+        );
         let fired = fire_due(&d, &h, datetime!(2026-05-18 09:00 UTC)).unwrap();
         assert_eq!(fired.len(), 1);
         assert!(fired[0].starts_with("Call mom"));
@@ -261,10 +328,25 @@ mod tests {
     #[test]
     fn recurring_entries_project_through_a_month() {
         let dir = tempfile::tempdir().unwrap();
-        save(dir.path(), "schedule", "2026-01-30 10:00", "Standup", "weekly", datetime!(2026-01-01 0:00 UTC)).unwrap();
+        save(
+            dir.path(),
+            "schedule",
+            "2026-01-30 10:00",
+            "Standup",
+            "weekly",
+            datetime!(2026-01-01 0:00 UTC),
+        )
+        .unwrap();
         let (s, e) = window("2026-02").unwrap();
         let got = projected(dir.path(), s, e);
-        assert_eq!(got.iter().map(|e| e.time.as_str()).collect::<Vec<_>>(),
-            ["2026-02-06 10:00", "2026-02-13 10:00", "2026-02-20 10:00", "2026-02-27 10:00"]);
+        assert_eq!(
+            got.iter().map(|e| e.time.as_str()).collect::<Vec<_>>(),
+            [
+                "2026-02-06 10:00",
+                "2026-02-13 10:00",
+                "2026-02-20 10:00",
+                "2026-02-27 10:00"
+            ]
+        );
     }
 }

@@ -26,7 +26,11 @@ pub fn parse(bytes: &[u8], source: &str) -> Result<Vec<String>, NotAnExport> {
                     .as_array()?
                     .iter()
                     .filter_map(|m| {
-                        let who = if m.get("sender")?.as_str()? == "human" { "person" } else { "assistant" };
+                        let who = if m.get("sender")?.as_str()? == "human" {
+                            "person"
+                        } else {
+                            "assistant"
+                        };
                         let text = m.get("text").and_then(Value::as_str).unwrap_or("").trim();
                         (!text.is_empty()).then(|| format!("{who}: {text}"))
                     })
@@ -54,34 +58,60 @@ pub fn parse(bytes: &[u8], source: &str) -> Result<Vec<String>, NotAnExport> {
                             .filter_map(Value::as_str)
                             .collect::<Vec<_>>()
                             .join("\n");
-                        let who = if role == "user" { "person" } else { "assistant" };
+                        let who = if role == "user" {
+                            "person"
+                        } else {
+                            "assistant"
+                        };
                         let at = m.get("create_time").and_then(Value::as_f64).unwrap_or(0.0);
                         (!text.trim().is_empty()).then(|| (at, format!("{who}: {}", text.trim())))
                     })
                     .collect();
                 nodes.sort_by(|a, b| a.0.total_cmp(&b.0));
-                (!nodes.is_empty()).then(|| nodes.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join("\n"))
+                (!nodes.is_empty()).then(|| {
+                    nodes
+                        .into_iter()
+                        .map(|(_, t)| t)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
             })
             .collect()
     };
-    if conversations.is_empty() { Err(NotAnExport) } else { Ok(conversations) }
+    if conversations.is_empty() {
+        Err(NotAnExport)
+    } else {
+        Ok(conversations)
+    }
 }
 
 /// Consolidates each conversation in a memory of its own (her live memory is not touched but
 /// for the context she carries on).
-pub async fn digest(life: &Life, conversations: Vec<String>, stop: &CancellationToken) -> Result<usize, MindError> {
+pub async fn digest(
+    life: &Life,
+    conversations: Vec<String>,
+    stop: &CancellationToken,
+) -> Result<usize, MindError> {
     let cancel = stop.child_token();
     let mut kept = 0;
     for transcript in conversations {
         let mut sandbox = Memory::default();
-        sandbox.remember(Message::user(format!("A conversation my person had with another assistant:\n\n{transcript}"), None));
+        sandbox.remember(Message::user(
+            format!("A conversation my person had with another assistant:\n\n{transcript}"),
+            None,
+        ));
         match cycle::keep(life, &cancel, &sandbox).await {
             Ok(Some(v)) => {
                 kept += 1;
                 if let Some(context) = cycle::context_of(&v) {
                     let source = "an imported conversation";
                     life.with_memory(|m| {
-                        m.remember(Message::user(format!("Here is fed data from {source} that seems useful to you: {context}"), None))
+                        m.remember(Message::user(
+                            format!(
+                                "Here is fed data from {source} that seems useful to you: {context}"
+                            ),
+                            None,
+                        ))
                     });
                 }
             }
@@ -89,7 +119,10 @@ pub async fn digest(life: &Life, conversations: Vec<String>, stop: &Cancellation
             Err(Halt::Interrupted) => return Err(MindError::Stopped),
             Err(Halt::Fault { error, .. }) => {
                 tracing::warn!(persona = %life.persona.id, error = %error, "feed stopped");
-                return Err(MindError::Invalid("Could not analyze the conversations. Please make sure the model is running.".into()));
+                return Err(MindError::Invalid(
+                    "Could not analyze the conversations. Please make sure the model is running."
+                        .into(),
+                ));
             }
         }
     }
@@ -113,7 +146,12 @@ mod tests {
             {"uuid": "b", "name": "Empty", "chat_messages": []}
         ]);
         let transcripts = parse(export.to_string().as_bytes(), "claude").unwrap();
-        assert_eq!(transcripts, ["person: How long should sourdough proof?\nassistant: Overnight in the fridge works well."]);
+        assert_eq!(
+            transcripts,
+            [
+                "person: How long should sourdough proof?\nassistant: Overnight in the fridge works well."
+            ]
+        );
     }
 
     #[test]
@@ -124,9 +162,15 @@ mod tests {
             "system": {"message": {"author": {"role": "system"}, "content": {"parts": ["be nice"]}, "create_time": 0.5}}
         }}]);
         let transcripts = parse(export.to_string().as_bytes(), "chatgpt").unwrap();
-        assert_eq!(transcripts, ["person: How often do I feed it?\nassistant: Twice a day."]);
+        assert_eq!(
+            transcripts,
+            ["person: How often do I feed it?\nassistant: Twice a day."]
+        );
         assert!(parse(b"{\"not\": \"a list\"}", "chatgpt").is_err());
         assert!(parse(b"[]", "claude").is_err());
-        assert!(parse(export.to_string().as_bytes(), "claude").is_err(), "a ChatGPT export is not a Claude one");
+        assert!(
+            parse(export.to_string().as_bytes(), "claude").is_err(),
+            "a ChatGPT export is not a Claude one"
+        );
     }
 }

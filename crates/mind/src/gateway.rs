@@ -55,16 +55,25 @@ struct Gateway {
 
 impl Gateway {
     fn paired(&self) -> Option<String> {
-        self.paired.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.paired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The channel she perceives `chat` on.
     fn via(&self, chat: &str) -> Via {
-        Via { kind: self.kind.as_str().into(), name: chat.to_string() }
+        Via {
+            kind: self.kind.as_str().into(),
+            name: chat.to_string(),
+        }
     }
 
     fn send(&self, chat: &str, text: &str) {
-        let _ = self.outbox.send(Out::Text { chat: chat.to_string(), text: text.to_string() });
+        let _ = self.outbox.send(Out::Text {
+            chat: chat.to_string(),
+            text: text.to_string(),
+        });
     }
 }
 
@@ -76,20 +85,48 @@ pub struct Gateways {
 impl Gateways {
     /// Opens a gateway for the first Telegram and the first Discord channel with a token, and
     /// starts the task that sends each one's queue. Sending stops when `stop` fires.
-    pub(crate) fn open(persona: &Persona, http: &reqwest::Client, urls: &PlatformUrls, stop: &CancellationToken) -> (Gateways, Vec<JoinHandle<()>>) {
+    pub(crate) fn open(
+        persona: &Persona,
+        http: &reqwest::Client,
+        urls: &PlatformUrls,
+        stop: &CancellationToken,
+    ) -> (Gateways, Vec<JoinHandle<()>>) {
         let mut list = Vec::new();
         let mut tasks = Vec::new();
         for kind in [ChannelKind::Telegram, ChannelKind::Discord] {
-            let Some(channel) = persona.channels.iter().find(|c| c.kind == kind) else { continue };
-            let Some(token) = channel.credentials.as_ref().map(|c| c.token.clone()).filter(|t| !t.is_empty()) else { continue };
+            let Some(channel) = persona.channels.iter().find(|c| c.kind == kind) else {
+                continue;
+            };
+            let Some(token) = channel
+                .credentials
+                .as_ref()
+                .map(|c| c.token.clone())
+                .filter(|t| !t.is_empty())
+            else {
+                continue;
+            };
             let client = match kind {
                 ChannelKind::Telegram => Client::Telegram(Telegram::new(http.clone(), urls, token)),
                 _ => Client::Discord(Discord::new(http.clone(), urls, token)),
             };
-            let paired = channel.verified_at.as_ref().filter(|_| !channel.name.is_empty()).map(|_| channel.name.clone());
+            let paired = channel
+                .verified_at
+                .as_ref()
+                .filter(|_| !channel.name.is_empty())
+                .map(|_| channel.name.clone());
             let (outbox, queue) = mpsc::unbounded_channel();
-            tasks.push(tokio::spawn(deliver(client.clone(), queue, stop.clone(), persona.id)));
-            list.push(Arc::new(Gateway { kind, client, paired: Mutex::new(paired), outbox }));
+            tasks.push(tokio::spawn(deliver(
+                client.clone(),
+                queue,
+                stop.clone(),
+                persona.id,
+            )));
+            list.push(Arc::new(Gateway {
+                kind,
+                client,
+                paired: Mutex::new(paired),
+                outbox,
+            }));
         }
         (Gateways { list }, tasks)
     }
@@ -151,7 +188,9 @@ impl Gateways {
     /// Shows she is thinking in the chat a message came from.
     pub(crate) fn typing(&self, via: &Via) {
         if let Some(g) = self.paired_to(via) {
-            let _ = g.outbox.send(Out::Typing { chat: via.name.clone() });
+            let _ = g.outbox.send(Out::Typing {
+                chat: via.name.clone(),
+            });
         }
     }
 
@@ -165,13 +204,20 @@ impl Gateways {
     }
 
     fn paired_to(&self, via: &Via) -> Option<&Arc<Gateway>> {
-        self.list.iter().find(|g| g.kind.as_str() == via.kind && g.paired().as_deref() == Some(via.name.as_str()))
+        self.list.iter().find(|g| {
+            g.kind.as_str() == via.kind && g.paired().as_deref() == Some(via.name.as_str())
+        })
     }
 }
 
 /// Sends a gateway's queue in order. A failed send is logged (without the token, which the
 /// channels crate never shows) and the next line is still tried.
-async fn deliver(client: Client, mut queue: mpsc::UnboundedReceiver<Out>, stop: CancellationToken, id: uuid::Uuid) {
+async fn deliver(
+    client: Client,
+    mut queue: mpsc::UnboundedReceiver<Out>,
+    stop: CancellationToken,
+    id: uuid::Uuid,
+) {
     loop {
         let out = tokio::select! {
             biased;
@@ -190,7 +236,9 @@ async fn deliver(client: Client, mut queue: mpsc::UnboundedReceiver<Out>, stop: 
 
 async fn send(client: &Client, out: Out) -> Result<(), channels::ChannelError> {
     match (client, out) {
-        (Client::Telegram(bot), Out::Text { chat, text }) => bot.send(telegram_chat(&chat)?, &text).await,
+        (Client::Telegram(bot), Out::Text { chat, text }) => {
+            bot.send(telegram_chat(&chat)?, &text).await
+        }
         (Client::Telegram(bot), Out::Typing { chat }) => bot.typing(telegram_chat(&chat)?).await,
         (Client::Discord(bot), Out::Text { chat, text }) => bot.send(&chat, &text).await,
         (Client::Discord(bot), Out::Typing { chat }) => bot.typing(&chat).await,
@@ -198,8 +246,10 @@ async fn send(client: &Client, out: Out) -> Result<(), channels::ChannelError> {
 }
 
 fn telegram_chat(chat: &str) -> Result<i64, channels::ChannelError> {
-    chat.parse()
-        .map_err(|_| channels::ChannelError::Platform { platform: "Telegram", reason: format!("{chat} is not a chat id") })
+    chat.parse().map_err(|_| channels::ChannelError::Platform {
+        platform: "Telegram",
+        reason: format!("{chat} is not a chat id"),
+    })
 }
 
 /// Handles what a listener hands on, one message at a time, until it ends or she stops.
@@ -259,23 +309,36 @@ async fn edited(gateway: &Gateway, inlet: &Inlet, chat: &str, text: &str) {
     let via = gateway.via(chat);
     match inlet.text(&format!("{EDITED}{text}"), via.clone()).await {
         Ok(()) => inlet.life.gateways.typing(&via),
-        Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "an edited message did not reach her"),
+        Err(e) => {
+            tracing::warn!(persona = %inlet.life.persona.id, error = %e, "an edited message did not reach her")
+        }
     }
 }
 
-async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, message: telegram::Inbound) {
+async fn handle_telegram(
+    gateway: &Gateway,
+    bot: &Telegram,
+    inlet: &Inlet,
+    message: telegram::Inbound,
+) {
     let id = inlet.life.persona.id;
     let chat = message.chat_id.to_string();
     if message.edited {
         return edited(gateway, inlet, &chat, &message.text).await;
     }
-    let Some(via) = admit(gateway, inlet, &chat, message.chat_type == "private") else { return };
+    let Some(via) = admit(gateway, inlet, &chat, message.chat_type == "private") else {
+        return;
+    };
     if let Some(voice) = &message.voice {
         return hear_telegram(gateway, bot, inlet, voice, &chat, via).await;
     }
     if let Some(document) = &message.document {
         let delivered = match telegram_document(bot, inlet, document).await {
-            Ok(path) => inlet.file(path.display().to_string(), message.text.trim(), via.clone()).await,
+            Ok(path) => {
+                inlet
+                    .file(path.display().to_string(), message.text.trim(), via.clone())
+                    .await
+            }
             Err(why) => {
                 gateway.send(&chat, &why);
                 return;
@@ -283,7 +346,9 @@ async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, messa
         };
         match delivered {
             Ok(()) => inlet.life.gateways.typing(&via),
-            Err(e) => tracing::warn!(persona = %id, error = %e, "a Telegram document did not reach her"),
+            Err(e) => {
+                tracing::warn!(persona = %id, error = %e, "a Telegram document did not reach her")
+            }
         }
         return;
     }
@@ -292,15 +357,28 @@ async fn handle_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, messa
     }
     let perceived = match (&message.photo, message.command.as_deref()) {
         (Some(file_id), _) => match photo(bot, inlet, file_id).await {
-            Ok(path) => inlet.file(path.display().to_string(), message.text.trim(), via.clone()).await,
+            Ok(path) => {
+                inlet
+                    .file(path.display().to_string(), message.text.trim(), via.clone())
+                    .await
+            }
             Err(reason) => {
                 tracing::warn!(persona = %id, error = %reason, "could not download a Telegram photo");
-                gateway.send(&chat, "I could not open that photo. Could you send it again?");
+                gateway.send(
+                    &chat,
+                    "I could not open that photo. Could you send it again?",
+                );
                 return;
             }
         },
         (None, Some("start")) => {
-            gateway.send(&chat, &format!("This chat is already paired with {}.", inlet.life.persona.name));
+            gateway.send(
+                &chat,
+                &format!(
+                    "This chat is already paired with {}.",
+                    inlet.life.persona.name
+                ),
+            );
             return;
         }
         (None, _) if message.text.trim().is_empty() => return,
@@ -322,11 +400,18 @@ fn cannot_perceive(what: &str) -> String {
 /// text when nothing is attached. A file she cannot take in is explained in the chat, and the
 /// text still reaches her. Every file is fetched and every refusal said before any file reaches
 /// her, so the explanations come before her answer, never interleaved with it.
-async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message: discord_gateway::Inbound) {
+async fn handle_discord(
+    gateway: &Gateway,
+    bot: &Discord,
+    inlet: &Inlet,
+    message: discord_gateway::Inbound,
+) {
     if message.edited {
         return edited(gateway, inlet, &message.channel_id, &message.text).await;
     }
-    let Some(via) = admit(gateway, inlet, &message.channel_id, message.private) else { return };
+    let Some(via) = admit(gateway, inlet, &message.channel_id, message.private) else {
+        return;
+    };
     if !message.stickers.is_empty() {
         gateway.send(&message.channel_id, &cannot_perceive("stickers"));
     }
@@ -340,15 +425,22 @@ async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message
     let mut caption = message.text.trim();
     let mut reached = false;
     for path in kept {
-        match inlet.file(path.display().to_string(), caption, via.clone()).await {
+        match inlet
+            .file(path.display().to_string(), caption, via.clone())
+            .await
+        {
             Ok(()) => (caption, reached) = ("", true),
-            Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord file did not reach her"),
+            Err(e) => {
+                tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord file did not reach her")
+            }
         }
     }
     if !caption.is_empty() {
         match inlet.text(caption, via.clone()).await {
             Ok(()) => reached = true,
-            Err(e) => tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord message did not reach her"),
+            Err(e) => {
+                tracing::warn!(persona = %inlet.life.persona.id, error = %e, "a Discord message did not reach her")
+            }
         }
     }
     if reached {
@@ -358,7 +450,11 @@ async fn handle_discord(gateway: &Gateway, bot: &Discord, inlet: &Inlet, message
 
 /// Downloads a file sent on Discord into her media folder, or says in a sentence for the chat
 /// why she cannot take it in (the same rules as `attach`, and a size bound).
-async fn discord_file(bot: &Discord, inlet: &Inlet, file: &discord_gateway::Attachment) -> Result<std::path::PathBuf, String> {
+async fn discord_file(
+    bot: &Discord,
+    inlet: &Inlet,
+    file: &discord_gateway::Attachment,
+) -> Result<std::path::PathBuf, String> {
     let name = &file.filename;
     let kind = kind_of(name, file.content_type.as_deref())?;
     let bytes = bot.fetch(file, FILE_LIMIT).await.map_err(|e| {
@@ -374,13 +470,22 @@ async fn discord_file(bot: &Discord, inlet: &Inlet, file: &discord_gateway::Atta
 
 /// What kind of file a chat sent by its name and type, or why none of her senses can take it.
 fn kind_of(name: &str, mime: Option<&str>) -> Result<perceive::Kind, String> {
-    perceive::classify(name, mime.unwrap_or("")).ok_or_else(|| format!("I can't take in {name}: none of my senses can perceive that kind of file."))
+    perceive::classify(name, mime.unwrap_or("")).ok_or_else(|| {
+        format!("I can't take in {name}: none of my senses can perceive that kind of file.")
+    })
 }
 
 /// Keeps a file a chat sent in her media folder by `attach`'s rules, or says in a sentence for
 /// the chat why she cannot take it in.
-fn keep_sent(inlet: &Inlet, origin: &str, name: &str, kind: perceive::Kind, bytes: &[u8]) -> Result<std::path::PathBuf, String> {
-    perceive::check_readable(&inlet.life.persona, kind, name, bytes).map_err(|e| format!("I can't take in {name}: {e}"))?;
+fn keep_sent(
+    inlet: &Inlet,
+    origin: &str,
+    name: &str,
+    kind: perceive::Kind,
+    bytes: &[u8],
+) -> Result<std::path::PathBuf, String> {
+    perceive::check_readable(&inlet.life.persona, kind, name, bytes)
+        .map_err(|e| format!("I can't take in {name}: {e}"))?;
     perceive::store_media(&inlet.life.home, origin, name, bytes, inlet.life.clock.now()).map_err(|e| {
         tracing::warn!(persona = %inlet.life.persona.id, origin, error = %e, "could not keep a file sent on a chat");
         format!("I could not keep {name}. Could you send it again?")
@@ -389,9 +494,19 @@ fn keep_sent(inlet: &Inlet, origin: &str, name: &str, kind: perceive::Kind, byte
 
 /// A voice note from the paired chat: her ear transcribes it and she reads it. Without an ear,
 /// or when it cannot be made out, the chat is told so.
-async fn hear_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, voice: &telegram::TelegramFile, chat: &str, via: Via) {
+async fn hear_telegram(
+    gateway: &Gateway,
+    bot: &Telegram,
+    inlet: &Inlet,
+    voice: &telegram::TelegramFile,
+    chat: &str,
+    via: Via,
+) {
     if inlet.life.persona.ear.is_none() {
-        gateway.send(chat, "I can't listen to voice notes: I have no ear. Could you write it to me instead?");
+        gateway.send(
+            chat,
+            "I can't listen to voice notes: I have no ear. Could you write it to me instead?",
+        );
         return;
     }
     let id = inlet.life.persona.id;
@@ -399,17 +514,39 @@ async fn hear_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, voice: 
         Ok(bytes) => bytes,
         Err(e) => {
             tracing::warn!(persona = %id, error = %e, "could not download a Telegram voice note");
-            gateway.send(chat, "I could not open that voice note. Could you send it again?");
+            gateway.send(
+                chat,
+                "I could not open that voice note. Could you send it again?",
+            );
             return;
         }
     };
-    let mime = voice.mime_type.clone().unwrap_or_else(|| "audio/ogg".into());
-    let file_name = voice.file_name.clone().unwrap_or_else(|| "voice.ogg".into());
-    match inlet.hear(&organs::Audio { bytes, mime, file_name }, via.clone()).await {
+    let mime = voice
+        .mime_type
+        .clone()
+        .unwrap_or_else(|| "audio/ogg".into());
+    let file_name = voice
+        .file_name
+        .clone()
+        .unwrap_or_else(|| "voice.ogg".into());
+    match inlet
+        .hear(
+            &organs::Audio {
+                bytes,
+                mime,
+                file_name,
+            },
+            via.clone(),
+        )
+        .await
+    {
         Ok(_) => inlet.life.gateways.typing(&via),
         Err(e) => {
             tracing::warn!(persona = %id, error = %e, "a Telegram voice note did not reach her");
-            gateway.send(chat, "I could not make out that voice note. Could you send it again, or write it?");
+            gateway.send(
+                chat,
+                "I could not make out that voice note. Could you send it again, or write it?",
+            );
         }
     }
 }
@@ -417,7 +554,11 @@ async fn hear_telegram(gateway: &Gateway, bot: &Telegram, inlet: &Inlet, voice: 
 /// Downloads a document sent on Telegram into her media folder, or says in a sentence for the
 /// chat why she cannot take it in (the same rules as `attach`; Telegram itself lets a bot
 /// download at most 20 MB).
-async fn telegram_document(bot: &Telegram, inlet: &Inlet, file: &telegram::TelegramFile) -> Result<std::path::PathBuf, String> {
+async fn telegram_document(
+    bot: &Telegram,
+    inlet: &Inlet,
+    file: &telegram::TelegramFile,
+) -> Result<std::path::PathBuf, String> {
     let name = file.file_name.clone().unwrap_or_else(|| "document".into());
     let kind = kind_of(&name, file.mime_type.as_deref())?;
     let bytes = bot.download(&file.file_id, FILE_LIMIT).await.map_err(|e| {
@@ -439,8 +580,18 @@ fn pairing_message(name: &str, code: &str) -> String {
 /// Downloads a photo into her media folder as `telegram-<stamp>-<file id>.jpg` (Telegram
 /// re-encodes every photo as JPEG).
 async fn photo(bot: &Telegram, inlet: &Inlet, file_id: &str) -> Result<std::path::PathBuf, String> {
-    let bytes = bot.download(file_id, FILE_LIMIT).await.map_err(|e| e.to_string())?;
-    perceive::store_media(&inlet.life.home, "telegram", &format!("{file_id}.jpg"), &bytes, inlet.life.clock.now()).map_err(|e| e.to_string())
+    let bytes = bot
+        .download(file_id, FILE_LIMIT)
+        .await
+        .map_err(|e| e.to_string())?;
+    perceive::store_media(
+        &inlet.life.home,
+        "telegram",
+        &format!("{file_id}.jpg"),
+        &bytes,
+        inlet.life.clock.now(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -451,6 +602,9 @@ mod tests {
     fn the_pairing_message_carries_the_code_and_its_lifetime() {
         let text = pairing_message("Iris", "ABC234");
         assert!(text.starts_with("Your pairing code is: ABC234\n"));
-        assert!(text.contains("Iris's panel") && text.contains("10 minutes"), "{text}");
+        assert!(
+            text.contains("Iris's panel") && text.contains("10 minutes"),
+            "{text}"
+        );
     }
 }

@@ -21,7 +21,12 @@ pub struct Fault {
 }
 
 impl Fault {
-    pub fn new(stage: &'static str, organ: &Organ, error: &organs::OrganError, at: OffsetDateTime) -> Fault {
+    pub fn new(
+        stage: &'static str,
+        organ: &Organ,
+        error: &organs::OrganError,
+        at: OffsetDateTime,
+    ) -> Fault {
         Fault {
             stage,
             provider: organ.provider.map_or("ollama", |p| p.as_str()).to_string(),
@@ -57,8 +62,15 @@ pub fn fall_sick(life: &Life, last: Option<&Fault>) {
     let p = &life.persona;
     let provider = p.thinking.provider.map_or("ollama", |x| x.as_str());
     let reason = match last {
-        Some(f) => format!("Her Mind ({provider}) failed {} beats in a row: {}", crate::agent::SICK_AFTER, f.error),
-        None => format!("Her Mind ({provider}) failed {} beats in a row.", crate::agent::SICK_AFTER),
+        Some(f) => format!(
+            "Her Mind ({provider}) failed {} beats in a row: {}",
+            crate::agent::SICK_AFTER,
+            f.error
+        ),
+        None => format!(
+            "Her Mind ({provider}) failed {} beats in a row.",
+            crate::agent::SICK_AFTER
+        ),
     };
     let mut record = life.store.load(p.id).unwrap_or_else(|_| p.clone());
     record.status = Status::Sick;
@@ -67,6 +79,12 @@ pub fn fall_sick(life: &Life, last: Option<&Fault>) {
         tracing::error!(persona = %p.id, error = %e, "could not save her sickness");
     }
     life.mark_sick(&reason);
-    life.speak(&format!("{} ran into trouble thinking ({provider}). Stepping out for now.", p.name), Spoken::Notify);
+    life.speak(
+        &format!(
+            "{} ran into trouble thinking ({provider}). Stepping out for now.",
+            p.name
+        ),
+        Spoken::Notify,
+    );
     life.announce(LifeEvent::Sick { reason });
 }

@@ -78,7 +78,13 @@ impl Home {
 
     /// Creates the folders a beat may write into. Cheap when they exist.
     pub fn ensure(&self) -> io::Result<()> {
-        for dir in [self.destiny(), self.history(), self.lessons(), self.meanings(), self.media()] {
+        for dir in [
+            self.destiny(),
+            self.history(),
+            self.lessons(),
+            self.meanings(),
+            self.media(),
+        ] {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::create_dir_all(&self.workspace)?;
@@ -104,7 +110,10 @@ pub fn read_text(path: &Path) -> String {
 
 /// The lines of a JSON-lines file that parse; a torn last line (a crash mid-append) is skipped.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    read_text(path).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    read_text(path)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// `routines.json`: recurring lifecycle triggers. Only `sleep` is acted on.
@@ -125,12 +134,21 @@ pub struct Routine {
 
 impl Routines {
     pub fn default_nightly() -> Routines {
-        Routines { routines: vec![Routine { spec: "sleep".into(), time: "00:00".into(), recurrence: "daily".into() }] }
+        Routines {
+            routines: vec![Routine {
+                spec: "sleep".into(),
+                time: "00:00".into(),
+                recurrence: "daily".into(),
+            }],
+        }
     }
 
     /// Unreadable routines mean none, rather than a stopped heartbeat.
     pub fn load(path: &Path) -> Routines {
-        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
     }
 
     pub fn save(&self, path: &Path) -> io::Result<()> {
@@ -140,6 +158,10 @@ impl Routines {
 
     /// The specs due at `hh_mm`.
     pub fn due(&self, hh_mm: &str) -> Vec<&str> {
-        self.routines.iter().filter(|r| r.time == hh_mm).map(|r| r.spec.as_str()).collect()
+        self.routines
+            .iter()
+            .filter(|r| r.time == hh_mm)
+            .map(|r| r.spec.as_str())
+            .collect()
     }
 }

@@ -25,6 +25,8 @@ pub mod signal;
 pub mod views;
 pub mod voice;
 
-pub use agent::{Agent, LifeEvent, LiveStatus, MindError, Outgoing, SICK_AFTER, Spoken, Surroundings};
+pub use agent::{
+    Agent, LifeEvent, LiveStatus, MindError, Outgoing, SICK_AFTER, Spoken, Surroundings,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use signal::Signal;

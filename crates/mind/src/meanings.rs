@@ -18,9 +18,18 @@ pub const BUILTIN: [(&str, &str); 5] = [
         "Saving a reminder or planned event for a later moment, or acting on one that has come due",
         include_str!("../meanings/scheduling.md"),
     ),
-    ("Looking back at past conversations, notes or planned events", include_str!("../meanings/recalling.md")),
-    ("Reading, writing or organising files and folders on the machine", include_str!("../meanings/exploring_filesystem.md")),
-    ("Something in software or on the machine is broken or failing", include_str!("../meanings/troubleshooting.md")),
+    (
+        "Looking back at past conversations, notes or planned events",
+        include_str!("../meanings/recalling.md"),
+    ),
+    (
+        "Reading, writing or organising files and folders on the machine",
+        include_str!("../meanings/exploring_filesystem.md"),
+    ),
+    (
+        "Something in software or on the machine is broken or failing",
+        include_str!("../meanings/troubleshooting.md"),
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -49,26 +58,42 @@ impl Meanings {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        Meanings { dir: dir.to_path_buf(), learned }
+        Meanings {
+            dir: dir.to_path_buf(),
+            learned,
+        }
     }
 
     pub fn all(&self) -> Vec<Meaning> {
-        let builtin = BUILTIN.iter().map(|(i, b)| Meaning { intention: i.to_string(), body: b.to_string(), source: Source::Builtin });
+        let builtin = BUILTIN.iter().map(|(i, b)| Meaning {
+            intention: i.to_string(),
+            body: b.to_string(),
+            source: Source::Builtin,
+        });
         let custom = self.learned.iter().filter_map(|(i, stem)| {
             let body = std::fs::read_to_string(self.dir.join(format!("{stem}.md"))).ok()?;
-            Some(Meaning { intention: i.clone(), body, source: Source::Custom })
+            Some(Meaning {
+                intention: i.clone(),
+                body,
+                source: Source::Custom,
+            })
         });
         custom.chain(builtin).collect()
     }
 
     pub fn intentions(&self) -> Vec<(String, Source)> {
-        self.all().into_iter().map(|m| (m.intention, m.source)).collect()
+        self.all()
+            .into_iter()
+            .map(|m| (m.intention, m.source))
+            .collect()
     }
 
     /// The body for an intention, matched after trimming and ignoring case.
     pub fn find(&self, intention: &str) -> Option<Meaning> {
         let wanted = normal(intention);
-        self.all().into_iter().find(|m| normal(&m.intention) == wanted)
+        self.all()
+            .into_iter()
+            .find(|m| normal(&m.intention) == wanted)
     }
 
     pub fn is_learned(&self, intention: &str) -> bool {
@@ -77,7 +102,11 @@ impl Meanings {
 
     /// Saves a meaning she wrote for herself, replacing the body of an intention she already had.
     pub fn learn(&mut self, intention: &str, body: &str) -> io::Result<String> {
-        let stem = self.learned.get(intention).cloned().unwrap_or_else(|| Uuid::new_v4().to_string());
+        let stem = self
+            .learned
+            .get(intention)
+            .cloned()
+            .unwrap_or_else(|| Uuid::new_v4().to_string());
         persona::atomic::write(&self.dir.join(format!("{stem}.md")), body.as_bytes())?;
         self.learned.insert(intention.to_string(), stem.clone());
         self.save_catalog()?;
@@ -95,7 +124,12 @@ impl Meanings {
 
     /// Forgets a learned meaning by its file stem.
     pub fn remove(&mut self, stem: &str) -> io::Result<bool> {
-        let Some(intention) = self.learned.iter().find(|(_, s)| s.as_str() == stem).map(|(i, _)| i.clone()) else {
+        let Some(intention) = self
+            .learned
+            .iter()
+            .find(|(_, s)| s.as_str() == stem)
+            .map(|(i, _)| i.clone())
+        else {
             return Ok(false);
         };
         self.learned.remove(&intention);
@@ -135,7 +169,10 @@ mod tests {
         assert_eq!(reopened.find("brewing tea.").unwrap().body, "Boil water.");
         assert!(!m.refine(CHATTING, "x").unwrap());
         assert!(m.refine("Brewing tea", "Boil water, then steep.").unwrap());
-        assert_eq!(Meanings::open(dir.path()).find("Brewing tea").unwrap().body, "Boil water, then steep.");
+        assert_eq!(
+            Meanings::open(dir.path()).find("Brewing tea").unwrap().body,
+            "Boil water, then steep."
+        );
         assert!(m.remove(&stem).unwrap());
         assert!(Meanings::open(dir.path()).find("Brewing tea").is_none());
     }

@@ -72,7 +72,11 @@ impl Message {
     pub fn user(content: impl Into<Arc<str>>, channel: Option<Via>) -> Message {
         let content = content.into();
         Message {
-            prompt: Some(Prompt { role: Role::User, content: content.clone(), cache_point: false }),
+            prompt: Some(Prompt {
+                role: Role::User,
+                content: content.clone(),
+                cache_point: false,
+            }),
             content,
             channel,
             media: None,
@@ -83,7 +87,11 @@ impl Message {
     pub fn assistant(content: impl Into<Arc<str>>, channel: Option<Via>) -> Message {
         let content = content.into();
         Message {
-            prompt: Some(Prompt { role: Role::Assistant, content: content.clone(), cache_point: false }),
+            prompt: Some(Prompt {
+                role: Role::Assistant,
+                content: content.clone(),
+                cache_point: false,
+            }),
             content,
             channel,
             media: None,
@@ -95,14 +103,21 @@ impl Message {
     /// file as one she has not perceived yet) or what she said.
     fn from_line(line: &Value) -> Option<Message> {
         let content = line.get("content").and_then(Value::as_str)?;
-        let channel = line.get("channel").filter(|c| !c.is_null()).and_then(|c| serde_json::from_value::<Via>(c.clone()).ok());
+        let channel = line
+            .get("channel")
+            .filter(|c| !c.is_null())
+            .and_then(|c| serde_json::from_value::<Via>(c.clone()).ok());
         let id = line.get("id").and_then(Value::as_str)?.parse().ok()?;
         let message = match (line.get("role").and_then(Value::as_str)?, line.get("media")) {
             ("assistant", _) => Message::assistant(content, channel),
             ("person", None) => Message::user(content, channel),
             ("person", Some(media)) => {
                 let source = media.get("source").and_then(Value::as_str)?;
-                let seen = Media { source: source.to_string(), caption: content.to_string(), question: String::new() };
+                let seen = Media {
+                    source: source.to_string(),
+                    caption: content.to_string(),
+                    question: String::new(),
+                };
                 Message::unseen(content, seen, channel)
             }
             _ => return None,
@@ -112,7 +127,13 @@ impl Message {
 
     /// A file she has not looked at yet; `realize` turns it into a prompt.
     pub fn unseen(caption: impl Into<Arc<str>>, media: Media, channel: Option<Via>) -> Message {
-        Message { content: caption.into(), channel, prompt: None, media: Some(media), id: Uuid::new_v4() }
+        Message {
+            content: caption.into(),
+            channel,
+            prompt: None,
+            media: Some(media),
+            id: Uuid::new_v4(),
+        }
     }
 
     pub fn role(&self) -> Option<Role> {
@@ -170,7 +191,9 @@ impl Memory {
     /// `memory.json` holds a one-element array. A missing or unreadable file is an empty mind;
     /// an unreadable one is kept aside so nothing the person can still recover is overwritten.
     pub fn load(path: &Path) -> Memory {
-        let Ok(bytes) = std::fs::read(path) else { return Memory::default() };
+        let Ok(bytes) = std::fs::read(path) else {
+            return Memory::default();
+        };
         let parsed = serde_json::from_slice::<Vec<Memory>>(&bytes)
             .ok()
             .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0)))
@@ -216,9 +239,21 @@ impl Memory {
     /// already in her memory or archive, or without an id (the original wrote none), is never
     /// replayed, so forgetting on purpose stays forgotten. Returns how many came back.
     pub fn replay(&mut self, lines: &[Value]) -> usize {
-        let id_of = |l: &Value| l.get("id").and_then(Value::as_str).and_then(|s| s.parse::<Uuid>().ok());
-        let start = self.logged.and_then(|newest| lines.iter().position(|l| id_of(l) == Some(newest))).map_or(0, |i| i + 1);
-        let known: HashSet<Uuid> = self.messages.iter().chain(self.archive.iter().flatten()).map(|m| m.id).collect();
+        let id_of = |l: &Value| {
+            l.get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<Uuid>().ok())
+        };
+        let start = self
+            .logged
+            .and_then(|newest| lines.iter().position(|l| id_of(l) == Some(newest)))
+            .map_or(0, |i| i + 1);
+        let known: HashSet<Uuid> = self
+            .messages
+            .iter()
+            .chain(self.archive.iter().flatten())
+            .map(|m| m.id)
+            .collect();
         let mut back = 0;
         for line in &lines[start..] {
             if id_of(line).is_none_or(|id| known.contains(&id)) {
@@ -251,7 +286,10 @@ impl Memory {
         for m in self.messages.iter().rev() {
             match m.call() {
                 Some((sel, args)) if sel == LOAD_INSTRUCTION => {
-                    return args.get("intention").and_then(Value::as_str).map(str::to_string);
+                    return args
+                        .get("intention")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
                 }
                 Some(_) => return None,
                 None if m.role() == Some(Role::Assistant) => continue,
@@ -263,7 +301,11 @@ impl Memory {
 
     /// The instruction she was just given, when nothing has happened since.
     pub fn comprehension(&self) -> Option<String> {
-        let last = self.messages.iter().rev().find(|m| m.role() != Some(Role::Assistant) || m.call().is_some())?;
+        let last = self
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role() != Some(Role::Assistant) || m.call().is_some())?;
         let (tool, _, result) = last.tool_result()?;
         (tool == "load_instruction").then_some(result)
     }
@@ -279,7 +321,12 @@ impl Memory {
             if m.role() == Some(Role::Assistant) {
                 break;
             }
-            heard.push(m.prompt.as_ref().map_or(&*m.content, |p| &p.content).to_string());
+            heard.push(
+                m.prompt
+                    .as_ref()
+                    .map_or(&*m.content, |p| &p.content)
+                    .to_string(),
+            );
         }
         heard.reverse();
         heard
@@ -291,7 +338,11 @@ impl Memory {
 
     /// The chat turns her Mind sees, oldest first.
     pub fn prompts(&self) -> Vec<Prompt> {
-        let mut out: Vec<Prompt> = self.messages.iter().filter_map(|m| m.prompt.clone()).collect();
+        let mut out: Vec<Prompt> = self
+            .messages
+            .iter()
+            .filter_map(|m| m.prompt.clone())
+            .collect();
         if let Some(last) = out.last_mut() {
             last.cache_point = true;
         }
@@ -332,7 +383,10 @@ mod tests {
 
     #[test]
     fn unanswered_is_what_her_person_said_since_her_last_reply() {
-        let web = Some(Via { kind: "web".into(), name: "w".into() });
+        let web = Some(Via {
+            kind: "web".into(),
+            name: "w".into(),
+        });
         let mut m = Memory::default();
         m.remember(Message::user("hi", web.clone()));
         m.remember(Message::assistant("Hello!", web.clone()));
@@ -358,7 +412,10 @@ mod tests {
         assert!(raw.as_array().unwrap().len() == 1);
         let back = Memory::load(&path);
         assert_eq!(back, m);
-        assert_eq!(back.messages[1].tool_result().unwrap(), ("save_notes".into(), "ok".into(), "saved".into()));
+        assert_eq!(
+            back.messages[1].tool_result().unwrap(),
+            ("save_notes".into(), "ok".into(), "saved".into())
+        );
     }
 
     fn line(role: &str, content: &str, id: Option<Uuid>) -> Value {
@@ -371,10 +428,16 @@ mod tests {
 
     #[test]
     fn replay_brings_back_only_what_the_log_has_and_memory_lost() {
-        let web = Some(Via { kind: "web".into(), name: "web".into() });
+        let web = Some(Via {
+            kind: "web".into(),
+            name: "web".into(),
+        });
         let mut m = Memory::default();
         let kept = Message::user("hi", web.clone());
-        let mut log = vec![line("person", "from the original, no id", None), line("person", "hi", Some(kept.id))];
+        let mut log = vec![
+            line("person", "from the original, no id", None),
+            line("person", "hi", Some(kept.id)),
+        ];
         m.remember_logged(kept);
         let (lost_q, lost_a) = (Uuid::new_v4(), Uuid::new_v4());
         log.push(line("person", "are you there?", Some(lost_q)));
@@ -385,19 +448,53 @@ mod tests {
         photo["media"] = json!({"source": "/h/media/web-2-cat.png", "caption": "look"});
         log.extend([document, photo]);
 
-        assert_eq!(m.replay(&log), 4, "the question, her answer, and both files as not yet perceived");
+        assert_eq!(
+            m.replay(&log),
+            4,
+            "the question, her answer, and both files as not yet perceived"
+        );
         assert_eq!(m.messages[1].id, lost_q);
-        assert_eq!((m.messages[2].role(), &*m.messages[2].content), (Some(Role::Assistant), "I am."));
+        assert_eq!(
+            (m.messages[2].role(), &*m.messages[2].content),
+            (Some(Role::Assistant), "I am.")
+        );
         assert_eq!(m.messages[2].channel, web);
-        assert!(m.messages[3].prompt.is_none() && m.messages[3].media.as_ref().unwrap().source.ends_with("notes.txt"));
-        assert!(m.messages[4].prompt.is_none() && m.messages[4].media.as_ref().unwrap().source.ends_with("cat.png"));
+        assert!(
+            m.messages[3].prompt.is_none()
+                && m.messages[3]
+                    .media
+                    .as_ref()
+                    .unwrap()
+                    .source
+                    .ends_with("notes.txt")
+        );
+        assert!(
+            m.messages[4].prompt.is_none()
+                && m.messages[4]
+                    .media
+                    .as_ref()
+                    .unwrap()
+                    .source
+                    .ends_with("cat.png")
+        );
         assert_eq!(m.replay(&log), 0, "a second replay changes nothing");
 
         m.forget();
-        assert_eq!(m.replay(&log), 0, "what she forgot on purpose stays forgotten");
-        let mut slept = Memory { logged: m.logged, ..Memory::default() };
+        assert_eq!(
+            m.replay(&log),
+            0,
+            "what she forgot on purpose stays forgotten"
+        );
+        let mut slept = Memory {
+            logged: m.logged,
+            ..Memory::default()
+        };
         let fresh = Uuid::new_v4();
-        assert_eq!(slept.replay(&[line("person", "good morning", Some(fresh))]), 1, "after sleep emptied the log, every line is new");
+        assert_eq!(
+            slept.replay(&[line("person", "good morning", Some(fresh))]),
+            1,
+            "after sleep emptied the log, every line is new"
+        );
         assert_eq!(slept.logged, Some(fresh));
     }
 }

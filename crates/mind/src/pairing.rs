@@ -48,7 +48,10 @@ impl Pairings {
     /// The codes kept at `path` that are still alive; none when the file is missing or unreadable
     /// (the person then asks for a new code, and nothing else depends on it).
     pub fn load(path: &Path, now: OffsetDateTime) -> Pairings {
-        let mut kept: Pairings = std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        let mut kept: Pairings = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         kept.forget_expired(now);
         kept
     }
@@ -66,23 +69,49 @@ impl Pairings {
     pub fn issue(&mut self, kind: ChannelKind, chat: &str, now: OffsetDateTime) -> String {
         self.forget_expired(now);
         while self.codes.len() >= MOST_PENDING {
-            let Some(oldest) = self.codes.iter().min_by_key(|(_, p)| p.issued).map(|(code, _)| code.clone()) else { break };
+            let Some(oldest) = self
+                .codes
+                .iter()
+                .min_by_key(|(_, p)| p.issued)
+                .map(|(code, _)| code.clone())
+            else {
+                break;
+            };
             self.codes.remove(&oldest);
         }
         let seed = uuid::Uuid::new_v4().into_bytes();
-        let code: String = seed.iter().take(6).map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
-        self.codes.insert(code.clone(), Pending { kind, chat: chat.to_string(), issued: now });
+        let code: String = seed
+            .iter()
+            .take(6)
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+            .collect();
+        self.codes.insert(
+            code.clone(),
+            Pending {
+                kind,
+                chat: chat.to_string(),
+                issued: now,
+            },
+        );
         code
     }
 
     /// Binds the channel the code was issued for in `channels`, returning it.
-    pub fn redeem(&mut self, code: &str, channels: &mut [Channel], now: OffsetDateTime) -> Result<Channel, PairError> {
+    pub fn redeem(
+        &mut self,
+        code: &str,
+        channels: &mut [Channel],
+        now: OffsetDateTime,
+    ) -> Result<Channel, PairError> {
         let code = code.trim().to_ascii_uppercase();
         let pending = self.codes.remove(&code).ok_or(PairError::Invalid)?;
         if now - pending.issued >= CODE_LIFETIME {
             return Err(PairError::Invalid);
         }
-        let channel = channels.iter_mut().find(|c| c.kind == pending.kind).ok_or(PairError::NoChannel)?;
+        let channel = channels
+            .iter_mut()
+            .find(|c| c.kind == pending.kind)
+            .ok_or(PairError::NoChannel)?;
         if channel.verified_at.is_some() {
             return Err(PairError::AlreadyVerified);
         }
@@ -100,20 +129,40 @@ mod tests {
     #[test]
     fn codes_bind_once_case_insensitively_and_expire() {
         let now = datetime!(2026-05-18 08:00 UTC);
-        let mut channels = vec![Channel { kind: ChannelKind::Telegram, name: String::new(), credentials: None, verified_at: None }];
+        let mut channels = vec![Channel {
+            kind: ChannelKind::Telegram,
+            name: String::new(),
+            credentials: None,
+            verified_at: None,
+        }];
         let mut p = Pairings::default();
         let code = p.issue(ChannelKind::Telegram, "4242", now);
         assert_eq!(code.len(), 6);
         let stale = p.issue(ChannelKind::Telegram, "1", now);
-        assert_eq!(p.redeem(&stale, &mut channels, now + CODE_LIFETIME), Err(PairError::Invalid));
-        let bound = p.redeem(&code.to_lowercase(), &mut channels, now + Duration::minutes(3)).unwrap();
+        assert_eq!(
+            p.redeem(&stale, &mut channels, now + CODE_LIFETIME),
+            Err(PairError::Invalid)
+        );
+        let bound = p
+            .redeem(
+                &code.to_lowercase(),
+                &mut channels,
+                now + Duration::minutes(3),
+            )
+            .unwrap();
         assert_eq!(bound.name, "4242");
         assert!(channels[0].verified_at.is_some());
         assert_eq!(p.redeem(&code, &mut channels, now), Err(PairError::Invalid));
         let again = p.issue(ChannelKind::Telegram, "9", now);
-        assert_eq!(p.redeem(&again, &mut channels, now), Err(PairError::AlreadyVerified));
+        assert_eq!(
+            p.redeem(&again, &mut channels, now),
+            Err(PairError::AlreadyVerified)
+        );
         let discord = p.issue(ChannelKind::Discord, "9", now);
-        assert_eq!(p.redeem(&discord, &mut channels, now), Err(PairError::NoChannel));
+        assert_eq!(
+            p.redeem(&discord, &mut channels, now),
+            Err(PairError::NoChannel)
+        );
     }
 
     #[test]
@@ -125,15 +174,23 @@ mod tests {
         let old = p.issue(ChannelKind::Telegram, "1", now - Duration::minutes(9));
         let fresh = p.issue(ChannelKind::Telegram, "2", now);
         p.save(&path).unwrap();
-        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(saved["codes"][&fresh]["chat"], "2");
         assert_eq!(saved["codes"][&fresh]["kind"], "telegram");
 
         let back = Pairings::load(&path, now + Duration::minutes(2));
-        assert_eq!(back.codes.keys().collect::<Vec<_>>(), [&fresh], "{old} had expired");
+        assert_eq!(
+            back.codes.keys().collect::<Vec<_>>(),
+            [&fresh],
+            "{old} had expired"
+        );
         std::fs::write(&path, b"{not json").unwrap();
         assert_eq!(Pairings::load(&path, now), Pairings::default());
-        assert_eq!(Pairings::load(&dir.path().join("missing.json"), now), Pairings::default());
+        assert_eq!(
+            Pairings::load(&dir.path().join("missing.json"), now),
+            Pairings::default()
+        );
     }
 
     #[test]
@@ -142,7 +199,11 @@ mod tests {
         let mut p = Pairings::default();
         let first = p.issue(ChannelKind::Telegram, "0", now);
         for i in 1..=MOST_PENDING {
-            p.issue(ChannelKind::Telegram, &i.to_string(), now + Duration::seconds(i as i64));
+            p.issue(
+                ChannelKind::Telegram,
+                &i.to_string(),
+                now + Duration::seconds(i as i64),
+            );
         }
         assert_eq!(p.codes.len(), MOST_PENDING);
         assert!(!p.codes.contains_key(&first), "the oldest code made room");

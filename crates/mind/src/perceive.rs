@@ -22,21 +22,33 @@ pub enum Kind {
 }
 
 fn extension(name: &str) -> String {
-    name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 pub fn classify(file_name: &str, mime: &str) -> Option<Kind> {
-    let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let ext = extension(file_name);
-    if matches!(mime.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp")
-        || matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "gif" | "webp")
+    if matches!(
+        mime.as_str(),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    ) || matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "gif" | "webp")
     {
         return Some(Kind::Image);
     }
     if mime == "application/pdf" || ext == "pdf" {
         return Some(Kind::Pdf);
     }
-    if mime.starts_with("text/") || mime == "application/json" || matches!(ext.as_str(), "txt" | "md" | "csv" | "json") {
+    if mime.starts_with("text/")
+        || mime == "application/json"
+        || matches!(ext.as_str(), "txt" | "md" | "csv" | "json")
+    {
         return Some(Kind::Text);
     }
     None
@@ -48,39 +60,68 @@ pub fn reader(persona: &persona::Persona) -> &persona::Organ {
 }
 
 /// Refuses, before anything is kept, a document no organ of hers can read.
-pub fn check_readable(persona: &persona::Persona, kind: Kind, file_name: &str, bytes: &[u8]) -> Result<(), MindError> {
+pub fn check_readable(
+    persona: &persona::Persona,
+    kind: Kind,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<(), MindError> {
     match kind {
         Kind::Image => Ok(()),
         Kind::Text => document_text(file_name, bytes).map(drop),
         Kind::Pdf if organs::reads_documents(reader(persona).provider) => Ok(()),
         Kind::Pdf => Err(MindError::Unperceivable(format!(
             "She cannot read PDF files: her {} must be an Anthropic or Gemini model.",
-            if persona.researcher.is_some() { "researcher" } else { "Mind (she has no researcher)" }
+            if persona.researcher.is_some() {
+                "researcher"
+            } else {
+                "Mind (she has no researcher)"
+            }
         ))),
     }
 }
 
 /// Saves a file she was sent as `media/<origin>-<stamp>-<name>` (`web`, `discord`; flat, and
 /// the name reduced to safe characters).
-pub fn store_media(home: &Home, origin: &str, file_name: &str, bytes: &[u8], now: OffsetDateTime) -> Result<PathBuf, MindError> {
+pub fn store_media(
+    home: &Home,
+    origin: &str,
+    file_name: &str,
+    bytes: &[u8],
+    now: OffsetDateTime,
+) -> Result<PathBuf, MindError> {
     let f = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
     let safe: String = std::path::Path::new(file_name)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("file")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let path = home.media().join(format!("{origin}-{}-{safe}", now.format(&f).unwrap_or_default()));
+    let path = home.media().join(format!(
+        "{origin}-{}-{safe}",
+        now.format(&f).unwrap_or_default()
+    ));
     persona::atomic::write(&path, bytes)?;
     Ok(path)
 }
 
 pub fn document_text(file_name: &str, bytes: &[u8]) -> Result<String, MindError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| MindError::Unperceivable(format!("{file_name} is not UTF-8 text.")))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| MindError::Unperceivable(format!("{file_name} is not UTF-8 text.")))?;
     let mut cut = text.len().min(DOCUMENT_LIMIT);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    Ok(if cut < text.len() { format!("{}\n[truncated]", &text[..cut]) } else { text.to_string() })
+    Ok(if cut < text.len() {
+        format!("{}\n[truncated]", &text[..cut])
+    } else {
+        text.to_string()
+    })
 }

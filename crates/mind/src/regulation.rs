@@ -69,15 +69,28 @@ impl Regulated {
             stress: c.stress.as_str().to_string(),
             system: format!("{:?}", c.system).to_lowercase(),
             energy: (c.energy_level * 1000.0).round() / 1000.0,
-            allowed_actions: c.allowed_actions.iter().map(|a| a.as_str().to_string()).collect(),
-            forbidden_actions: c.forbidden_actions.iter().map(|a| a.as_str().to_string()).collect(),
+            allowed_actions: c
+                .allowed_actions
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect(),
+            forbidden_actions: c
+                .forbidden_actions
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect(),
             decision_style: DecisionStyle {
                 tempo: c.decision_style.tempo.into(),
                 risk: c.decision_style.risk.into(),
                 expressiveness: c.decision_style.expressiveness.into(),
                 commitment_threshold: c.decision_style.commitment_threshold.into(),
             },
-            dominant_modes: c.dominant_modes.as_slice().iter().map(|m| format!("{m:?}").to_lowercase()).collect(),
+            dominant_modes: c
+                .dominant_modes
+                .as_slice()
+                .iter()
+                .map(|m| format!("{m:?}").to_lowercase())
+                .collect(),
             should_pause: c.should_pause,
         }
     }

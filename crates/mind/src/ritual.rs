@@ -9,13 +9,18 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Life, LifeEvent, MindError};
+use crate::clock;
 use crate::cycle::{self, Halt, Phase};
 use crate::home::{Home, Routines, read_jsonl};
-use crate::clock;
 
 /// Whether a `sleep` routine's `HH:MM` falls in the minutes `(since, at]`.
 pub fn sleep_due(routines: &Routines, since: OffsetDateTime, at: OffsetDateTime) -> bool {
-    let wanted: Vec<&str> = routines.routines.iter().filter(|r| r.spec == "sleep").map(|r| r.time.as_str()).collect();
+    let wanted: Vec<&str> = routines
+        .routines
+        .iter()
+        .filter(|r| r.spec == "sleep")
+        .map(|r| r.time.as_str())
+        .collect();
     if wanted.is_empty() {
         return false;
     }
@@ -36,14 +41,27 @@ pub fn sleep_due(routines: &Routines, since: OffsetDateTime, at: OffsetDateTime)
 pub fn transcript(home: &Home, day: Option<&str>) -> String {
     read_jsonl(&home.conversation())
         .iter()
-        .filter(|l| day.is_none_or(|d| l.get("time").and_then(Value::as_str).is_some_and(|t| t.starts_with(d))))
+        .filter(|l| {
+            day.is_none_or(|d| {
+                l.get("time")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with(d))
+            })
+        })
         .map(|l| {
-            let time = l.get("time").and_then(Value::as_str).and_then(|t| t.get(11..19)).unwrap_or("");
+            let time = l
+                .get("time")
+                .and_then(Value::as_str)
+                .and_then(|t| t.get(11..19))
+                .unwrap_or("");
             let role = match l.get("role").and_then(Value::as_str) {
                 Some("person") => "person",
                 _ => "persona",
             };
-            format!("[{time}] {role}: {}", l.get("content").and_then(Value::as_str).unwrap_or(""))
+            format!(
+                "[{time}] {role}: {}",
+                l.get("content").and_then(Value::as_str).unwrap_or("")
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -83,16 +101,25 @@ fn archive_conversation(home: &Home, now: OffsetDateTime) -> std::io::Result<()>
     body.push_str(&text);
     body.push('\n');
     persona::atomic::write(&path, body.as_bytes())?;
-    persona::atomic::append_line(&home.history().join("briefing.md"), &format!("- {}: {name}", clock::iso(now)))?;
+    persona::atomic::append_line(
+        &home.history().join("briefing.md"),
+        &format!("- {}: {name}", clock::iso(now)),
+    )?;
     persona::atomic::write(&home.conversation(), b"")
 }
 
 async fn write_diary(life: &Life) -> Result<(), MindError> {
     let id = life.persona.id;
     let phrase = life.store.phrase(id)?.ok_or(MindError::NoPhrase)?;
-    let (diary_dir, home, now) = (life.store.diary_dir(id), life.home.root().to_path_buf(), life.clock.now());
-    tokio::task::spawn_blocking(move || persona::diary::write_at(&diary_dir, &home, id, &phrase, now))
-        .await
-        .map_err(|e| MindError::Join(e.to_string()))??;
+    let (diary_dir, home, now) = (
+        life.store.diary_dir(id),
+        life.home.root().to_path_buf(),
+        life.clock.now(),
+    );
+    tokio::task::spawn_blocking(move || {
+        persona::diary::write_at(&diary_dir, &home, id, &phrase, now)
+    })
+    .await
+    .map_err(|e| MindError::Join(e.to_string()))??;
     Ok(())
 }

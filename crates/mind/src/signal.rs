@@ -42,18 +42,39 @@ pub struct Signal {
 
 impl Signal {
     /// A signal from persona `id` (called `name`); `details` must be an object.
-    pub fn new(kind: Kind, title: impl Into<String>, at: OffsetDateTime, id: Uuid, name: &str, mut details: Value) -> Signal {
+    pub fn new(
+        kind: Kind,
+        title: impl Into<String>,
+        at: OffsetDateTime,
+        id: Uuid,
+        name: &str,
+        mut details: Value,
+    ) -> Signal {
         if let Some(map) = details.as_object_mut() {
             map.insert("persona".into(), json!({"id": id, "name": name}));
         }
         let time = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX);
-        Signal { kind, title: title.into(), time, details, persona_id: id }
+        Signal {
+            kind,
+            title: title.into(),
+            time,
+            details,
+            persona_id: id,
+        }
     }
 
     /// How a change the daemon acts on is shown in the feed.
     pub fn of_event(event: &LifeEvent, at: OffsetDateTime, id: Uuid, name: &str) -> Signal {
         let (kind, title, details) = match event {
-            LifeEvent::Faulted { stage, error, in_a_row } => (Kind::BrainFault, stage.as_str(), json!({"error": error, "in_a_row": in_a_row})),
+            LifeEvent::Faulted {
+                stage,
+                error,
+                in_a_row,
+            } => (
+                Kind::BrainFault,
+                stage.as_str(),
+                json!({"error": error, "in_a_row": in_a_row}),
+            ),
             LifeEvent::Sick { reason } => (Kind::Event, "Sick", json!({"reason": reason})),
             LifeEvent::Consolidated => (Kind::Event, "Consolidated", json!({})),
             LifeEvent::Slept => (Kind::Event, "Slept", json!({})),

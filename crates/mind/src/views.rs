@@ -54,7 +54,8 @@ pub fn calendar_bound(text: &str) -> Option<PrimitiveDateTime> {
     if t.len() == 10 {
         return Some(PrimitiveDateTime::new(date, time::Time::MIDNIGHT));
     }
-    crate::destiny::parse_trigger(&t.replace('T', " ")).or(Some(PrimitiveDateTime::new(date, time::Time::MIDNIGHT)))
+    crate::destiny::parse_trigger(&t.replace('T', " "))
+        .or(Some(PrimitiveDateTime::new(date, time::Time::MIDNIGHT)))
 }
 
 /// `{"status", "mind": {messages, archive, context}, "uptime": {"rows": 24 × 60 cells}}`; the
@@ -64,8 +65,15 @@ pub fn diagnose(home: &Home, status: &str, now: OffsetDateTime, mind: Option<Mem
     let mind = mind.unwrap_or_else(|| Memory::load_readonly(&home.memory()));
     let mut by_minute: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for line in read_jsonl(&home.health()) {
-        if let Some(t) = line.get("time").and_then(Value::as_str).and_then(|t| t.get(..16)) {
-            by_minute.entry(t.to_string()).or_default().push(line.clone());
+        if let Some(t) = line
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|t| t.get(..16))
+        {
+            by_minute
+                .entry(t.to_string())
+                .or_default()
+                .push(line.clone());
         }
     }
     let minute = clock::next_minute(now) - Duration::minutes(1);

@@ -39,12 +39,21 @@ impl Voice {
     }
 
     pub async fn ask(&self, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {
-        let slot = if ask.image.is_some() { OrganSlot::Eye } else { OrganSlot::Thinking };
+        let slot = if ask.image.is_some() {
+            OrganSlot::Eye
+        } else {
+            OrganSlot::Thinking
+        };
         self.ask_as(slot, organ, ask).await
     }
 
     /// Asks `organ` in the name of `slot`, which is what any error names.
-    pub async fn ask_as(&self, slot: OrganSlot, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {
+    pub async fn ask_as(
+        &self,
+        slot: OrganSlot,
+        organ: &Organ,
+        ask: &Ask,
+    ) -> Result<Reply, OrganError> {
         self.client(slot).chat(organ, &request(ask)).await
     }
 

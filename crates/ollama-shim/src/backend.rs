@@ -32,21 +32,41 @@ impl Backend {
             .unwrap_or_else(|| workspace().join(".venv-backends"));
         let python = venv.join("bin/python");
         if !python.exists() {
-            return Err(format!("no venv at {} (run bench/real-backends/setup.sh or set ETERNEGO_REAL_BACKENDS)", venv.display()));
+            return Err(format!(
+                "no venv at {} (run bench/real-backends/setup.sh or set ETERNEGO_REAL_BACKENDS)",
+                venv.display()
+            ));
         }
         let script = workspace().join("bench/real-backends/serve_llm.py");
-        let out = Command::new(&python).arg(&script).arg("--check").output().map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg("--check")
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
         if !out.status.success() {
-            return Err(format!("{} is incomplete: {}", venv.display(), String::from_utf8_lossy(&out.stderr).trim()));
+            return Err(format!(
+                "{} is incomplete: {}",
+                venv.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
-        let model = String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string();
-        Ok(Backend { python, script, model: PathBuf::from(model) })
+        let model = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Ok(Backend {
+            python,
+            script,
+            model: PathBuf::from(model),
+        })
     }
 
     /// Starts the llama.cpp server with `args` (see `serve_llm.py --help`), waiting until it
     /// answers. Its log goes to `log`.
     pub fn serve(&self, args: &[&str], log: &Path) -> Result<LlamaServer, String> {
-        let log_file = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let log_file = std::fs::File::create(log)
+            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let mut child = Command::new(&self.python)
             .arg(&self.script)
             .args(args)
@@ -63,7 +83,11 @@ impl Backend {
             Ok(n) if n > 0 => line.trim().strip_prefix("listening ").map(str::to_string),
             _ => None,
         };
-        let server = LlamaServer { child, _lifeline: lifeline, url: url.clone().unwrap_or_default() };
+        let server = LlamaServer {
+            child,
+            _lifeline: lifeline,
+            url: url.clone().unwrap_or_default(),
+        };
         match url {
             Some(_) => Ok(server),
             None => {
@@ -71,7 +95,10 @@ impl Backend {
                 let mut text = String::new();
                 let _ = std::fs::File::open(log).and_then(|mut f| f.read_to_string(&mut text));
                 let tail: Vec<&str> = text.lines().rev().take(15).collect();
-                Err(format!("the llama.cpp server did not start; its log ends with:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n")))
+                Err(format!(
+                    "the llama.cpp server did not start; its log ends with:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ))
             }
         }
     }

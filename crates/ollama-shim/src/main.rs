@@ -66,24 +66,40 @@ async fn main() {
 
 async fn run() -> Result<(), String> {
     let args = parse()?;
-    std::fs::create_dir_all(&args.store).map_err(|e| format!("cannot create {}: {e}", args.store.display()))?;
-    let registry = args.registry.clone().unwrap_or_else(|| args.store.join("registry"));
+    std::fs::create_dir_all(&args.store)
+        .map_err(|e| format!("cannot create {}: {e}", args.store.display()))?;
+    let registry = args
+        .registry
+        .clone()
+        .unwrap_or_else(|| args.store.join("registry"));
     let mut _server = None;
     let upstream = match args.upstream {
         Some(u) => u,
         None => {
             let backend = Backend::find()?;
-            models::offer(&registry, MODEL, &backend.model).map_err(|e| format!("cannot offer the model: {e}"))?;
+            models::offer(&registry, MODEL, &backend.model)
+                .map_err(|e| format!("cannot offer the model: {e}"))?;
             let server = backend.serve(&[], &args.store.join("llama-server.log"))?;
             let url = server.url.clone();
             _server = Some(server);
             url
         }
     };
-    let settings = Settings { upstream, upstream_model: args.upstream_model, upstream_key: args.api_key, store: args.store, registry };
+    let settings = Settings {
+        upstream,
+        upstream_model: args.upstream_model,
+        upstream_key: args.api_key,
+        store: args.store,
+        registry,
+    };
     let app = ollama_shim::router(settings).map_err(|e| format!("cannot open the store: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(&args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    println!("ollama-shim listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    println!(
+        "ollama-shim listening on http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

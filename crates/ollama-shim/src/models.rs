@@ -42,7 +42,11 @@ impl Model {
             size: v.get("size")?.as_u64()?,
             modified_at: v.get("modified_at")?.as_str()?.to_string(),
             parent: v.get("parent").and_then(Value::as_str).map(str::to_string),
-            parameters: v.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default(),
+            parameters: v
+                .get("parameters")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
         })
     }
 
@@ -57,7 +61,11 @@ impl Model {
 pub fn full_name(name: &str) -> String {
     let name = name.trim().to_ascii_lowercase();
     let tail = name.rsplit('/').next().unwrap_or(&name);
-    if tail.contains(':') { name } else { format!("{name}:latest") }
+    if tail.contains(':') {
+        name
+    } else {
+        format!("{name}:latest")
+    }
 }
 
 /// Where the registry folder keeps `name:tag`: `<registry>/<name>/<tag>.gguf`.
@@ -88,7 +96,9 @@ impl std::fmt::Display for PullError {
         match self {
             PullError::NotInRegistry => f.write_str("pull model manifest: file does not exist"),
             PullError::Io(e) => write!(f, "pull failed: {e}"),
-            PullError::DigestMismatch => f.write_str("digest mismatch: the copied file differs from the registry's"),
+            PullError::DigestMismatch => {
+                f.write_str("digest mismatch: the copied file differs from the registry's")
+            }
         }
     }
 }
@@ -106,11 +116,21 @@ impl Models {
         let mut known = BTreeMap::new();
         if let Ok(bytes) = std::fs::read(store.join("manifest.json")) {
             let listed: Value = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
-            for model in listed.get("models").and_then(Value::as_array).into_iter().flatten().filter_map(Model::from_json) {
+            for model in listed
+                .get("models")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Model::from_json)
+            {
                 known.insert(model.name.clone(), model);
             }
         }
-        Ok(Models { store: store.to_path_buf(), registry: registry.to_path_buf(), known: Mutex::new(known) })
+        Ok(Models {
+            store: store.to_path_buf(),
+            registry: registry.to_path_buf(),
+            known: Mutex::new(known),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Model>> {
@@ -138,15 +158,27 @@ impl Models {
             Ok(m) if m.is_file() => digest_of(&source).await.map_err(PullError::Io)?,
             _ => return Err(PullError::NotInRegistry),
         };
-        let size = tokio::fs::metadata(&source).await.map_err(PullError::Io)?.len();
-        let short: String = manifest_digest.trim_start_matches("sha256:").chars().take(12).collect();
+        let size = tokio::fs::metadata(&source)
+            .await
+            .map_err(PullError::Io)?
+            .len();
+        let short: String = manifest_digest
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect();
         let layer = |completed: u64| json!({"status": format!("pulling {short}"), "digest": manifest_digest, "total": size, "completed": completed});
         let blob = self.blob(&manifest_digest);
-        if tokio::fs::metadata(&blob).await.is_ok_and(|m| m.len() == size) {
+        if tokio::fs::metadata(&blob)
+            .await
+            .is_ok_and(|m| m.len() == size)
+        {
             progress(layer(size));
         } else {
             progress(layer(0));
-            let copied = copy_hashing(&source, &blob, |done| progress(layer(done))).await.map_err(PullError::Io)?;
+            let copied = copy_hashing(&source, &blob, |done| progress(layer(done)))
+                .await
+                .map_err(PullError::Io)?;
             progress(json!({"status": "verifying sha256 digest"}));
             if copied != manifest_digest {
                 let _ = tokio::fs::remove_file(&blob).await;
@@ -154,16 +186,36 @@ impl Models {
             }
         }
         progress(json!({"status": "writing manifest"}));
-        let model = Model { name: full_name(name), digest: manifest_digest, size, modified_at: now(), parent: None, parameters: Default::default() };
+        let model = Model {
+            name: full_name(name),
+            digest: manifest_digest,
+            size,
+            modified_at: now(),
+            parent: None,
+            parameters: Default::default(),
+        };
         self.insert(model.clone()).map_err(PullError::Io)?;
         progress(json!({"status": "success"}));
         Ok(model)
     }
 
     /// A new name over a known model, with `parameters` of its own. `None` when `from` is unknown.
-    pub fn create(&self, name: &str, from: &str, parameters: serde_json::Map<String, Value>) -> std::io::Result<Option<Model>> {
-        let Some(base) = self.get(from) else { return Ok(None) };
-        let model = Model { name: full_name(name), parent: Some(base.name.clone()), modified_at: now(), parameters, ..base };
+    pub fn create(
+        &self,
+        name: &str,
+        from: &str,
+        parameters: serde_json::Map<String, Value>,
+    ) -> std::io::Result<Option<Model>> {
+        let Some(base) = self.get(from) else {
+            return Ok(None);
+        };
+        let model = Model {
+            name: full_name(name),
+            parent: Some(base.name.clone()),
+            modified_at: now(),
+            parameters,
+            ..base
+        };
         self.insert(model.clone())?;
         Ok(Some(model))
     }
@@ -171,7 +223,9 @@ impl Models {
     /// Forgets `name`, removing its blob when no other model uses it. `false` when unknown.
     pub fn delete(&self, name: &str) -> std::io::Result<bool> {
         let mut known = self.lock();
-        let Some(gone) = known.remove(&full_name(name)) else { return Ok(false) };
+        let Some(gone) = known.remove(&full_name(name)) else {
+            return Ok(false);
+        };
         if !known.values().any(|m| m.digest == gone.digest) {
             let _ = std::fs::remove_file(self.blob(&gone.digest));
         }
@@ -199,7 +253,9 @@ impl Models {
 
 /// RFC 3339 with nanoseconds, as Ollama writes `modified_at` and `created_at`.
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 async fn digest_of(path: &Path) -> std::io::Result<String> {
@@ -256,8 +312,14 @@ mod tests {
         assert_eq!(full_name("SmolLM2"), "smollm2:latest");
         assert_eq!(full_name("smollm2:135m"), "smollm2:135m");
         assert_eq!(full_name("library/qwen:0.5b"), "library/qwen:0.5b");
-        assert_eq!(registry_path(Path::new("/r"), "smollm2:135m"), Path::new("/r/smollm2/135m.gguf"));
-        assert_eq!(registry_path(Path::new("/r"), "tiny"), Path::new("/r/tiny/latest.gguf"));
+        assert_eq!(
+            registry_path(Path::new("/r"), "smollm2:135m"),
+            Path::new("/r/smollm2/135m.gguf")
+        );
+        assert_eq!(
+            registry_path(Path::new("/r"), "tiny"),
+            Path::new("/r/tiny/latest.gguf")
+        );
     }
 
     #[tokio::test]
@@ -270,28 +332,69 @@ mod tests {
         let models = Models::open(&store, &registry).unwrap();
 
         let lines = Mutex::new(Vec::new());
-        let pulled = models.pull("tiny:1b", |l| lines.lock().unwrap().push(l)).await.unwrap();
+        let pulled = models
+            .pull("tiny:1b", |l| lines.lock().unwrap().push(l))
+            .await
+            .unwrap();
         let lines = lines.into_inner().unwrap();
         assert_eq!(pulled.size, (CHUNK + 10) as u64);
-        assert_eq!(std::fs::read(models.blob(&pulled.digest)).unwrap(), std::fs::read(&weights).unwrap());
-        let statuses: Vec<&str> = lines.iter().map(|l| l["status"].as_str().unwrap()).collect();
+        assert_eq!(
+            std::fs::read(models.blob(&pulled.digest)).unwrap(),
+            std::fs::read(&weights).unwrap()
+        );
+        let statuses: Vec<&str> = lines
+            .iter()
+            .map(|l| l["status"].as_str().unwrap())
+            .collect();
         assert_eq!(statuses.first(), Some(&"pulling manifest"));
         assert_eq!(statuses.last(), Some(&"success"));
-        let completed: Vec<u64> = lines.iter().filter_map(|l| l["completed"].as_u64()).collect();
-        assert!(completed.len() > 2 && completed.windows(2).all(|w| w[0] < w[1]), "{completed:?}");
-        assert_eq!((completed[0], *completed.last().unwrap()), (0, (CHUNK + 10) as u64));
+        let completed: Vec<u64> = lines
+            .iter()
+            .filter_map(|l| l["completed"].as_u64())
+            .collect();
+        assert!(
+            completed.len() > 2 && completed.windows(2).all(|w| w[0] < w[1]),
+            "{completed:?}"
+        );
+        assert_eq!(
+            (completed[0], *completed.last().unwrap()),
+            (0, (CHUNK + 10) as u64)
+        );
 
-        assert!(matches!(models.pull("absent", |_| {}).await, Err(PullError::NotInRegistry)));
-        assert_eq!(models.create("mine", "nope", Default::default()).unwrap(), None);
+        assert!(matches!(
+            models.pull("absent", |_| {}).await,
+            Err(PullError::NotInRegistry)
+        ));
+        assert_eq!(
+            models.create("mine", "nope", Default::default()).unwrap(),
+            None
+        );
         let window = json!({"num_ctx": 8192}).as_object().cloned().unwrap();
-        let mine = models.create("mine", "tiny:1b", window.clone()).unwrap().unwrap();
+        let mine = models
+            .create("mine", "tiny:1b", window.clone())
+            .unwrap()
+            .unwrap();
         assert_eq!(mine.parent.as_deref(), Some("tiny:1b"));
 
         let reopened = Models::open(&store, &registry).unwrap();
-        assert_eq!(reopened.get("mine").unwrap().parameters, window, "parameters outlive a restart");
-        assert_eq!(reopened.list().iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["mine:latest", "tiny:1b"]);
+        assert_eq!(
+            reopened.get("mine").unwrap().parameters,
+            window,
+            "parameters outlive a restart"
+        );
+        assert_eq!(
+            reopened
+                .list()
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>(),
+            ["mine:latest", "tiny:1b"]
+        );
         assert!(reopened.delete("tiny:1b").unwrap());
-        assert!(reopened.blob(&pulled.digest).exists(), "still used by `mine`");
+        assert!(
+            reopened.blob(&pulled.digest).exists(),
+            "still used by `mine`"
+        );
         assert!(reopened.delete("mine").unwrap());
         assert!(!reopened.blob(&pulled.digest).exists());
         assert!(!reopened.delete("mine").unwrap());

@@ -29,7 +29,9 @@ pub struct Shared {
 impl Shared {
     /// A request to the upstream's `path`, carrying its key when it has one.
     fn upstream_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.upstream));
+        let request = self
+            .http
+            .request(method, format!("{}{path}", self.upstream));
         match &self.upstream_key {
             Some(key) => request.bearer_auth(key),
             None => request,
@@ -42,7 +44,10 @@ type AppState = State<Arc<Shared>>;
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(|| async { "Ollama is running" }))
-        .route("/api/version", get(|| async { Json(json!({"version": env!("CARGO_PKG_VERSION")})) }))
+        .route(
+            "/api/version",
+            get(|| async { Json(json!({"version": env!("CARGO_PKG_VERSION")})) }),
+        )
         .route("/api/tags", get(tags))
         .route("/api/show", post(show))
         .route("/api/pull", post(pull))
@@ -97,8 +102,13 @@ fn streaming(v: &Value) -> bool {
 /// An NDJSON response fed by a channel; the producer stops when the client goes away.
 fn ndjson() -> (UnboundedSender<Value>, Response) {
     let (tx, rx) = unbounded::<Value>();
-    let body = Body::from_stream(rx.map(|line| Ok::<_, std::convert::Infallible>(Bytes::from(format!("{line}\n")))));
-    (tx, ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+    let body = Body::from_stream(
+        rx.map(|line| Ok::<_, std::convert::Infallible>(Bytes::from(format!("{line}\n")))),
+    );
+    (
+        tx,
+        ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response(),
+    )
 }
 
 async fn tags(State(s): AppState) -> Json<Value> {
@@ -116,10 +126,19 @@ async fn show(State(s): AppState, bytes: Bytes) -> Response {
         Ok(name) => name,
         Err(r) => return r.into_response(),
     };
-    let Some(m) = s.models.get(&request) else { return not_found(&request) };
-    let from = m.parent.clone().unwrap_or_else(|| s.models.blob(&m.digest).display().to_string());
+    let Some(m) = s.models.get(&request) else {
+        return not_found(&request);
+    };
+    let from = m
+        .parent
+        .clone()
+        .unwrap_or_else(|| s.models.blob(&m.digest).display().to_string());
     // Ollama's text form: one `name value` line per parameter.
-    let parameters: Vec<String> = m.parameters.iter().map(|(k, v)| format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_string))).collect();
+    let parameters: Vec<String> = m
+        .parameters
+        .iter()
+        .map(|(k, v)| format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_string)))
+        .collect();
     let mut model_info = json!({});
     if let Some(tokens) = trained_context(&s).await {
         // Ollama keys this by the GGUF's architecture, which the shim does not read: every
@@ -136,9 +155,21 @@ async fn show(State(s): AppState, bytes: Bytes) -> Response {
 /// The context length the upstream's model was trained for, as llama.cpp's server states it
 /// in `/v1/models` (`meta.n_ctx_train`); `None` when it does not say.
 async fn trained_context(s: &Shared) -> Option<u64> {
-    let listed: Value = s.upstream_request(reqwest::Method::GET, "/v1/models").send().await.ok()?.error_for_status().ok()?.json().await.ok()?;
+    let listed: Value = s
+        .upstream_request(reqwest::Method::GET, "/v1/models")
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .json()
+        .await
+        .ok()?;
     let models = listed.get("data")?.as_array()?;
-    let model = models.iter().find(|m| m["id"] == s.upstream_model.as_str()).or(models.first())?;
+    let model = models
+        .iter()
+        .find(|m| m["id"] == s.upstream_model.as_str())
+        .or(models.first())?;
     model.pointer("/meta/n_ctx_train")?.as_u64()
 }
 
@@ -160,10 +191,12 @@ async fn pull(State(s): AppState, bytes: Bytes) -> Response {
     }
     let (tx, response) = ndjson();
     tokio::spawn(async move {
-        if let Err(e) = s.models.pull(&name, |line| {
-            let _ = tx.unbounded_send(line);
-        })
-        .await
+        if let Err(e) = s
+            .models
+            .pull(&name, |line| {
+                let _ = tx.unbounded_send(line);
+            })
+            .await
         {
             let _ = tx.unbounded_send(json!({"error": e.to_string()}));
         }
@@ -181,9 +214,16 @@ async fn create(State(s): AppState, bytes: Bytes) -> Response {
         Err(r) => return r.into_response(),
     };
     let Some(from) = request.get("from").and_then(Value::as_str) else {
-        return error(StatusCode::BAD_REQUEST, "this shim creates models only `from` a known model");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "this shim creates models only `from` a known model",
+        );
     };
-    let parameters = request.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
+    let parameters = request
+        .get("parameters")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let model = match s.models.create(&name, from, parameters) {
         Ok(Some(m)) => m,
         Ok(None) => return not_found(from),
@@ -193,7 +233,11 @@ async fn create(State(s): AppState, bytes: Bytes) -> Response {
         return Json(json!({"status": "success"})).into_response();
     }
     let (tx, response) = ndjson();
-    for line in [json!({"status": format!("using existing layer {}", model.digest)}), json!({"status": "writing manifest"}), json!({"status": "success"})] {
+    for line in [
+        json!({"status": format!("using existing layer {}", model.digest)}),
+        json!({"status": "writing manifest"}),
+        json!({"status": "success"}),
+    ] {
         let _ = tx.unbounded_send(line);
     }
     response
@@ -222,8 +266,12 @@ impl Shape {
     /// The object for one piece of the answer (`openai` is a message or a stream delta).
     fn piece(self, model: &str, openai: &Value) -> Value {
         match self {
-            Shape::Chat => json!({"model": model, "created_at": now(), "message": translate::message(openai), "done": false}),
-            Shape::Generate => json!({"model": model, "created_at": now(), "response": openai.get("content").and_then(Value::as_str).unwrap_or(""), "done": false}),
+            Shape::Chat => {
+                json!({"model": model, "created_at": now(), "message": translate::message(openai), "done": false})
+            }
+            Shape::Generate => {
+                json!({"model": model, "created_at": now(), "response": openai.get("content").and_then(Value::as_str).unwrap_or(""), "done": false})
+            }
         }
     }
 
@@ -270,23 +318,42 @@ async fn complete(s: Arc<Shared>, bytes: Bytes, shape: Shape) -> Response {
         Ok(b) => b,
         Err(translate::Invalid(text)) => return error(StatusCode::BAD_REQUEST, text),
     };
-    let answer = match s.upstream_request(reqwest::Method::POST, "/v1/chat/completions").json(&body).send().await {
+    let answer = match s
+        .upstream_request(reqwest::Method::POST, "/v1/chat/completions")
+        .json(&body)
+        .send()
+        .await
+    {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("the inference server is unreachable: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the inference server is unreachable: {e}"),
+            );
+        }
     };
     if !answer.status().is_success() {
-        let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(answer.status().as_u16())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let text = answer.text().await.unwrap_or_default();
         return error(status, upstream_message(&text));
     }
     if !stream {
         let value: Value = match answer.json().await {
             Ok(v) => v,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("unreadable answer from the inference server: {e}")),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("unreadable answer from the inference server: {e}"),
+                );
+            }
         };
         let mut done = Done::default();
         done.absorb(&value);
-        let mut out = shape.piece(&name, value.pointer("/choices/0/message").unwrap_or(&Value::Null));
+        let mut out = shape.piece(
+            &name,
+            value.pointer("/choices/0/message").unwrap_or(&Value::Null),
+        );
         if let Some(obj) = out.as_object_mut() {
             obj.extend(done.fields(started.elapsed().as_nanos() as u64));
         }
@@ -298,7 +365,13 @@ async fn complete(s: Arc<Shared>, bytes: Bytes, shape: Shape) -> Response {
 }
 
 /// Turns the upstream's server-sent events into Ollama's NDJSON lines.
-async fn relay(answer: reqwest::Response, tx: UnboundedSender<Value>, shape: Shape, model: String, started: Instant) {
+async fn relay(
+    answer: reqwest::Response,
+    tx: UnboundedSender<Value>,
+    shape: Shape,
+    model: String,
+    started: Instant,
+) {
     let mut events = answer.bytes_stream();
     let mut pending: Vec<u8> = Vec::new();
     let mut done = Done::default();
@@ -307,7 +380,9 @@ async fn relay(answer: reqwest::Response, tx: UnboundedSender<Value>, shape: Sha
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
-                let _ = tx.unbounded_send(json!({"error": format!("the inference server stopped answering: {e}")}));
+                let _ = tx.unbounded_send(
+                    json!({"error": format!("the inference server stopped answering: {e}")}),
+                );
                 return;
             }
         };
@@ -315,16 +390,24 @@ async fn relay(answer: reqwest::Response, tx: UnboundedSender<Value>, shape: Sha
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             let line = String::from_utf8_lossy(&line);
-            let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else { continue };
+            let Some(data) = line.trim().strip_prefix("data:").map(str::trim) else {
+                continue;
+            };
             if data == "[DONE]" {
                 continue;
             }
-            let Ok(event) = serde_json::from_str::<Value>(data) else { continue };
+            let Ok(event) = serde_json::from_str::<Value>(data) else {
+                continue;
+            };
             done.absorb(&event);
             if let Some(delta) = event.pointer("/choices/0/delta") {
                 calls.absorb(delta);
                 let text = delta.get("content").and_then(Value::as_str).unwrap_or("");
-                if !text.is_empty() && tx.unbounded_send(shape.piece(&model, &json!({"content": text}))).is_err() {
+                if !text.is_empty()
+                    && tx
+                        .unbounded_send(shape.piece(&model, &json!({"content": text})))
+                        .is_err()
+                {
                     return;
                 }
             }
@@ -338,6 +421,11 @@ fn upstream_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     parsed
         .as_ref()
-        .and_then(|v| v.pointer("/error/message").or_else(|| v.get("error")).and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("error"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| body.trim().chars().take(300).collect())
 }

@@ -17,14 +17,21 @@ const MAX_TOKENS: u32 = 4096;
 
 /// Told to the model when its structured mode only promises "some JSON object".
 fn schema_instruction(schema: &JsonSchema) -> String {
-    format!("Answer with a single JSON object, and nothing else, matching this JSON Schema:\n{}", schema.schema)
+    format!(
+        "Answer with a single JSON object, and nothing else, matching this JSON Schema:\n{}",
+        schema.schema
+    )
 }
 
 /// The system prompt with the schema spelled out after it, for providers whose structured
 /// mode does not carry the schema itself (or whose docs advise stating it too).
 fn system_with_schema<'a>(system: &'a str, schema: Option<&JsonSchema>) -> Cow<'a, str> {
     match schema {
-        Some(schema) => Cow::Owned(format!("{system}\n\n{}", schema_instruction(schema)).trim().to_string()),
+        Some(schema) => Cow::Owned(
+            format!("{system}\n\n{}", schema_instruction(schema))
+                .trim()
+                .to_string(),
+        ),
         None => Cow::Borrowed(system),
     }
 }
@@ -34,10 +41,20 @@ fn tool_name(schema: &JsonSchema) -> String {
     let cleaned: String = schema
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
-    if cleaned.is_empty() { "answer".into() } else { cleaned }
+    if cleaned.is_empty() {
+        "answer".into()
+    } else {
+        cleaned
+    }
 }
 
 /// Bytes written as standard base64 while serialising, without an encoded copy first.
@@ -54,7 +71,11 @@ struct DataUri<'a>(&'a Image);
 
 impl Serialize for DataUri<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("data:{};base64,{}", self.0.mime, Base64Display::new(&self.0.bytes, &B64)))
+        s.collect_str(&format_args!(
+            "data:{};base64,{}",
+            self.0.mime,
+            Base64Display::new(&self.0.bytes, &B64)
+        ))
     }
 }
 
@@ -115,7 +136,12 @@ impl OllamaCalls<'_> {
 
 impl Serialize for OllamaCalls<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|c| OllamaCall { function: Function { name: &c.name, arguments: &c.arguments } }))
+        s.collect_seq(self.0.iter().map(|c| OllamaCall {
+            function: Function {
+                name: &c.name,
+                arguments: &c.arguments,
+            },
+        }))
     }
 }
 
@@ -193,7 +219,9 @@ struct OpenAiParts<'a>(&'a Message);
 impl Serialize for OpenAiParts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let text = std::iter::once(OpenAiPart::Text { text: &self.0.text });
-        let images = self.0.images.iter().map(|i| OpenAiPart::ImageUrl { image_url: ImageUrl { url: DataUri(i) } });
+        let images = self.0.images.iter().map(|i| OpenAiPart::ImageUrl {
+            image_url: ImageUrl { url: DataUri(i) },
+        });
         s.collect_seq(text.chain(images))
     }
 }
@@ -223,7 +251,10 @@ impl Serialize for OpenAiCalls<'_> {
         s.collect_seq(self.0.iter().map(|c| OpenAiCall {
             id: &c.id,
             kind: "function",
-            function: Function { name: &c.name, arguments: JsonText(&c.arguments) },
+            function: Function {
+                name: &c.name,
+                arguments: JsonText(&c.arguments),
+            },
         }))
     }
 }
@@ -263,7 +294,9 @@ pub(crate) fn openai<'a>(model: &'a str, request: &'a ChatRequest, xai: bool) ->
     let turns = request.messages.iter().map(|m| {
         let text = OpenAiContent::Text(Cow::Borrowed(&m.text));
         let (role, content) = match m.role {
-            Role::User if !m.images.is_empty() => ("user", Some(OpenAiContent::Parts(OpenAiParts(m)))),
+            Role::User if !m.images.is_empty() => {
+                ("user", Some(OpenAiContent::Parts(OpenAiParts(m))))
+            }
             Role::User => ("user", Some(text)),
             Role::Assistant if !m.tool_calls.is_empty() && m.text.is_empty() => ("assistant", None),
             Role::Assistant => ("assistant", Some(text)),
@@ -272,7 +305,11 @@ pub(crate) fn openai<'a>(model: &'a str, request: &'a ChatRequest, xai: bool) ->
         OpenAiMessage {
             role,
             content,
-            tool_calls: OpenAiCalls(if m.role == Role::Assistant { &m.tool_calls } else { &[] }),
+            tool_calls: OpenAiCalls(if m.role == Role::Assistant {
+                &m.tool_calls
+            } else {
+                &[]
+            }),
             tool_call_id: (m.role == Role::Tool).then_some(m.tool_call_id.as_deref()),
         }
     });
@@ -280,10 +317,21 @@ pub(crate) fn openai<'a>(model: &'a str, request: &'a ChatRequest, xai: bool) ->
         if xai {
             ResponseFormat::JsonObject
         } else {
-            ResponseFormat::JsonSchema { json_schema: NamedSchema { name: tool_name(schema), schema: &schema.schema, strict: false } }
+            ResponseFormat::JsonSchema {
+                json_schema: NamedSchema {
+                    name: tool_name(schema),
+                    schema: &schema.schema,
+                    strict: false,
+                },
+            }
         }
     });
-    OpenAi { model, messages: system.into_iter().chain(turns).collect(), stream: false, response_format }
+    OpenAi {
+        model,
+        messages: system.into_iter().chain(turns).collect(),
+        stream: false,
+        response_format,
+    }
 }
 
 #[derive(Serialize)]
@@ -314,15 +362,37 @@ impl Serialize for AnthropicBlocks<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let m = self.0;
         if m.role == Role::Tool {
-            return s.collect_seq([Block::ToolResult { tool_use_id: m.tool_call_id.as_deref(), content: &m.text }]);
+            return s.collect_seq([Block::ToolResult {
+                tool_use_id: m.tool_call_id.as_deref(),
+                content: &m.text,
+            }]);
         }
         let documents = m.documents.iter().map(|d| Block::Document {
-            source: Base64Source { kind: "base64", media_type: &d.mime, data: Base64(&d.bytes) },
+            source: Base64Source {
+                kind: "base64",
+                media_type: &d.mime,
+                data: Base64(&d.bytes),
+            },
             title: &d.name,
         });
-        let images = m.images.iter().map(|i| Block::Image { source: Base64Source { kind: "base64", media_type: &i.mime, data: Base64(&i.bytes) } });
-        let calls = m.tool_calls.iter().map(|c| Block::ToolUse { id: &c.id, name: &c.name, input: &c.arguments });
-        s.collect_seq(documents.chain(images).chain(text_or_placeholder(m).map(|text| Block::Text { text })).chain(calls))
+        let images = m.images.iter().map(|i| Block::Image {
+            source: Base64Source {
+                kind: "base64",
+                media_type: &i.mime,
+                data: Base64(&i.bytes),
+            },
+        });
+        let calls = m.tool_calls.iter().map(|c| Block::ToolUse {
+            id: &c.id,
+            name: &c.name,
+            input: &c.arguments,
+        });
+        s.collect_seq(
+            documents
+                .chain(images)
+                .chain(text_or_placeholder(m).map(|text| Block::Text { text }))
+                .chain(calls),
+        )
     }
 }
 
@@ -340,11 +410,25 @@ fn text_or_placeholder(m: &Message) -> Option<&str> {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Block<'a> {
-    Image { source: Base64Source<'a> },
-    Document { source: Base64Source<'a>, title: &'a str },
-    Text { text: &'a str },
-    ToolUse { id: &'a str, name: &'a str, input: &'a Value },
-    ToolResult { tool_use_id: Option<&'a str>, content: &'a str },
+    Image {
+        source: Base64Source<'a>,
+    },
+    Document {
+        source: Base64Source<'a>,
+        title: &'a str,
+    },
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: &'a Value,
+    },
+    ToolResult {
+        tool_use_id: Option<&'a str>,
+        content: &'a str,
+    },
 }
 
 #[derive(Serialize)]
@@ -376,17 +460,36 @@ pub(crate) fn anthropic<'a>(model: &'a str, request: &'a ChatRequest) -> Anthrop
     let messages = request
         .messages
         .iter()
-        .map(|m| AnthropicMessage { role: if m.role == Role::Assistant { "assistant" } else { "user" }, content: AnthropicBlocks(m) })
+        .map(|m| AnthropicMessage {
+            role: if m.role == Role::Assistant {
+                "assistant"
+            } else {
+                "user"
+            },
+            content: AnthropicBlocks(m),
+        })
         .collect();
     let (tools, tool_choice) = match &request.schema {
         Some(schema) => {
             let name = tool_name(schema);
-            let tool = AnthropicTool { name: name.clone(), description: "Give your answer through this tool.", input_schema: &schema.schema };
+            let tool = AnthropicTool {
+                name: name.clone(),
+                description: "Give your answer through this tool.",
+                input_schema: &schema.schema,
+            };
             (Some([tool]), Some(ToolChoice { kind: "tool", name }))
         }
         None => (None, None),
     };
-    Anthropic { model, max_tokens: MAX_TOKENS, messages, stream: false, system: &request.system, tools, tool_choice }
+    Anthropic {
+        model,
+        max_tokens: MAX_TOKENS,
+        messages,
+        stream: false,
+        system: &request.system,
+        tools,
+        tool_choice,
+    }
 }
 
 #[derive(Serialize)]
@@ -414,12 +517,31 @@ impl Serialize for GeminiParts<'_> {
         let m = self.0;
         if m.role == Role::Tool {
             let name = m.tool_name.as_deref().unwrap_or_default();
-            return s.collect_seq([Part::FunctionResponse { name, response: FunctionResponse { content: &m.text } }]);
+            return s.collect_seq([Part::FunctionResponse {
+                name,
+                response: FunctionResponse { content: &m.text },
+            }]);
         }
-        let inline = m.images.iter().map(|i| (&i.mime, &i.bytes)).chain(m.documents.iter().map(|d| (&d.mime, &d.bytes)));
-        let inline = inline.map(|(mime, bytes)| Part::InlineData { mime_type: mime, data: Base64(bytes) });
-        let calls = m.tool_calls.iter().map(|c| Part::FunctionCall { name: &c.name, args: &c.arguments });
-        s.collect_seq(text_or_placeholder(m).map(Part::Text).into_iter().chain(inline).chain(calls))
+        let inline = m
+            .images
+            .iter()
+            .map(|i| (&i.mime, &i.bytes))
+            .chain(m.documents.iter().map(|d| (&d.mime, &d.bytes)));
+        let inline = inline.map(|(mime, bytes)| Part::InlineData {
+            mime_type: mime,
+            data: Base64(bytes),
+        });
+        let calls = m.tool_calls.iter().map(|c| Part::FunctionCall {
+            name: &c.name,
+            args: &c.arguments,
+        });
+        s.collect_seq(
+            text_or_placeholder(m)
+                .map(Part::Text)
+                .into_iter()
+                .chain(inline)
+                .chain(calls),
+        )
     }
 }
 
@@ -432,8 +554,14 @@ enum Part<'a> {
         mime_type: &'a str,
         data: Base64<'a>,
     },
-    FunctionCall { name: &'a str, args: &'a Value },
-    FunctionResponse { name: &'a str, response: FunctionResponse<'a> },
+    FunctionCall {
+        name: &'a str,
+        args: &'a Value,
+    },
+    FunctionResponse {
+        name: &'a str,
+        response: FunctionResponse<'a>,
+    },
 }
 
 #[derive(Serialize)]
@@ -457,11 +585,20 @@ pub(crate) fn gemini(request: &ChatRequest) -> Gemini<'_> {
     let contents = request
         .messages
         .iter()
-        .map(|m| GeminiContent { role: if m.role == Role::Assistant { "model" } else { "user" }, parts: GeminiParts(m) })
+        .map(|m| GeminiContent {
+            role: if m.role == Role::Assistant {
+                "model"
+            } else {
+                "user"
+            },
+            parts: GeminiParts(m),
+        })
         .collect();
     Gemini {
         contents,
-        system_instruction: (!request.system.is_empty()).then(|| GeminiSystem { parts: [Part::Text(&request.system)] }),
+        system_instruction: (!request.system.is_empty()).then(|| GeminiSystem {
+            parts: [Part::Text(&request.system)],
+        }),
         generation_config: request.schema.as_ref().map(|schema| GenerationConfig {
             response_mime_type: "application/json",
             response_schema: gemini_schema(&schema.schema),
@@ -482,14 +619,27 @@ fn gemini_schema(schema: &Value) -> Value {
                 if k == "type"
                     && let Value::Array(types) = v
                 {
-                    let real: Vec<&Value> = types.iter().filter(|t| t.as_str() != Some("null")).collect();
+                    let real: Vec<&Value> = types
+                        .iter()
+                        .filter(|t| t.as_str() != Some("null"))
+                        .collect();
                     if real.len() < types.len() {
                         out.insert("nullable".into(), Value::Bool(true));
                     }
-                    out.insert("type".into(), real.first().map_or(Value::from("string"), |t| (*t).clone()));
+                    out.insert(
+                        "type".into(),
+                        real.first().map_or(Value::from("string"), |t| (*t).clone()),
+                    );
                     continue;
                 }
-                out.insert(k.clone(), if k == "properties" { properties(v) } else { gemini_schema(v) });
+                out.insert(
+                    k.clone(),
+                    if k == "properties" {
+                        properties(v)
+                    } else {
+                        gemini_schema(v)
+                    },
+                );
             }
             Value::Object(out)
         }
@@ -501,7 +651,11 @@ fn gemini_schema(schema: &Value) -> Value {
 /// Property names are data, not keywords: keep them all and clean their schemas.
 fn properties(v: &Value) -> Value {
     match v {
-        Value::Object(map) => Value::Object(map.iter().map(|(k, s)| (k.clone(), gemini_schema(s))).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, s)| (k.clone(), gemini_schema(s)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -524,7 +678,10 @@ mod tests {
 
     #[test]
     fn tool_names_are_made_acceptable() {
-        let s = JsonSchema { name: "decide stage!".into(), schema: json!({}) };
+        let s = JsonSchema {
+            name: "decide stage!".into(),
+            schema: json!({}),
+        };
         assert_eq!(tool_name(&s), "decide_stage_");
     }
 }

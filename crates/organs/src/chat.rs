@@ -13,10 +13,10 @@ use persona::{Organ, OrganSlot, Provider};
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::OrganError;
 use crate::body;
 use crate::reply::{Reply, finish};
 use crate::wire::Call;
-use crate::OrganError;
 
 /// How long a chat may take unless the caller says otherwise.
 pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -53,7 +53,13 @@ pub struct Document {
 
 impl fmt::Debug for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Document({}, {}, {} bytes)", self.name, self.mime, self.bytes.len())
+        write!(
+            f,
+            "Document({}, {}, {} bytes)",
+            self.name,
+            self.mime,
+            self.bytes.len()
+        )
     }
 }
 
@@ -88,7 +94,15 @@ pub struct Message {
 
 impl Message {
     fn new(role: Role, text: impl Into<Arc<str>>) -> Self {
-        Message { role, text: text.into(), images: Vec::new(), documents: Vec::new(), tool_calls: Vec::new(), tool_call_id: None, tool_name: None }
+        Message {
+            role,
+            text: text.into(),
+            images: Vec::new(),
+            documents: Vec::new(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            tool_name: None,
+        }
     }
     pub fn user(text: impl Into<Arc<str>>) -> Self {
         Message::new(Role::User, text)
@@ -97,14 +111,30 @@ impl Message {
         Message::new(Role::Assistant, text)
     }
     pub fn tool_result(call: &ToolCall, text: impl Into<Arc<str>>) -> Self {
-        Message { tool_call_id: Some(call.id.clone()), tool_name: Some(call.name.clone()), ..Message::new(Role::Tool, text) }
+        Message {
+            tool_call_id: Some(call.id.clone()),
+            tool_name: Some(call.name.clone()),
+            ..Message::new(Role::Tool, text)
+        }
     }
     pub fn with_image(mut self, bytes: Vec<u8>, mime: impl Into<String>) -> Self {
-        self.images.push(Image { bytes, mime: mime.into() });
+        self.images.push(Image {
+            bytes,
+            mime: mime.into(),
+        });
         self
     }
-    pub fn with_document(mut self, bytes: Vec<u8>, mime: impl Into<String>, name: impl Into<String>) -> Self {
-        self.documents.push(Document { bytes, mime: mime.into(), name: name.into() });
+    pub fn with_document(
+        mut self,
+        bytes: Vec<u8>,
+        mime: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
+        self.documents.push(Document {
+            bytes,
+            mime: mime.into(),
+            name: name.into(),
+        });
         self
     }
     pub fn with_tool_call(mut self, call: ToolCall) -> Self {
@@ -130,14 +160,20 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn new(system: impl Into<String>) -> Self {
-        ChatRequest { system: system.into(), ..Default::default() }
+        ChatRequest {
+            system: system.into(),
+            ..Default::default()
+        }
     }
     pub fn message(mut self, message: Message) -> Self {
         self.messages.push(message);
         self
     }
     pub fn with_schema(mut self, name: impl Into<String>, schema: Value) -> Self {
-        self.schema = Some(JsonSchema { name: name.into(), schema });
+        self.schema = Some(JsonSchema {
+            name: name.into(),
+            schema,
+        });
         self
     }
 }
@@ -153,7 +189,11 @@ pub struct OrganClient {
 impl OrganClient {
     /// `http` should come from [`crate::http_client`].
     pub fn new(http: reqwest::Client, slot: OrganSlot) -> Self {
-        OrganClient { http, slot, timeout: DEFAULT_CHAT_TIMEOUT }
+        OrganClient {
+            http,
+            slot,
+            timeout: DEFAULT_CHAT_TIMEOUT,
+        }
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -174,16 +214,34 @@ impl OrganClient {
     /// [`Reply::json`] holds the object (or `None` when she answered in prose anyway).
     pub async fn chat(&self, organ: &Organ, request: &ChatRequest) -> Result<Reply, OrganError> {
         let call = self.call(organ);
-        if !reads_documents(organ.provider) && request.messages.iter().any(|m| !m.documents.is_empty()) {
-            return Err(OrganError::Unsupported { organ: call.organ, provider: call.name(), what: "read PDF documents (use an Anthropic or Gemini model)" });
+        if !reads_documents(organ.provider)
+            && request.messages.iter().any(|m| !m.documents.is_empty())
+        {
+            return Err(OrganError::Unsupported {
+                organ: call.organ,
+                provider: call.name(),
+                what: "read PDF documents (use an Anthropic or Gemini model)",
+            });
         }
-        let post = |path: &str| call.request(&self.http, Method::POST, path).timeout(self.timeout);
+        let post = |path: &str| {
+            call.request(&self.http, Method::POST, path)
+                .timeout(self.timeout)
+        };
         let builder = match organ.provider {
             None => post("/api/chat").json(&body::ollama(&organ.name, request)),
-            Some(Provider::Openai) => post("/v1/chat/completions").json(&body::openai(&organ.name, request, false)),
-            Some(Provider::Xai) => post("/v1/chat/completions").json(&body::openai(&organ.name, request, true)),
-            Some(Provider::Anthropic) => post("/v1/messages").json(&body::anthropic(&organ.name, request)),
-            Some(Provider::Gemini) => post(&format!("/v1beta/models/{}:generateContent", organ.name)).json(&body::gemini(request)),
+            Some(Provider::Openai) => {
+                post("/v1/chat/completions").json(&body::openai(&organ.name, request, false))
+            }
+            Some(Provider::Xai) => {
+                post("/v1/chat/completions").json(&body::openai(&organ.name, request, true))
+            }
+            Some(Provider::Anthropic) => {
+                post("/v1/messages").json(&body::anthropic(&organ.name, request))
+            }
+            Some(Provider::Gemini) => {
+                post(&format!("/v1beta/models/{}:generateContent", organ.name))
+                    .json(&body::gemini(request))
+            }
         };
         let answer = call.json(call.send(builder).await?).await?;
         let (text, structured) = match organ.provider {
@@ -193,7 +251,12 @@ impl OrganClient {
             Some(Provider::Gemini) => gemini_reply(&answer),
         }
         .map_err(|reason| call.unreadable(reason))?;
-        Ok(finish(&text, structured, request.schema.is_some(), cut_off(organ.provider, &answer)))
+        Ok(finish(
+            &text,
+            structured,
+            request.schema.is_some(),
+            cut_off(organ.provider, &answer),
+        ))
     }
 }
 
@@ -209,13 +272,19 @@ fn cut_off(provider: Option<Provider>, answer: &Value) -> bool {
 }
 
 fn ollama_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
-    let content = answer.pointer("/message/content").and_then(Value::as_str).ok_or("no message content")?;
+    let content = answer
+        .pointer("/message/content")
+        .and_then(Value::as_str)
+        .ok_or("no message content")?;
     Ok((content.to_string(), None))
 }
 
 fn openai_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
     let message = answer.pointer("/choices/0/message").ok_or("no choices")?;
-    let text = message.get("content").and_then(Value::as_str).or_else(|| message.get("refusal").and_then(Value::as_str));
+    let text = message
+        .get("content")
+        .and_then(Value::as_str)
+        .or_else(|| message.get("refusal").and_then(Value::as_str));
     let structured = message
         .pointer("/tool_calls/0/function/arguments")
         .and_then(Value::as_str)
@@ -227,22 +296,35 @@ fn openai_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
 }
 
 fn anthropic_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
-    let blocks = answer.get("content").and_then(Value::as_array).ok_or("no content")?;
+    let blocks = answer
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or("no content")?;
     let text: String = blocks
         .iter()
         .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
         .filter_map(|b| b.get("text").and_then(Value::as_str))
         .collect();
-    let structured = blocks.iter().find(|b| b.get("type").and_then(Value::as_str) == Some("tool_use")).and_then(|b| b.get("input").cloned());
+    let structured = blocks
+        .iter()
+        .find(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+        .and_then(|b| b.get("input").cloned());
     Ok((text, structured))
 }
 
 fn gemini_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
     let Some(candidate) = answer.pointer("/candidates/0") else {
-        let reason = answer.pointer("/promptFeedback/blockReason").and_then(Value::as_str).unwrap_or("no candidates");
+        let reason = answer
+            .pointer("/promptFeedback/blockReason")
+            .and_then(Value::as_str)
+            .unwrap_or("no candidates");
         return Err(format!("no answer ({reason})"));
     };
-    let parts = candidate.pointer("/content/parts").and_then(Value::as_array).cloned().unwrap_or_default();
+    let parts = candidate
+        .pointer("/content/parts")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let text: String = parts
         .iter()
         .filter(|p| p.get("thought").and_then(Value::as_bool) != Some(true))

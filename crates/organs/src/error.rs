@@ -6,31 +6,75 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum OrganError {
     #[error("{organ}: {message}")]
-    UnknownProvider { organ: &'static str, message: String },
+    UnknownProvider {
+        organ: &'static str,
+        message: String,
+    },
     #[error("{organ}: a model name is required for a remote provider")]
     ModelRequired { organ: &'static str },
     #[error("{organ}: an API key is required for {provider}")]
-    KeyRequired { organ: &'static str, provider: &'static str },
+    KeyRequired {
+        organ: &'static str,
+        provider: &'static str,
+    },
     #[error("{organ}: could not reach {place} at {url} ({reason})")]
-    Unreachable { organ: &'static str, place: &'static str, url: String, reason: String },
+    Unreachable {
+        organ: &'static str,
+        place: &'static str,
+        url: String,
+        reason: String,
+    },
     #[error("{organ}: {provider} rejected the API key (HTTP {status})")]
-    KeyRejected { organ: &'static str, provider: &'static str, status: u16 },
+    KeyRejected {
+        organ: &'static str,
+        provider: &'static str,
+        status: u16,
+    },
     #[error("{organ}: model '{model}' is not available from {provider}")]
-    UnknownModel { organ: &'static str, model: String, provider: &'static str },
+    UnknownModel {
+        organ: &'static str,
+        model: String,
+        provider: &'static str,
+    },
     #[error("{organ}: the local engine has no model installed; give a model name to pull one")]
     NoLocalModel { organ: &'static str },
     #[error("{organ}: could not pull '{model}' into the local engine ({reason})")]
-    PullFailed { organ: &'static str, model: String, reason: String },
+    PullFailed {
+        organ: &'static str,
+        model: String,
+        reason: String,
+    },
     #[error("{organ}: could not register '{model}' with the local engine ({reason})")]
-    RegisterFailed { organ: &'static str, model: String, reason: String },
+    RegisterFailed {
+        organ: &'static str,
+        model: String,
+        reason: String,
+    },
     #[error("{organ}: could not remove '{model}' from the local engine ({reason})")]
-    UnregisterFailed { organ: &'static str, model: String, reason: String },
+    UnregisterFailed {
+        organ: &'static str,
+        model: String,
+        reason: String,
+    },
     #[error("{organ}: {provider} answered HTTP {status} ({message})")]
-    Refused { organ: &'static str, provider: &'static str, status: u16, message: String },
+    Refused {
+        organ: &'static str,
+        provider: &'static str,
+        status: u16,
+        message: String,
+    },
     #[error("{organ}: {provider} sent an answer that could not be read ({reason})")]
-    Unreadable { organ: &'static str, provider: &'static str, reason: String },
+    Unreadable {
+        organ: &'static str,
+        provider: &'static str,
+        reason: String,
+    },
     #[error("{organ}: {provider} cannot {what}")]
-    Unsupported { organ: &'static str, provider: &'static str, what: &'static str },
+    Unsupported {
+        organ: &'static str,
+        provider: &'static str,
+        what: &'static str,
+    },
 }
 
 impl OrganError {

@@ -17,7 +17,10 @@ mod prepare;
 mod reply;
 mod wire;
 
-pub use chat::{ChatRequest, DEFAULT_CHAT_TIMEOUT, Document, Image, JsonSchema, Message, OrganClient, Role, ToolCall, reads_documents};
+pub use chat::{
+    ChatRequest, DEFAULT_CHAT_TIMEOUT, Document, Image, JsonSchema, Message, OrganClient, Role,
+    ToolCall, reads_documents,
+};
 pub use endpoints::{Endpoints, OrganRequest};
 pub use error::OrganError;
 pub use media::{Audio, Picture};

@@ -23,7 +23,13 @@ pub struct Audio {
 
 impl std::fmt::Debug for Audio {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Audio({}, {}, {} bytes)", self.file_name, self.mime, self.bytes.len())
+        write!(
+            f,
+            "Audio({}, {}, {} bytes)",
+            self.file_name,
+            self.mime,
+            self.bytes.len()
+        )
     }
 }
 
@@ -41,10 +47,18 @@ impl std::fmt::Debug for Picture {
 }
 
 impl OrganClient {
-    fn openai_compatible<'a>(&self, organ: &'a Organ, what: &'static str) -> Result<Call<'a>, OrganError> {
+    fn openai_compatible<'a>(
+        &self,
+        organ: &'a Organ,
+        what: &'static str,
+    ) -> Result<Call<'a>, OrganError> {
         match organ.provider {
             None | Some(Provider::Openai) | Some(Provider::Xai) => Ok(self.call(organ)),
-            Some(_) => Err(OrganError::Unsupported { organ: self.slot.as_str(), provider: provider_name(organ.provider), what }),
+            Some(_) => Err(OrganError::Unsupported {
+                organ: self.slot.as_str(),
+                provider: provider_name(organ.provider),
+                what,
+            }),
         }
     }
 
@@ -55,8 +69,13 @@ impl OrganClient {
             .file_name(audio.file_name.clone())
             .mime_str(&audio.mime)
             .map_err(|_| call.unreadable(format!("'{}' is not a MIME type", audio.mime)))?;
-        let form = Form::new().text("model", organ.name.clone()).part("file", part);
-        let builder = call.request(&self.http, Method::POST, "/v1/audio/transcriptions").timeout(self.timeout).multipart(form);
+        let form = Form::new()
+            .text("model", organ.name.clone())
+            .part("file", part);
+        let builder = call
+            .request(&self.http, Method::POST, "/v1/audio/transcriptions")
+            .timeout(self.timeout)
+            .multipart(form);
         let answer = call.json(call.send(builder).await?).await?;
         answer
             .get("text")
@@ -68,8 +87,12 @@ impl OrganClient {
     /// Her mouth: `text` spoken in `voice`, as MP3.
     pub async fn speak(&self, organ: &Organ, text: &str, voice: &str) -> Result<Audio, OrganError> {
         let call = self.openai_compatible(organ, "speak")?;
-        let body = json!({"model": organ.name, "input": text, "voice": voice, "response_format": "mp3"});
-        let builder = call.request(&self.http, Method::POST, "/v1/audio/speech").timeout(self.timeout).json(&body);
+        let body =
+            json!({"model": organ.name, "input": text, "voice": voice, "response_format": "mp3"});
+        let builder = call
+            .request(&self.http, Method::POST, "/v1/audio/speech")
+            .timeout(self.timeout)
+            .json(&body);
         let response = call.send(builder).await?;
         if !response.status().is_success() {
             return Err(call.refused(response).await);
@@ -78,7 +101,11 @@ impl OrganClient {
         if bytes.is_empty() {
             return Err(call.unreadable("the speech is empty".into()));
         }
-        Ok(Audio { bytes: bytes.to_vec(), mime: "audio/mpeg".into(), file_name: "speech.mp3".into() })
+        Ok(Audio {
+            bytes: bytes.to_vec(),
+            mime: "audio/mpeg".into(),
+            file_name: "speech.mp3".into(),
+        })
     }
 
     /// Her imagination: one picture of `prompt`. Newer models always return base64; older ones
@@ -86,21 +113,34 @@ impl OrganClient {
     pub async fn draw(&self, organ: &Organ, prompt: &str) -> Result<Picture, OrganError> {
         let call = self.openai_compatible(organ, "draw")?;
         let body = json!({"model": organ.name, "prompt": prompt, "n": 1});
-        let builder = call.request(&self.http, Method::POST, "/v1/images/generations").timeout(self.timeout).json(&body);
+        let builder = call
+            .request(&self.http, Method::POST, "/v1/images/generations")
+            .timeout(self.timeout)
+            .json(&body);
         let answer = call.json(call.send(builder).await?).await?;
-        let first = answer.pointer("/data/0").ok_or_else(|| call.unreadable("no image in the answer".into()))?;
+        let first = answer
+            .pointer("/data/0")
+            .ok_or_else(|| call.unreadable("no image in the answer".into()))?;
         let bytes = if let Some(data) = first.get("b64_json").and_then(Value::as_str) {
-            B64.decode(data).map_err(|_| call.unreadable("the image is not base64".into()))?
+            B64.decode(data)
+                .map_err(|_| call.unreadable("the image is not base64".into()))?
         } else if let Some(url) = first.get("url").and_then(Value::as_str) {
             let response = call.send(self.http.get(url).timeout(self.timeout)).await?;
             if !response.status().is_success() {
                 return Err(call.refused(response).await);
             }
-            response.bytes().await.map_err(|e| call.unreachable(&e))?.to_vec()
+            response
+                .bytes()
+                .await
+                .map_err(|e| call.unreachable(&e))?
+                .to_vec()
         } else {
             return Err(call.unreadable("the image has neither data nor a URL".into()));
         };
-        Ok(Picture { mime: sniff(&bytes).into(), bytes })
+        Ok(Picture {
+            mime: sniff(&bytes).into(),
+            bytes,
+        })
     }
 }
 

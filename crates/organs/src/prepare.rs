@@ -49,32 +49,68 @@ impl Preparer {
         let organ = slot.as_str();
         let provider = Provider::parse(req.provider.as_deref())
             .map_err(|message| OrganError::UnknownProvider { organ, message })?;
-        let url = given(&req.url).unwrap_or(self.endpoints.url_for(provider)).trim_end_matches('/').to_string();
+        let url = given(&req.url)
+            .unwrap_or(self.endpoints.url_for(provider))
+            .trim_end_matches('/')
+            .to_string();
         let model = given(&req.model);
         let key = given(&req.api_key);
-        let call = Call { organ, provider, url: &url, key };
+        let call = Call {
+            organ,
+            provider,
+            url: &url,
+            key,
+        };
         let Some(p) = provider else {
             let name = self.prepare_local(&call, model).await?;
-            return Ok(Organ { name, provider: None, api_key: None, url });
+            return Ok(Organ {
+                name,
+                provider: None,
+                api_key: None,
+                url,
+            });
         };
         let model = model.ok_or(OrganError::ModelRequired { organ })?;
-        let key = key.ok_or(OrganError::KeyRequired { organ, provider: p.as_str() })?;
+        let key = key.ok_or(OrganError::KeyRequired {
+            organ,
+            provider: p.as_str(),
+        })?;
         let listed = match p {
             Provider::Openai | Provider::Xai => self.openai_has(&call, model).await?,
             Provider::Anthropic => self.anthropic_has(&call, model).await?,
             Provider::Gemini => self.gemini_has(&call, model).await?,
         };
         if !listed {
-            return Err(OrganError::UnknownModel { organ, model: model.to_string(), provider: p.as_str() });
+            return Err(OrganError::UnknownModel {
+                organ,
+                model: model.to_string(),
+                provider: p.as_str(),
+            });
         }
-        let name = if p == Provider::Gemini { model.trim_start_matches("models/") } else { model };
-        Ok(Organ { name: name.to_string(), provider: Some(p), api_key: Some(key.to_string()), url })
+        let name = if p == Provider::Gemini {
+            model.trim_start_matches("models/")
+        } else {
+            model
+        };
+        Ok(Organ {
+            name: name.to_string(),
+            provider: Some(p),
+            api_key: Some(key.to_string()),
+            url,
+        })
     }
 
-    async fn prepare_local(&self, call: &Call<'_>, model: Option<&str>) -> Result<String, OrganError> {
+    async fn prepare_local(
+        &self,
+        call: &Call<'_>,
+        model: Option<&str>,
+    ) -> Result<String, OrganError> {
         let installed = self.local_models(call).await?;
         let Some(model) = model else {
-            return installed.into_iter().next().ok_or(OrganError::NoLocalModel { organ: call.organ });
+            return installed
+                .into_iter()
+                .next()
+                .ok_or(OrganError::NoLocalModel { organ: call.organ });
         };
         if !installed.iter().any(|m| same_local_model(m, model)) {
             self.pull(call, model).await?;
@@ -83,23 +119,44 @@ impl Preparer {
     }
 
     async fn local_models(&self, call: &Call<'_>) -> Result<Vec<String>, OrganError> {
-        let response = call.send(call.request(&self.http, Method::GET, "/api/tags").timeout(LIST_TIMEOUT)).await?;
+        let response = call
+            .send(
+                call.request(&self.http, Method::GET, "/api/tags")
+                    .timeout(LIST_TIMEOUT),
+            )
+            .await?;
         let body = call.json(response).await?;
         let models = body
             .get("models")
             .and_then(Value::as_array)
             .ok_or_else(|| call.unreadable("the model list has no `models`".into()))?;
-        Ok(models.iter().filter_map(|m| m.get("name").and_then(Value::as_str)).map(str::to_string).collect())
+        Ok(models
+            .iter()
+            .filter_map(|m| m.get("name").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect())
     }
 
     /// Pulls a model into the local engine, logging its progress as the engine streams it.
     async fn pull(&self, call: &Call<'_>, model: &str) -> Result<(), OrganError> {
-        tracing::info!(organ = call.organ, model, "pulling model into the local engine");
-        let failed = |reason: String| OrganError::PullFailed { organ: call.organ, model: model.to_string(), reason };
-        let request = call.request(&self.http, Method::POST, "/api/pull").json(&json!({"model": model, "stream": true}));
+        tracing::info!(
+            organ = call.organ,
+            model,
+            "pulling model into the local engine"
+        );
+        let failed = |reason: String| OrganError::PullFailed {
+            organ: call.organ,
+            model: model.to_string(),
+            reason,
+        };
+        let request = call
+            .request(&self.http, Method::POST, "/api/pull")
+            .json(&json!({"model": model, "stream": true}));
         let response = call.send(request).await?;
         if !response.status().is_success() {
-            return Err(failed(crate::wire::error_message(&response.text().await.unwrap_or_default())));
+            return Err(failed(crate::wire::error_message(
+                &response.text().await.unwrap_or_default(),
+            )));
         }
         let mut finished = false;
         let mut last_status = String::new();
@@ -131,10 +188,20 @@ impl Preparer {
     }
 
     async fn openai_has(&self, call: &Call<'_>, model: &str) -> Result<bool, OrganError> {
-        let response = call.send(call.request(&self.http, Method::GET, "/v1/models").timeout(LIST_TIMEOUT)).await?;
+        let response = call
+            .send(
+                call.request(&self.http, Method::GET, "/v1/models")
+                    .timeout(LIST_TIMEOUT),
+            )
+            .await?;
         let body = call.json(response).await?;
-        let data = body.get("data").and_then(Value::as_array).ok_or_else(|| call.unreadable("the model list has no `data`".into()))?;
-        Ok(data.iter().any(|m| m.get("id").and_then(Value::as_str) == Some(model)))
+        let data = body
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| call.unreadable("the model list has no `data`".into()))?;
+        Ok(data
+            .iter()
+            .any(|m| m.get("id").and_then(Value::as_str) == Some(model)))
     }
 
     /// Anthropic's listing is paged; aliases (`claude-…-latest`) are not listed, so a model not
@@ -142,22 +209,36 @@ impl Preparer {
     async fn anthropic_has(&self, call: &Call<'_>, model: &str) -> Result<bool, OrganError> {
         let mut after: Option<String> = None;
         loop {
-            let mut request = call.request(&self.http, Method::GET, "/v1/models").timeout(LIST_TIMEOUT).query(&[("limit", "1000")]);
+            let mut request = call
+                .request(&self.http, Method::GET, "/v1/models")
+                .timeout(LIST_TIMEOUT)
+                .query(&[("limit", "1000")]);
             if let Some(a) = &after {
                 request = request.query(&[("after_id", a)]);
             }
             let body = call.json(call.send(request).await?).await?;
-            let data = body.get("data").and_then(Value::as_array).ok_or_else(|| call.unreadable("the model list has no `data`".into()))?;
-            if data.iter().any(|m| m.get("id").and_then(Value::as_str) == Some(model)) {
+            let data = body
+                .get("data")
+                .and_then(Value::as_array)
+                .ok_or_else(|| call.unreadable("the model list has no `data`".into()))?;
+            if data
+                .iter()
+                .any(|m| m.get("id").and_then(Value::as_str) == Some(model))
+            {
                 return Ok(true);
             }
-            let more = body.get("has_more").and_then(Value::as_bool).unwrap_or(false);
+            let more = body
+                .get("has_more")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             match body.get("last_id").and_then(Value::as_str) {
                 Some(last) if more => after = Some(last.to_string()),
                 _ => break,
             }
         }
-        let one = call.request(&self.http, Method::GET, &format!("/v1/models/{model}")).timeout(LIST_TIMEOUT);
+        let one = call
+            .request(&self.http, Method::GET, &format!("/v1/models/{model}"))
+            .timeout(LIST_TIMEOUT);
         let response = call.send(one).await?;
         match response.status().as_u16() {
             200 => Ok(true),
@@ -171,13 +252,23 @@ impl Preparer {
         let wanted = format!("models/{}", model.trim_start_matches("models/"));
         let mut token: Option<String> = None;
         loop {
-            let mut request = call.request(&self.http, Method::GET, "/v1beta/models").timeout(LIST_TIMEOUT).query(&[("pageSize", "1000")]);
+            let mut request = call
+                .request(&self.http, Method::GET, "/v1beta/models")
+                .timeout(LIST_TIMEOUT)
+                .query(&[("pageSize", "1000")]);
             if let Some(t) = &token {
                 request = request.query(&[("pageToken", t)]);
             }
             let body = call.json(call.send(request).await?).await?;
-            let models = body.get("models").and_then(Value::as_array).cloned().unwrap_or_default();
-            if models.iter().any(|m| m.get("name").and_then(Value::as_str) == Some(wanted.as_str())) {
+            let models = body
+                .get("models")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if models
+                .iter()
+                .any(|m| m.get("name").and_then(Value::as_str) == Some(wanted.as_str()))
+            {
                 return Ok(true);
             }
             match body.get("nextPageToken").and_then(Value::as_str) {
@@ -192,21 +283,40 @@ impl Preparer {
     pub async fn register_mind(&self, persona_id: Uuid, base: &Organ) -> Result<Organ, OrganError> {
         let organ = OrganSlot::Thinking.as_str();
         if base.provider.is_some() {
-            return Err(OrganError::Unsupported { organ, provider: crate::wire::provider_name(base.provider), what: "register a local model" });
+            return Err(OrganError::Unsupported {
+                organ,
+                provider: crate::wire::provider_name(base.provider),
+                what: "register a local model",
+            });
         }
         let url = base.url.trim_end_matches('/');
-        let call = Call { organ, provider: None, url, key: None };
+        let call = Call {
+            organ,
+            provider: None,
+            url,
+            key: None,
+        };
         let name = format!("eternego-{persona_id}");
-        let failed = |reason: String| OrganError::RegisterFailed { organ, model: name.clone(), reason };
+        let failed = |reason: String| OrganError::RegisterFailed {
+            organ,
+            model: name.clone(),
+            reason,
+        };
         let mut create = json!({"model": name, "from": base.name, "stream": true});
         match self.trained_context(&call, &base.name).await {
             Some(trained) => create["parameters"] = json!({"num_ctx": trained.min(MIND_CONTEXT)}),
-            None => tracing::warn!(model = %base.name, "the local engine did not say how long a context the model takes; her Mind keeps the engine's default window"),
+            None => {
+                tracing::warn!(model = %base.name, "the local engine did not say how long a context the model takes; her Mind keeps the engine's default window")
+            }
         }
-        let request = call.request(&self.http, Method::POST, "/api/create").json(&create);
+        let request = call
+            .request(&self.http, Method::POST, "/api/create")
+            .json(&create);
         let response = call.send(request).await?;
         if !response.status().is_success() {
-            return Err(failed(crate::wire::error_message(&response.text().await.unwrap_or_default())));
+            return Err(failed(crate::wire::error_message(
+                &response.text().await.unwrap_or_default(),
+            )));
         }
         let mut finished = false;
         call.lines(response, STREAM_IDLE, |line| {
@@ -216,19 +326,32 @@ impl Preparer {
         .await
         .map_err(failed)?;
         if !finished {
-            return Err(failed("the engine stopped before the model was created".into()));
+            return Err(failed(
+                "the engine stopped before the model was created".into(),
+            ));
         }
         tracing::info!(model = %name, base = %base.name, "registered her Mind with the local engine");
-        Ok(Organ { name, provider: None, api_key: None, url: url.to_string() })
+        Ok(Organ {
+            name,
+            provider: None,
+            api_key: None,
+            url: url.to_string(),
+        })
     }
 
     /// The context length `model` was trained for, from the engine's `/api/show` (its
     /// `model_info` has `<architecture>.context_length`); `None` when the engine cannot say.
     async fn trained_context(&self, call: &Call<'_>, model: &str) -> Option<u64> {
-        let request = call.request(&self.http, Method::POST, "/api/show").timeout(LIST_TIMEOUT).json(&json!({"model": model}));
+        let request = call
+            .request(&self.http, Method::POST, "/api/show")
+            .timeout(LIST_TIMEOUT)
+            .json(&json!({"model": model}));
         let shown = call.json(call.send(request).await.ok()?).await.ok()?;
         let info = shown.get("model_info")?.as_object()?;
-        info.iter().find(|(key, _)| key.ends_with(".context_length")).and_then(|(_, v)| v.as_u64()).filter(|n| *n > 0)
+        info.iter()
+            .find(|(key, _)| key.ends_with(".context_length"))
+            .and_then(|(_, v)| v.as_u64())
+            .filter(|n| *n > 0)
     }
 
     /// Removes her Mind's wrapper model. A model already gone counts as removed.
@@ -237,7 +360,12 @@ impl Preparer {
         if organ.provider.is_some() {
             return Ok(());
         }
-        let call = Call { organ: slot, provider: None, url: organ.url.trim_end_matches('/'), key: None };
+        let call = Call {
+            organ: slot,
+            provider: None,
+            url: organ.url.trim_end_matches('/'),
+            key: None,
+        };
         let request = call
             .request(&self.http, Method::DELETE, "/api/delete")
             .timeout(LIST_TIMEOUT)
@@ -247,8 +375,16 @@ impl Preparer {
         if status.is_success() || status.as_u16() == 404 {
             return Ok(());
         }
-        let reason = format!("HTTP {}: {}", status.as_u16(), crate::wire::error_message(&response.text().await.unwrap_or_default()));
-        Err(OrganError::UnregisterFailed { organ: slot, model: organ.name.clone(), reason })
+        let reason = format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            crate::wire::error_message(&response.text().await.unwrap_or_default())
+        );
+        Err(OrganError::UnregisterFailed {
+            organ: slot,
+            model: organ.name.clone(),
+            reason,
+        })
     }
 }
 
@@ -256,7 +392,11 @@ impl Preparer {
 fn same_local_model(installed: &str, wanted: &str) -> bool {
     fn full(name: &str) -> String {
         let tail = name.rsplit('/').next().unwrap_or(name);
-        if tail.contains(':') { name.to_ascii_lowercase() } else { format!("{}:latest", name.to_ascii_lowercase()) }
+        if tail.contains(':') {
+            name.to_ascii_lowercase()
+        } else {
+            format!("{}:latest", name.to_ascii_lowercase())
+        }
     }
     full(installed) == full(wanted)
 }

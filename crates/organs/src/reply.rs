@@ -49,7 +49,8 @@ pub fn extract_json(text: &str) -> Option<Value> {
     while let Some(offset) = text[start..].find('{') {
         let open = start + offset;
         if let Some(end) = balanced_end(&bytes[open..])
-            && let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(&text[open..open + end])
+            && let Ok(value @ Value::Object(_)) =
+                serde_json::from_str::<Value>(&text[open..open + end])
         {
             return Some(value);
         }
@@ -92,8 +93,18 @@ fn balanced_end(bytes: &[u8]) -> Option<usize> {
 /// (a tool call), that structure.
 pub(crate) fn finish(raw: &str, structured: Option<Value>, wanted: bool, cut_off: bool) -> Reply {
     let text = strip_think(raw);
-    let json = if wanted && !cut_off { structured.filter(Value::is_object).or_else(|| extract_json(&text)) } else { None };
-    Reply { text, json, cut_off }
+    let json = if wanted && !cut_off {
+        structured
+            .filter(Value::is_object)
+            .or_else(|| extract_json(&text))
+    } else {
+        None
+    };
+    Reply {
+        text,
+        json,
+        cut_off,
+    }
 }
 
 #[cfg(test)]
@@ -112,19 +123,33 @@ mod tests {
 
     #[test]
     fn first_balanced_object_is_found_in_prose() {
-        assert_eq!(extract_json("Sure! ```json\n{\"a\": {\"b\": \"}\"}}\n``` done"), Some(json!({"a": {"b": "}"}})));
+        assert_eq!(
+            extract_json("Sure! ```json\n{\"a\": {\"b\": \"}\"}}\n``` done"),
+            Some(json!({"a": {"b": "}"}}))
+        );
         assert_eq!(extract_json("{broken {\"ok\": 1}"), Some(json!({"ok": 1})));
-        assert_eq!(extract_json("[1,2] and {\"x\": \"\\\"{\"}"), Some(json!({"x": "\"{"})));
+        assert_eq!(
+            extract_json("[1,2] and {\"x\": \"\\\"{\"}"),
+            Some(json!({"x": "\"{"}))
+        );
         assert_eq!(extract_json("no json here"), None);
         assert_eq!(extract_json("{\"unterminated\": 1"), None);
     }
 
     #[test]
     fn a_cut_off_answer_yields_no_fragment_as_json() {
-        let cut = r#"{"decision": [{"tools.load_instruction": {"intention": "x"}}, {"say": "and th"#;
-        assert_eq!(extract_json(cut), Some(json!({"tools.load_instruction": {"intention": "x"}})), "a fragment that reads as one decision");
+        let cut =
+            r#"{"decision": [{"tools.load_instruction": {"intention": "x"}}, {"say": "and th"#;
+        assert_eq!(
+            extract_json(cut),
+            Some(json!({"tools.load_instruction": {"intention": "x"}})),
+            "a fragment that reads as one decision"
+        );
         let reply = finish(cut, None, true, true);
         assert_eq!((reply.json, reply.cut_off), (None, true));
-        assert_eq!(finish("{\"a\": 1}", None, true, false).json, Some(json!({"a": 1})));
+        assert_eq!(
+            finish("{\"a\": 1}", None, true, false).json,
+            Some(json!({"a": 1}))
+        );
     }
 }

@@ -52,7 +52,9 @@ impl Call<'_> {
         let Some(key) = self.key else { return builder };
         match self.provider {
             None | Some(Provider::Openai) | Some(Provider::Xai) => builder.bearer_auth(key),
-            Some(Provider::Anthropic) => builder.header("x-api-key", key).header("anthropic-version", "2023-06-01"),
+            Some(Provider::Anthropic) => builder
+                .header("x-api-key", key)
+                .header("anthropic-version", "2023-06-01"),
             Some(Provider::Gemini) => builder.header("x-goog-api-key", key),
         }
     }
@@ -81,7 +83,11 @@ impl Call<'_> {
     }
 
     pub fn unreadable(&self, reason: String) -> OrganError {
-        OrganError::Unreadable { organ: self.organ, provider: self.name(), reason: self.scrub(&reason) }
+        OrganError::Unreadable {
+            organ: self.organ,
+            provider: self.name(),
+            reason: self.scrub(&reason),
+        }
     }
 
     /// Words a non-success answer. Refused keys are reported by status alone: OpenAI and xAI
@@ -91,11 +97,23 @@ impl Call<'_> {
         let body = response.text().await.unwrap_or_default();
         let message = error_message(&body);
         let key_problem = matches!(status, 401 | 403)
-            || (status == 400 && (body.contains("API key") || body.contains("API_KEY_INVALID") || body.contains("api key")));
+            || (status == 400
+                && (body.contains("API key")
+                    || body.contains("API_KEY_INVALID")
+                    || body.contains("api key")));
         if key_problem && self.provider.is_some() {
-            return OrganError::KeyRejected { organ: self.organ, provider: self.name(), status };
+            return OrganError::KeyRejected {
+                organ: self.organ,
+                provider: self.name(),
+                status,
+            };
         }
-        OrganError::Refused { organ: self.organ, provider: self.name(), status, message: self.scrub(&message) }
+        OrganError::Refused {
+            organ: self.organ,
+            provider: self.name(),
+            status,
+            message: self.scrub(&message),
+        }
     }
 
     /// Removes the key from text that came from elsewhere, in case a provider echoes it.
@@ -120,7 +138,9 @@ impl Call<'_> {
             let chunk = match tokio::time::timeout(idle, stream.next()).await {
                 Err(_) => return Err(format!("no progress for {} s", idle.as_secs())),
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(format!("connection lost: {}", self.scrub(&describe(&e)))),
+                Ok(Some(Err(e))) => {
+                    return Err(format!("connection lost: {}", self.scrub(&describe(&e))));
+                }
                 Ok(Some(Ok(bytes))) => bytes,
             };
             pending.extend_from_slice(&chunk);
@@ -139,9 +159,12 @@ fn feed(line: &[u8], each: &mut impl FnMut(Value) -> Result<(), String>) -> Resu
     if text.is_empty() {
         return Ok(());
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("unreadable progress line: {e}"))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("unreadable progress line: {e}"))?;
     if let Some(error) = value.get("error") {
-        return Err(error.as_str().map_or_else(|| error.to_string(), str::to_string));
+        return Err(error
+            .as_str()
+            .map_or_else(|| error.to_string(), str::to_string));
     }
     each(value)
 }

@@ -12,11 +12,27 @@ const KEY: &str = "sk-bodies-key-1234567890";
 const MODEL: &str = "model-x";
 
 fn conversation() -> ChatRequest {
-    let recall = ToolCall { id: "call_1".into(), name: "recall".into(), arguments: json!({"query": "cat", "limit": 2}) };
-    let look = ToolCall { id: "call_2".into(), name: "look_at".into(), arguments: json!({}) };
-    let orphan = Message { tool_call_id: None, tool_name: None, ..Message::tool_result(&look, "no call named this") };
+    let recall = ToolCall {
+        id: "call_1".into(),
+        name: "recall".into(),
+        arguments: json!({"query": "cat", "limit": 2}),
+    };
+    let look = ToolCall {
+        id: "call_2".into(),
+        name: "look_at".into(),
+        arguments: json!({}),
+    };
+    let orphan = Message {
+        tool_call_id: None,
+        tool_name: None,
+        ..Message::tool_result(&look, "no call named this")
+    };
     ChatRequest::new("You are Vega.")
-        .message(Message::user("look \"here\"").with_image(b"\x89PNGdata".to_vec(), "image/png").with_image(vec![0xFF, 0xD8, 1], "image/jpeg"))
+        .message(
+            Message::user("look \"here\"")
+                .with_image(b"\x89PNGdata".to_vec(), "image/png")
+                .with_image(vec![0xFF, 0xD8, 1], "image/jpeg"),
+        )
         .message(Message::assistant("let me check").with_tool_call(recall.clone()))
         .message(Message::tool_result(&recall, "a cat named Tom"))
         .message(Message::assistant("").with_tool_call(look.clone()))
@@ -43,7 +59,10 @@ fn bare() -> ChatRequest {
 }
 
 fn expected(provider: &str) -> Value {
-    let path = format!("{}/tests/bodies/{provider}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/bodies/{provider}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -57,7 +76,12 @@ async fn sent(organ: &Organ, log: impl Fn() -> testkit::RequestLog) -> Value {
 }
 
 fn organ(provider: Option<Provider>, url: String) -> Organ {
-    Organ { name: MODEL.into(), provider, api_key: provider.map(|_| KEY.to_string()), url }
+    Organ {
+        name: MODEL.into(),
+        provider,
+        api_key: provider.map(|_| KEY.to_string()),
+        url,
+    }
 }
 
 fn answer() -> testkit::Responder {
@@ -68,33 +92,54 @@ fn answer() -> testkit::Responder {
 async fn ollama() {
     let fake = testkit::ollama::start(&[MODEL]).await;
     fake.set_responder(answer());
-    assert_eq!(sent(&organ(None, fake.url()), || fake.requests()).await, expected("ollama"));
+    assert_eq!(
+        sent(&organ(None, fake.url()), || fake.requests()).await,
+        expected("ollama")
+    );
 }
 
 #[tokio::test]
 async fn openai() {
     let fake = testkit::openai::start(&[KEY], &[MODEL]).await;
     fake.set_responder(answer());
-    assert_eq!(sent(&organ(Some(Provider::Openai), fake.url()), || fake.requests()).await, expected("openai"));
+    assert_eq!(
+        sent(&organ(Some(Provider::Openai), fake.url()), || fake
+            .requests())
+        .await,
+        expected("openai")
+    );
 }
 
 #[tokio::test]
 async fn xai() {
     let fake = testkit::openai::start_xai(&[KEY], &[MODEL]).await;
     fake.set_responder(answer());
-    assert_eq!(sent(&organ(Some(Provider::Xai), fake.url()), || fake.requests()).await, expected("xai"));
+    assert_eq!(
+        sent(&organ(Some(Provider::Xai), fake.url()), || fake.requests()).await,
+        expected("xai")
+    );
 }
 
 #[tokio::test]
 async fn anthropic() {
     let fake = testkit::anthropic::start(&[KEY], &[MODEL]).await;
     fake.set_responder(answer());
-    assert_eq!(sent(&organ(Some(Provider::Anthropic), fake.url()), || fake.requests()).await, expected("anthropic"));
+    assert_eq!(
+        sent(&organ(Some(Provider::Anthropic), fake.url()), || fake
+            .requests())
+        .await,
+        expected("anthropic")
+    );
 }
 
 #[tokio::test]
 async fn gemini() {
     let fake = testkit::gemini::start(&[KEY], &[MODEL]).await;
     fake.set_responder(answer());
-    assert_eq!(sent(&organ(Some(Provider::Gemini), fake.url()), || fake.requests()).await, expected("gemini"));
+    assert_eq!(
+        sent(&organ(Some(Provider::Gemini), fake.url()), || fake
+            .requests())
+        .await,
+        expected("gemini")
+    );
 }

@@ -12,7 +12,12 @@ fn client(slot: OrganSlot) -> OrganClient {
 }
 
 fn organ(provider: Option<Provider>, name: &str, url: String) -> Organ {
-    Organ { name: name.into(), provider, api_key: provider.map(|_| KEY.to_string()), url }
+    Organ {
+        name: name.into(),
+        provider,
+        api_key: provider.map(|_| KEY.to_string()),
+        url,
+    }
 }
 
 fn decision_schema() -> Value {
@@ -38,15 +43,27 @@ async fn ollama_chat_plain_and_structured() {
             ScriptedReply::text("<think>They greeted me.</think>Hello, friend.")
         }
     }));
-    let reply = client(OrganSlot::Thinking).chat(&mind, &ask("hi")).await.unwrap();
+    let reply = client(OrganSlot::Thinking)
+        .chat(&mind, &ask("hi"))
+        .await
+        .unwrap();
     assert_eq!(reply.text, "Hello, friend.");
     assert_eq!(reply.json, None);
     let sent = fake.requests().to("/api/chat")[0].body.clone();
     assert_eq!(sent["stream"], false);
-    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "You are Vega."}));
-    assert_eq!(sent["messages"][1], json!({"role": "user", "content": "hi"}));
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "You are Vega."})
+    );
+    assert_eq!(
+        sent["messages"][1],
+        json!({"role": "user", "content": "hi"})
+    );
 
-    let reply = client(OrganSlot::Thinking).chat(&mind, &structured("hi")).await.unwrap();
+    let reply = client(OrganSlot::Thinking)
+        .chat(&mind, &structured("hi"))
+        .await
+        .unwrap();
     assert_eq!(reply.json, Some(json!({"say": "structured hello"})));
     let sent = fake.requests().last().unwrap().body;
     assert_eq!(sent["format"], decision_schema());
@@ -85,7 +102,11 @@ async fn openai_uses_json_schema_format_images_and_tool_history() {
             ScriptedReply::text("plain")
         }
     }));
-    let call = ToolCall { id: "call_1".into(), name: "recall".into(), arguments: json!({"query": "cat"}) };
+    let call = ToolCall {
+        id: "call_1".into(),
+        name: "recall".into(),
+        arguments: json!({"query": "cat"}),
+    };
     let request = ChatRequest::new("sys")
         .message(Message::user("what is this?").with_image(b"\x89PNGdata".to_vec(), "image/png"))
         .message(Message::assistant("").with_tool_call(call.clone()))
@@ -94,13 +115,28 @@ async fn openai_uses_json_schema_format_images_and_tool_history() {
     let reply = client(OrganSlot::Eye).chat(&eye, &request).await.unwrap();
     assert_eq!(reply.json, Some(json!({"say": "I see a cat"})));
     let sent = fake.requests().to("/v1/chat/completions")[0].clone();
-    assert_eq!(sent.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     let body = sent.body;
     assert_eq!(body["response_format"]["type"], "json_schema");
-    assert_eq!(body["response_format"]["json_schema"]["schema"], decision_schema());
-    assert_eq!(body["messages"][1]["content"][1]["image_url"]["url"], "data:image/png;base64,iVBOR2RhdGE=");
-    assert_eq!(body["messages"][2]["tool_calls"][0]["function"]["arguments"], "{\"query\":\"cat\"}");
-    assert_eq!(body["messages"][3], json!({"role": "tool", "tool_call_id": "call_1", "content": "a cat named Tom"}));
+    assert_eq!(
+        body["response_format"]["json_schema"]["schema"],
+        decision_schema()
+    );
+    assert_eq!(
+        body["messages"][1]["content"][1]["image_url"]["url"],
+        "data:image/png;base64,iVBOR2RhdGE="
+    );
+    assert_eq!(
+        body["messages"][2]["tool_calls"][0]["function"]["arguments"],
+        "{\"query\":\"cat\"}"
+    );
+    assert_eq!(
+        body["messages"][3],
+        json!({"role": "tool", "tool_call_id": "call_1", "content": "a cat named Tom"})
+    );
 
     let plain = client(OrganSlot::Eye).chat(&eye, &ask("hi")).await.unwrap();
     assert_eq!((plain.text.as_str(), plain.json), ("plain", None));
@@ -111,11 +147,19 @@ async fn xai_uses_json_object_with_the_schema_in_the_prompt() {
     let fake = testkit::openai::start_xai(&[KEY], &["grok-4"]).await;
     let mind = organ(Some(Provider::Xai), "grok-4", fake.url());
     fake.set_responder(responder(|_| ScriptedReply::Json(json!({"say": "yo"}))));
-    let reply = client(OrganSlot::Thinking).chat(&mind, &structured("hi")).await.unwrap();
+    let reply = client(OrganSlot::Thinking)
+        .chat(&mind, &structured("hi"))
+        .await
+        .unwrap();
     assert_eq!(reply.json, Some(json!({"say": "yo"})));
     let body = fake.requests().last().unwrap().body;
     assert_eq!(body["response_format"], json!({"type": "json_object"}));
-    assert!(body["messages"][0]["content"].as_str().unwrap().contains("JSON Schema"));
+    assert!(
+        body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("JSON Schema")
+    );
 }
 
 #[tokio::test]
@@ -129,23 +173,39 @@ async fn anthropic_forces_a_tool_for_structure() {
             ScriptedReply::text("<think>hm</think>Teaching.")
         }
     }));
-    let call = ToolCall { id: "toolu_1".into(), name: "recall".into(), arguments: json!({}) };
+    let call = ToolCall {
+        id: "toolu_1".into(),
+        name: "recall".into(),
+        arguments: json!({}),
+    };
     let request = structured("teach me")
         .message(Message::assistant("let me check").with_tool_call(call.clone()))
         .message(Message::tool_result(&call, "nothing found"));
-    let reply = client(OrganSlot::Teacher).chat(&teacher, &request).await.unwrap();
+    let reply = client(OrganSlot::Teacher)
+        .chat(&teacher, &request)
+        .await
+        .unwrap();
     assert_eq!(reply.json, Some(json!({"say": "lesson"})));
     let sent = fake.requests().to("/v1/messages")[0].clone();
     assert_eq!(sent.header("x-api-key"), Some(KEY));
     assert_eq!(sent.header("anthropic-version"), Some("2023-06-01"));
     let body = sent.body;
     assert_eq!(body["system"], "You are Vega.");
-    assert_eq!(body["tool_choice"], json!({"type": "tool", "name": "decide"}));
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": "decide"})
+    );
     assert_eq!(body["tools"][0]["input_schema"], decision_schema());
     assert_eq!(body["messages"][1]["content"][1]["type"], "tool_use");
-    assert_eq!(body["messages"][2]["content"][0], json!({"type": "tool_result", "tool_use_id": "toolu_1", "content": "nothing found"}));
+    assert_eq!(
+        body["messages"][2]["content"][0],
+        json!({"type": "tool_result", "tool_use_id": "toolu_1", "content": "nothing found"})
+    );
 
-    let plain = client(OrganSlot::Teacher).chat(&teacher, &ask("hi")).await.unwrap();
+    let plain = client(OrganSlot::Teacher)
+        .chat(&teacher, &ask("hi"))
+        .await
+        .unwrap();
     assert_eq!(plain.text, "Teaching.");
 }
 
@@ -153,10 +213,14 @@ async fn anthropic_forces_a_tool_for_structure() {
 async fn anthropic_images_are_base64_blocks() {
     let fake = testkit::anthropic::start(&[KEY], &["claude"]).await;
     let eye = organ(Some(Provider::Anthropic), "claude", fake.url());
-    let request = ChatRequest::new("").message(Message::user("see").with_image(vec![0xFF, 0xD8, 1], "image/jpeg"));
+    let request = ChatRequest::new("")
+        .message(Message::user("see").with_image(vec![0xFF, 0xD8, 1], "image/jpeg"));
     client(OrganSlot::Eye).chat(&eye, &request).await.unwrap();
     let body = fake.requests().last().unwrap().body;
-    assert_eq!(body["messages"][0]["content"][0]["source"], json!({"type": "base64", "media_type": "image/jpeg", "data": "/9gB"}));
+    assert_eq!(
+        body["messages"][0]["content"][0]["source"],
+        json!({"type": "base64", "media_type": "image/jpeg", "data": "/9gB"})
+    );
     assert!(body.get("system").is_none());
 }
 
@@ -165,59 +229,146 @@ async fn gemini_uses_response_schema() {
     let fake = testkit::gemini::start(&[KEY], &["gemini-2.5-flash"]).await;
     let mind = organ(Some(Provider::Gemini), "gemini-2.5-flash", fake.url());
     fake.set_responder(responder(|_| ScriptedReply::Json(json!({"say": "hola"}))));
-    let reply = client(OrganSlot::Researcher).chat(&mind, &structured("hi")).await.unwrap();
+    let reply = client(OrganSlot::Researcher)
+        .chat(&mind, &structured("hi"))
+        .await
+        .unwrap();
     assert_eq!(reply.json, Some(json!({"say": "hola"})));
     let sent = fake.requests().last().unwrap();
     assert_eq!(sent.path, "/v1beta/models/gemini-2.5-flash:generateContent");
     assert_eq!(sent.header("x-goog-api-key"), Some(KEY));
-    assert_eq!(sent.body["generationConfig"]["responseMimeType"], "application/json");
-    assert_eq!(sent.body["systemInstruction"]["parts"][0]["text"], "You are Vega.");
-    assert_eq!(sent.body["contents"][0], json!({"role": "user", "parts": [{"text": "hi"}]}));
-    let plain = client(OrganSlot::Researcher).chat(&mind, &ask("hi")).await.unwrap();
+    assert_eq!(
+        sent.body["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    assert_eq!(
+        sent.body["systemInstruction"]["parts"][0]["text"],
+        "You are Vega."
+    );
+    assert_eq!(
+        sent.body["contents"][0],
+        json!({"role": "user", "parts": [{"text": "hi"}]})
+    );
+    let plain = client(OrganSlot::Researcher)
+        .chat(&mind, &ask("hi"))
+        .await
+        .unwrap();
     assert_eq!(plain.json, None);
 }
 
 #[tokio::test]
 async fn failures_name_the_organ_and_hide_the_key() {
     let fake = testkit::openai::start(&[KEY], &["gpt-4o"]).await;
-    fake.set_responder(responder(|_| ScriptedReply::Error { status: 500, message: "The server had an error".into() }));
+    fake.set_responder(responder(|_| ScriptedReply::Error {
+        status: 500,
+        message: "The server had an error".into(),
+    }));
     let c = client(OrganSlot::Thinking);
-    let err = c.chat(&organ(Some(Provider::Openai), "gpt-4o", fake.url()), &ask("hi")).await.unwrap_err();
-    assert_eq!(err.to_string(), "thinking: openai answered HTTP 500 (The server had an error)");
-    let wrong = Organ { api_key: Some("sk-wrong-0987654321".into()), ..organ(Some(Provider::Openai), "gpt-4o", fake.url()) };
+    let err = c
+        .chat(
+            &organ(Some(Provider::Openai), "gpt-4o", fake.url()),
+            &ask("hi"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "thinking: openai answered HTTP 500 (The server had an error)"
+    );
+    let wrong = Organ {
+        api_key: Some("sk-wrong-0987654321".into()),
+        ..organ(Some(Provider::Openai), "gpt-4o", fake.url())
+    };
     let err = c.chat(&wrong, &ask("hi")).await.unwrap_err();
-    assert_eq!(err, OrganError::KeyRejected { organ: "thinking", provider: "openai", status: 401 });
+    assert_eq!(
+        err,
+        OrganError::KeyRejected {
+            organ: "thinking",
+            provider: "openai",
+            status: 401
+        }
+    );
     assert!(!format!("{err:?}").contains("0987654321"));
     let dead = organ(None, "m", "http://127.0.0.1:1".into());
     let err = c.chat(&dead, &ask("hi")).await.unwrap_err();
     assert!(err.is_unreachable());
     let missing = testkit::ollama::start(&[]).await;
-    let err = c.chat(&organ(None, "gone", missing.url()), &ask("hi")).await.unwrap_err();
-    assert_eq!(err.to_string(), "thinking: the local engine answered HTTP 404 (model \"gone\" not found, try pulling it first)");
+    let err = c
+        .chat(&organ(None, "gone", missing.url()), &ask("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "thinking: the local engine answered HTTP 404 (model \"gone\" not found, try pulling it first)"
+    );
 }
 
 #[tokio::test]
 async fn ear_mouth_and_imagination_use_the_openai_media_endpoints() {
     let fake = testkit::openai::start(&[KEY], &["whisper-1", "tts-1", "gpt-image-1"]).await;
     fake.set_transcript("remind me to call mum");
-    let audio = Audio { bytes: b"OggS fake".to_vec(), mime: "audio/ogg".into(), file_name: "voice.ogg".into() };
-    let heard = client(OrganSlot::Ear).transcribe(&organ(Some(Provider::Openai), "whisper-1", fake.url()), &audio).await.unwrap();
+    let audio = Audio {
+        bytes: b"OggS fake".to_vec(),
+        mime: "audio/ogg".into(),
+        file_name: "voice.ogg".into(),
+    };
+    let heard = client(OrganSlot::Ear)
+        .transcribe(
+            &organ(Some(Provider::Openai), "whisper-1", fake.url()),
+            &audio,
+        )
+        .await
+        .unwrap();
     assert_eq!(heard, "remind me to call mum");
     let sent = fake.requests().to("/v1/audio/transcriptions")[0].clone();
-    assert!(sent.header("content-type").unwrap().starts_with("multipart/form-data"));
+    assert!(
+        sent.header("content-type")
+            .unwrap()
+            .starts_with("multipart/form-data")
+    );
 
-    let spoken = client(OrganSlot::Mouth).speak(&organ(Some(Provider::Openai), "tts-1", fake.url()), "good night", "alloy").await.unwrap();
+    let spoken = client(OrganSlot::Mouth)
+        .speak(
+            &organ(Some(Provider::Openai), "tts-1", fake.url()),
+            "good night",
+            "alloy",
+        )
+        .await
+        .unwrap();
     assert_eq!(spoken.bytes, testkit::openai::speech_bytes("good night"));
     assert_eq!(spoken.mime, "audio/mpeg");
 
-    let drawn = client(OrganSlot::Imagination).draw(&organ(Some(Provider::Openai), "gpt-image-1", fake.url()), "a fox").await.unwrap();
+    let drawn = client(OrganSlot::Imagination)
+        .draw(
+            &organ(Some(Provider::Openai), "gpt-image-1", fake.url()),
+            "a fox",
+        )
+        .await
+        .unwrap();
     assert_eq!(drawn.bytes, testkit::openai::image_bytes("a fox"));
     assert_eq!(drawn.mime, "image/png");
 
-    let err = client(OrganSlot::Ear).transcribe(&organ(Some(Provider::Anthropic), "claude", fake.url()), &audio).await.unwrap_err();
+    let err = client(OrganSlot::Ear)
+        .transcribe(
+            &organ(Some(Provider::Anthropic), "claude", fake.url()),
+            &audio,
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "ear: anthropic cannot transcribe audio");
-    let err = client(OrganSlot::Mouth).speak(&organ(Some(Provider::Openai), "nope", fake.url()), "x", "alloy").await.unwrap_err();
-    assert!(err.to_string().starts_with("mouth: openai answered HTTP 404"), "{err}");
+    let err = client(OrganSlot::Mouth)
+        .speak(
+            &organ(Some(Provider::Openai), "nope", fake.url()),
+            "x",
+            "alloy",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("mouth: openai answered HTTP 404"),
+        "{err}"
+    );
 }
 
 /// A PDF is given whole to the providers that read documents, and refused before anything is
@@ -225,29 +376,74 @@ async fn ear_mouth_and_imagination_use_the_openai_media_endpoints() {
 #[tokio::test]
 async fn a_pdf_reaches_anthropic_and_gemini_whole_and_is_refused_elsewhere() {
     let pdf = b"%PDF-1.7 tiny".to_vec();
-    let reading = || ChatRequest::new("You read documents.").message(Message::user("What is due?").with_document(pdf.clone(), "application/pdf", "bill.pdf"));
+    let reading = || {
+        ChatRequest::new("You read documents.").message(
+            Message::user("What is due?").with_document(pdf.clone(), "application/pdf", "bill.pdf"),
+        )
+    };
     let encoded = "JVBERi0xLjcgdGlueQ==";
 
     let anthropic = testkit::anthropic::start(&[KEY], &["claude-x"]).await;
     anthropic.set_responder(responder(|_| ScriptedReply::text("Rent, on the 3rd.")));
-    let reply = client(OrganSlot::Researcher).chat(&organ(Some(Provider::Anthropic), "claude-x", anthropic.url()), &reading()).await.unwrap();
+    let reply = client(OrganSlot::Researcher)
+        .chat(
+            &organ(Some(Provider::Anthropic), "claude-x", anthropic.url()),
+            &reading(),
+        )
+        .await
+        .unwrap();
     assert_eq!(reply.text, "Rent, on the 3rd.");
     let blocks = anthropic.requests().last().unwrap().body["messages"][0]["content"].clone();
-    assert_eq!(blocks[0], json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": encoded}, "title": "bill.pdf"}));
+    assert_eq!(
+        blocks[0],
+        json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": encoded}, "title": "bill.pdf"})
+    );
     assert_eq!(blocks[1], json!({"type": "text", "text": "What is due?"}));
 
     let gemini = testkit::gemini::start(&[KEY], &["gemini-x"]).await;
     gemini.set_responder(responder(|_| ScriptedReply::text("Rent, on the 3rd.")));
-    client(OrganSlot::Researcher).chat(&organ(Some(Provider::Gemini), "gemini-x", gemini.url()), &reading()).await.unwrap();
+    client(OrganSlot::Researcher)
+        .chat(
+            &organ(Some(Provider::Gemini), "gemini-x", gemini.url()),
+            &reading(),
+        )
+        .await
+        .unwrap();
     let parts = gemini.requests().last().unwrap().body["contents"][0]["parts"].clone();
-    assert_eq!(parts[1], json!({"inlineData": {"mimeType": "application/pdf", "data": encoded}}));
+    assert_eq!(
+        parts[1],
+        json!({"inlineData": {"mimeType": "application/pdf", "data": encoded}})
+    );
 
     let openai = testkit::openai::start(&[KEY], &["gpt-x"]).await;
-    let refused = client(OrganSlot::Researcher).chat(&organ(Some(Provider::Openai), "gpt-x", openai.url()), &reading()).await.unwrap_err();
-    assert!(matches!(refused, OrganError::Unsupported { organ: "researcher", .. }), "{refused:?}");
-    assert!(openai.requests().to("/v1/chat/completions").is_empty(), "nothing was sent");
+    let refused = client(OrganSlot::Researcher)
+        .chat(
+            &organ(Some(Provider::Openai), "gpt-x", openai.url()),
+            &reading(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            OrganError::Unsupported {
+                organ: "researcher",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        openai.requests().to("/v1/chat/completions").is_empty(),
+        "nothing was sent"
+    );
     let ollama = testkit::ollama::start(&["m"]).await;
-    assert!(client(OrganSlot::Researcher).chat(&organ(None, "m", ollama.url()), &reading()).await.is_err());
+    assert!(
+        client(OrganSlot::Researcher)
+            .chat(&organ(None, "m", ollama.url()), &reading())
+            .await
+            .is_err()
+    );
     assert!(ollama.requests().to("/api/chat").is_empty());
 }
 
@@ -275,12 +471,34 @@ async fn an_answer_cut_at_the_length_limit_is_known_as_such_on_every_provider() 
         organ(Some(Provider::Gemini), "gemini-x", gemini.url()),
     ];
     for mind in &organs {
-        let reply = client(OrganSlot::Thinking).chat(mind, &ask("hi")).await.unwrap();
-        assert_eq!((reply.text.as_str(), reply.cut_off), (cut, true), "{:?}", mind.provider);
-        let reply = client(OrganSlot::Thinking).chat(mind, &structured("hi")).await.unwrap();
-        assert_eq!((reply.json, reply.cut_off), (None, true), "{:?}", mind.provider);
+        let reply = client(OrganSlot::Thinking)
+            .chat(mind, &ask("hi"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.text.as_str(), reply.cut_off),
+            (cut, true),
+            "{:?}",
+            mind.provider
+        );
+        let reply = client(OrganSlot::Thinking)
+            .chat(mind, &structured("hi"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (reply.json, reply.cut_off),
+            (None, true),
+            "{:?}",
+            mind.provider
+        );
     }
     ollama.set_responder(responder(|_| ScriptedReply::Json(json!({"say": "whole"}))));
-    let whole = client(OrganSlot::Thinking).chat(&organs[0], &structured("hi")).await.unwrap();
-    assert_eq!((whole.json, whole.cut_off), (Some(json!({"say": "whole"})), false));
+    let whole = client(OrganSlot::Thinking)
+        .chat(&organs[0], &structured("hi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (whole.json, whole.cut_off),
+        (Some(json!({"say": "whole"})), false)
+    );
 }

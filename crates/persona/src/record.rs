@@ -17,7 +17,12 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const ALL: [Provider; 4] = [Provider::Anthropic, Provider::Openai, Provider::Xai, Provider::Gemini];
+    pub const ALL: [Provider; 4] = [
+        Provider::Anthropic,
+        Provider::Openai,
+        Provider::Xai,
+        Provider::Gemini,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -363,10 +368,20 @@ mod tests {
 
     #[test]
     fn debug_output_masks_keys_and_tokens() {
-        let organ = Organ { name: "m".into(), provider: None, api_key: Some("sk-secret".into()), url: "u".into() };
-        let creds = Credentials { token: "123:tok".into() };
+        let organ = Organ {
+            name: "m".into(),
+            provider: None,
+            api_key: Some("sk-secret".into()),
+            url: "u".into(),
+        };
+        let creds = Credentials {
+            token: "123:tok".into(),
+        };
         let text = format!("{organ:?} {creds:?}");
-        assert!(!text.contains("sk-secret") && !text.contains("123:tok"), "{text}");
+        assert!(
+            !text.contains("sk-secret") && !text.contains("123:tok"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -51,7 +51,10 @@ impl Store {
     pub fn open(root: &Path, keyring: &Keyring) -> Result<Store, StoreError> {
         std::fs::create_dir_all(root.join("personas"))?;
         let secrets = SecretStore::open_with(root, keyring)?;
-        Ok(Store { root: root.to_path_buf(), secrets })
+        Ok(Store {
+            root: root.to_path_buf(),
+            secrets,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -81,7 +84,9 @@ impl Store {
     /// A fresh, empty staging folder for building a persona folder before it is moved into place.
     /// It is removed when dropped, so a failed create or migrate leaves nothing behind.
     pub fn staging(&self) -> Result<tempfile::TempDir, StoreError> {
-        Ok(tempfile::Builder::new().prefix(".staging-").tempdir_in(self.root.join("personas"))?)
+        Ok(tempfile::Builder::new()
+            .prefix(".staging-")
+            .tempdir_in(self.root.join("personas"))?)
     }
 
     pub fn exists(&self, id: Uuid) -> bool {
@@ -91,7 +96,9 @@ impl Store {
     /// Every persona whose record can be read, in id order. An unreadable folder is logged and
     /// skipped so one damaged persona cannot hide the others.
     pub fn list(&self) -> Vec<Persona> {
-        let Ok(entries) = std::fs::read_dir(self.root.join("personas")) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.root.join("personas")) else {
+            return Vec::new();
+        };
         let mut ids: Vec<Uuid> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().to_str().and_then(|n| Uuid::parse_str(n).ok()))
@@ -117,7 +124,8 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound),
             Err(e) => return Err(e.into()),
         };
-        let mut persona = Persona::from_json(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut persona =
+            Persona::from_json(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.reveal(&mut persona)?;
         Ok(persona)
     }
@@ -129,7 +137,9 @@ impl Store {
         for slot in OrganSlot::ALL {
             if let Some(mut organ) = persona.organ(slot).cloned() {
                 if organ.api_key.is_none() {
-                    organ.api_key = self.secrets.get(&format!("{prefix}organ/{}", slot.as_str()))?;
+                    organ.api_key = self
+                        .secrets
+                        .get(&format!("{prefix}organ/{}", slot.as_str()))?;
                 }
                 persona.set_organ(slot, Some(organ));
             }
@@ -162,7 +172,8 @@ impl Store {
     /// Writes her record into `home` (any folder: her live home or a staging copy) with secrets
     /// stripped, after storing the secrets.
     pub fn write_record(&self, persona: &Persona, home: &Path) -> Result<(), StoreError> {
-        self.secrets.replace_prefix(&config_prefix(persona.id), &Self::secret_entries(persona))?;
+        self.secrets
+            .replace_prefix(&config_prefix(persona.id), &Self::secret_entries(persona))?;
         let bytes = serde_json::to_vec_pretty(&persona.without_secrets())
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         crate::atomic::write(&home.join("config.json"), &bytes)?;
@@ -199,7 +210,10 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         // Rename first so a crash mid-delete never leaves a half-deleted persona in the list.
-        let grave = self.root.join("personas").join(format!(".deleted-{id}-{}", Uuid::new_v4()));
+        let grave = self
+            .root
+            .join("personas")
+            .join(format!(".deleted-{id}-{}", Uuid::new_v4()));
         std::fs::rename(&dir, &grave)?;
         std::fs::remove_dir_all(&grave)?;
         let diary = self.diary_dir(id);
@@ -216,7 +230,10 @@ impl Store {
     }
 
     pub fn phrase(&self, id: Uuid) -> Result<Option<crate::Phrase>, StoreError> {
-        Ok(self.secrets.get(&phrase_key(id))?.map(|p| crate::Phrase::parse(&p)))
+        Ok(self
+            .secrets
+            .get(&phrase_key(id))?
+            .map(|p| crate::Phrase::parse(&p)))
     }
 
     pub fn set_phrase(&self, id: Uuid, phrase: &crate::Phrase) -> Result<(), StoreError> {

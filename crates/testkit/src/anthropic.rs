@@ -42,7 +42,11 @@ pub async fn start(keys: &[&str], models: &[&str]) -> FakeAnthropic {
         .route("/v1/messages", post(messages))
         .with_state(inner.clone());
     let running = server::serve(router, log.clone()).await;
-    FakeAnthropic { running, inner, log }
+    FakeAnthropic {
+        running,
+        inner,
+        log,
+    }
 }
 
 impl FakeAnthropic {
@@ -64,19 +68,30 @@ impl FakeAnthropic {
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Response {
-    server::json(status, json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}))
+    server::json(
+        status,
+        json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}),
+    )
 }
 
 fn authorize(inner: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     let Some(key) = key else {
-        return Err(error(401, "authentication_error", "x-api-key header is required"));
+        return Err(error(
+            401,
+            "authentication_error",
+            "x-api-key header is required",
+        ));
     };
     if !inner.lock().unwrap().keys.iter().any(|k| k == key) {
         return Err(error(401, "authentication_error", "invalid x-api-key"));
     }
     if headers.get("anthropic-version").is_none() {
-        return Err(error(400, "invalid_request_error", "anthropic-version: header is required"));
+        return Err(error(
+            400,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        ));
     }
     Ok(())
 }
@@ -91,13 +106,20 @@ struct Page {
     after_id: Option<String>,
 }
 
-async fn list(State(inner): State<Shared>, headers: HeaderMap, Query(page): Query<Page>) -> Response {
+async fn list(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Query(page): Query<Page>,
+) -> Response {
     if let Err(r) = authorize(&inner, &headers) {
         return r;
     }
     let models = inner.lock().unwrap().models.clone();
     let start = match &page.after_id {
-        Some(after) => models.iter().position(|m| m == after).map_or(models.len(), |p| p + 1),
+        Some(after) => models
+            .iter()
+            .position(|m| m == after)
+            .map_or(models.len(), |p| p + 1),
         None => 0,
     };
     let limit = page.limit.unwrap_or(20).clamp(1, 1000);
@@ -124,7 +146,8 @@ async fn one(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<Str
 /// The tool a request forces: `tool_choice: {"type":"tool","name":…}`.
 fn forced_tool(body: &Value) -> Option<String> {
     let choice = body.get("tool_choice")?;
-    (choice.get("type")?.as_str()? == "tool").then(|| choice.get("name")?.as_str().map(str::to_string))?
+    (choice.get("type")?.as_str()? == "tool")
+        .then(|| choice.get("name")?.as_str().map(str::to_string))?
 }
 
 async fn messages(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes) -> Response {
@@ -137,17 +160,34 @@ async fn messages(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::B
     if body.get("max_tokens").and_then(Value::as_u64).is_none() {
         return error(400, "invalid_request_error", "max_tokens: Field required");
     }
-    if body.get("messages").and_then(Value::as_array).is_none_or(|m| m.is_empty()) {
-        return error(400, "invalid_request_error", "messages: at least one message is required");
+    if body
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_none_or(|m| m.is_empty())
+    {
+        return error(
+            400,
+            "invalid_request_error",
+            "messages: at least one message is required",
+        );
     }
-    if body["messages"].as_array().unwrap().iter().any(|m| m.get("role").and_then(Value::as_str) == Some("system")) {
+    if body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+    {
         return error(
             400,
             "invalid_request_error",
             "messages: Unexpected role \"system\". The Messages API accepts a top-level `system` parameter, not \"system\" as an input message role.",
         );
     }
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let responder = {
         let i = inner.lock().unwrap();
         if !i.models.contains(&model) {
@@ -156,13 +196,17 @@ async fn messages(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::B
         i.responder.clone()
     };
     let tool = forced_tool(&body);
-    let reply = responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(tool.is_some()));
+    let reply = responder
+        .map(|r| r(&body))
+        .unwrap_or_else(|| crate::default_reply(tool.is_some()));
     let cut = matches!(reply, ScriptedReply::CutOff(_));
     let block = match reply {
         ScriptedReply::Error { status, message } => return error(status, "api_error", &message),
         ScriptedReply::Text(t) | ScriptedReply::CutOff(t) => json!({"type": "text", "text": t}),
         ScriptedReply::Json(v) => match &tool {
-            Some(name) => json!({"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": v}),
+            Some(name) => {
+                json!({"type": "tool_use", "id": "toolu_fake_1", "name": name, "input": v})
+            }
             None => json!({"type": "text", "text": v.to_string()}),
         },
     };
@@ -183,13 +227,26 @@ async fn messages(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::B
     start["content"] = json!([]);
     start["stop_reason"] = Value::Null;
     start["usage"]["output_tokens"] = json!(1);
-    let mut events = vec![(Some("message_start"), json!({"type": "message_start", "message": start}).to_string())];
+    let mut events = vec![(
+        Some("message_start"),
+        json!({"type": "message_start", "message": start}).to_string(),
+    )];
     let (opening, pieces, delta_kind, field) = if block["type"] == "tool_use" {
         let mut open = block.clone();
         open["input"] = json!({});
-        (open, crate::chunks(&block["input"].to_string()), "input_json_delta", "partial_json")
+        (
+            open,
+            crate::chunks(&block["input"].to_string()),
+            "input_json_delta",
+            "partial_json",
+        )
     } else {
-        (json!({"type": "text", "text": ""}), crate::chunks(block["text"].as_str().unwrap_or("")), "text_delta", "text")
+        (
+            json!({"type": "text", "text": ""}),
+            crate::chunks(block["text"].as_str().unwrap_or("")),
+            "text_delta",
+            "text",
+        )
     };
     events.push((
         Some("content_block_start"),
@@ -202,13 +259,19 @@ async fn messages(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::B
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": delta_kind, field: piece}}).to_string(),
         ));
     }
-    events.push((Some("content_block_stop"), json!({"type": "content_block_stop", "index": 0}).to_string()));
+    events.push((
+        Some("content_block_stop"),
+        json!({"type": "content_block_stop", "index": 0}).to_string(),
+    ));
     events.push((
         Some("message_delta"),
         json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null},
                "usage": {"output_tokens": 7}})
         .to_string(),
     ));
-    events.push((Some("message_stop"), json!({"type": "message_stop"}).to_string()));
+    events.push((
+        Some("message_stop"),
+        json!({"type": "message_stop"}).to_string(),
+    ));
     server::sse(events)
 }

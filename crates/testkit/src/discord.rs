@@ -110,13 +110,17 @@ impl Post {
 
     /// The same message with a file attached.
     pub fn with_attachment(mut self, filename: &str, content_type: &str, bytes: &[u8]) -> Post {
-        self.attachments.push((filename.into(), content_type.into(), bytes.to_vec()));
+        self.attachments
+            .push((filename.into(), content_type.into(), bytes.to_vec()));
         self
     }
 
     /// A person's message in channel `channel_id` of a server.
     pub fn in_guild(channel_id: &str, content: &str) -> Post {
-        Post { guild_id: Some("3000000000000000003".into()), ..Post::dm(channel_id, content) }
+        Post {
+            guild_id: Some("3000000000000000003".into()),
+            ..Post::dm(channel_id, content)
+        }
     }
 }
 
@@ -136,7 +140,10 @@ pub async fn start(tokens: &[&str]) -> FakeDiscord {
         acking: true,
         ..Inner::default()
     };
-    let shared = Arc::new(Shared { inner: Mutex::new(inner), changed: Notify::new() });
+    let shared = Arc::new(Shared {
+        inner: Mutex::new(inner),
+        changed: Notify::new(),
+    });
     let log = RequestLog::default();
     let router = Router::new()
         .route("/", get(upgrade))
@@ -151,7 +158,11 @@ pub async fn start(tokens: &[&str]) -> FakeDiscord {
     inner.gateway = running.url().replacen("http://", "ws://", 1);
     inner.base = running.url();
     drop(inner);
-    FakeDiscord { running, shared, log }
+    FakeDiscord {
+        running,
+        shared,
+        log,
+    }
 }
 
 impl FakeDiscord {
@@ -166,12 +177,22 @@ impl FakeDiscord {
     }
     /// The message contents posted to `channel_id`, in order.
     pub fn sent(&self, channel_id: &str) -> Vec<String> {
-        self.shared.inner.lock().unwrap().sent.get(channel_id).cloned().unwrap_or_default()
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .sent
+            .get(channel_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Waits for the `n`th message (from 0) posted to `channel_id`.
     pub async fn nth_sent(&self, channel_id: &str, n: usize) -> String {
-        self.wait(&format!("message {n} to channel {channel_id}"), |i| i.sent.get(channel_id)?.get(n).cloned()).await
+        self.wait(&format!("message {n} to channel {channel_id}"), |i| {
+            i.sent.get(channel_id)?.get(n).cloned()
+        })
+        .await
     }
 
     /// Every payload the bot sent over the Gateway, in order.
@@ -181,8 +202,10 @@ impl FakeDiscord {
 
     /// Waits for the `n`th payload (from 0) with opcode `op` the bot sent over the Gateway.
     pub async fn nth_from_bot(&self, op: u64, n: usize) -> Value {
-        self.wait(&format!("gateway payload {n} with op {op}"), |i| i.received.iter().filter(|p| p["op"] == op).nth(n).cloned())
-            .await
+        self.wait(&format!("gateway payload {n} with op {op}"), |i| {
+            i.received.iter().filter(|p| p["op"] == op).nth(n).cloned()
+        })
+        .await
     }
 
     /// Someone writes `post`: sent as MESSAGE_CREATE once the bot has a live session. Returns
@@ -207,7 +230,12 @@ impl FakeDiscord {
             inner.files.insert(id, bytes);
         }
         if !post.stickers.is_empty() {
-            let items: Vec<Value> = post.stickers.iter().enumerate().map(|(i, name)| json!({"id": format!("77{i}"), "name": name, "format_type": 1})).collect();
+            let items: Vec<Value> = post
+                .stickers
+                .iter()
+                .enumerate()
+                .map(|(i, name)| json!({"id": format!("77{i}"), "name": name, "format_type": 1}))
+                .collect();
             d["sticker_items"] = json!(items);
         }
         if let Some(guild) = post.guild_id {
@@ -231,13 +259,24 @@ impl FakeDiscord {
     /// Discord loads a link preview into message `id`: MESSAGE_UPDATE with an embed, the words
     /// and the edit time unchanged.
     pub async fn unfurl(&self, id: &str) {
-        self.update(id, |d| d["embeds"] = json!([{"type": "link", "url": "https://example.com/", "title": "Example"}])).await;
+        self.update(
+            id,
+            |d| {
+                d["embeds"] =
+                    json!([{"type": "link", "url": "https://example.com/", "title": "Example"}])
+            },
+        )
+        .await;
     }
 
     async fn update(&self, id: &str, change: impl FnOnce(&mut Value)) {
         let live = self.live().await;
         let mut inner = self.shared.inner.lock().unwrap();
-        let mut d = inner.messages.get(id).expect("a message that was pushed").clone();
+        let mut d = inner
+            .messages
+            .get(id)
+            .expect("a message that was pushed")
+            .clone();
         change(&mut d);
         inner.messages.insert(id.to_string(), d.clone());
         let _ = live.send(inner.dispatch("MESSAGE_UPDATE", d));
@@ -245,7 +284,10 @@ impl FakeDiscord {
 
     /// Asks the bot for a heartbeat now (op 1), as Discord may at any time.
     pub async fn ask_heartbeat(&self) {
-        let _ = self.live().await.send(Message::text(json!({"op": 1, "d": null}).to_string()));
+        let _ = self
+            .live()
+            .await
+            .send(Message::text(json!({"op": 1, "d": null}).to_string()));
     }
 
     /// Tells the bot to reconnect and resume (op 7). Later pushes wait for the new session.
@@ -272,7 +314,8 @@ impl FakeDiscord {
     }
 
     async fn live(&self) -> mpsc::UnboundedSender<Message> {
-        self.wait("a live gateway session", |i| i.live.clone()).await
+        self.wait("a live gateway session", |i| i.live.clone())
+            .await
     }
 
     async fn wait<T>(&self, what: &str, mut check: impl FnMut(&Inner) -> Option<T>) -> T {
@@ -301,7 +344,9 @@ async fn gateway(shared: Arc<Shared>, socket: WebSocket) {
     let (out, mut outgoing) = mpsc::unbounded_channel();
     let (mut sink, mut stream) = socket.split();
     let interval = shared.inner.lock().unwrap().heartbeat_interval_ms;
-    let _ = out.send(Message::text(json!({"op": 10, "d": {"heartbeat_interval": interval}}).to_string()));
+    let _ = out.send(Message::text(
+        json!({"op": 10, "d": {"heartbeat_interval": interval}}).to_string(),
+    ));
     loop {
         tokio::select! {
             message = outgoing.recv() => {
@@ -333,12 +378,21 @@ async fn gateway(shared: Arc<Shared>, socket: WebSocket) {
 fn answer(shared: &Shared, out: &mpsc::UnboundedSender<Message>, payload: &Value) {
     let mut inner = shared.inner.lock().unwrap();
     let d = &payload["d"];
-    let known = d["token"].as_str().is_some_and(|t| inner.tokens.iter().any(|k| k == t));
-    let close = |code: u16, reason: &'static str| Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+    let known = d["token"]
+        .as_str()
+        .is_some_and(|t| inner.tokens.iter().any(|k| k == t));
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
     let reply = match payload["op"].as_u64() {
         Some(1) if inner.acking => Message::text(json!({"op": 11}).to_string()),
         Some(2) if !known => close(4004, "Authentication failed."),
-        Some(2) if d["intents"].as_u64().unwrap_or(0) & MESSAGE_INTENTS != MESSAGE_INTENTS => close(4013, "Invalid intent(s)."),
+        Some(2) if d["intents"].as_u64().unwrap_or(0) & MESSAGE_INTENTS != MESSAGE_INTENTS => {
+            close(4013, "Invalid intent(s).")
+        }
         Some(2) => {
             let session = format!("fake-session-{}", inner.sessions.len() + 1);
             inner.sessions.push(session.clone());
@@ -350,7 +404,12 @@ fn answer(shared: &Shared, out: &mpsc::UnboundedSender<Message>, payload: &Value
             inner.live = Some(out.clone());
             inner.dispatch("READY", ready)
         }
-        Some(6) if known && d["session_id"].as_str().is_some_and(|s| inner.sessions.iter().any(|k| k == s)) => {
+        Some(6)
+            if known
+                && d["session_id"]
+                    .as_str()
+                    .is_some_and(|s| inner.sessions.iter().any(|k| k == s)) =>
+        {
             inner.live = Some(out.clone());
             inner.dispatch("RESUMED", Value::Null)
         }
@@ -367,7 +426,10 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.strip_prefix("Bot "));
     match token {
         Some(t) if shared.inner.lock().unwrap().tokens.iter().any(|k| k == t) => Ok(()),
-        _ => Err(server::json(401, json!({"message": "401: Unauthorized", "code": 0}))),
+        _ => Err(server::json(
+            401,
+            json!({"message": "401: Unauthorized", "code": 0}),
+        )),
     }
 }
 
@@ -384,24 +446,44 @@ async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
 
 /// The CDN: an attached file's bytes. Like Discord's signed URLs it needs no token, and it
 /// refuses any `Authorization` header so a client that leaks its token here fails its test.
-async fn attachment(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path((id, _name)): Path<(String, String)>) -> Response {
+async fn attachment(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((id, _name)): Path<(String, String)>,
+) -> Response {
     if headers.contains_key("authorization") {
         return server::json(400, json!({"message": "no token belongs on the CDN"}));
     }
     match shared.inner.lock().unwrap().files.get(&id) {
-        Some(bytes) => Response::builder().status(200).header("content-type", "application/octet-stream").body(bytes.clone().into()).unwrap(),
+        Some(bytes) => Response::builder()
+            .status(200)
+            .header("content-type", "application/octet-stream")
+            .body(bytes.clone().into())
+            .unwrap(),
         None => server::json(404, json!({"message": "404: Not Found"})),
     }
 }
 
-async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<String>, raw: bytes::Bytes) -> Response {
+async fn send(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: bytes::Bytes,
+) -> Response {
     if let Err(r) = authorize(&shared, &headers) {
         return r;
     }
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    let content = body.get("content").and_then(Value::as_str).unwrap_or("").to_string();
+    let content = body
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if content.is_empty() {
-        return server::json(400, json!({"message": "Cannot send an empty message", "code": 50006}));
+        return server::json(
+            400,
+            json!({"message": "Cannot send an empty message", "code": 50006}),
+        );
     }
     if content.chars().count() > 2000 {
         return server::json(
@@ -429,7 +511,10 @@ async fn typing(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
     if let Err(r) = authorize(&shared, &headers) {
         return r;
     }
-    Response::builder().status(204).body(axum::body::Body::empty()).unwrap()
+    Response::builder()
+        .status(204)
+        .body(axum::body::Body::empty())
+        .unwrap()
 }
 
 async fn gateway_bot(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {

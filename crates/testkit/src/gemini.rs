@@ -32,7 +32,10 @@ pub struct FakeGemini {
 pub async fn start(keys: &[&str], models: &[&str]) -> FakeGemini {
     let inner = Arc::new(Mutex::new(Inner {
         keys: keys.iter().map(|k| k.to_string()).collect(),
-        models: models.iter().map(|m| m.trim_start_matches("models/").to_string()).collect(),
+        models: models
+            .iter()
+            .map(|m| m.trim_start_matches("models/").to_string())
+            .collect(),
         responder: None,
     }));
     let log = RequestLog::default();
@@ -41,7 +44,11 @@ pub async fn start(keys: &[&str], models: &[&str]) -> FakeGemini {
         .route("/v1beta/models/{call}", post(generate))
         .with_state(inner.clone());
     let running = server::serve(router, log.clone()).await;
-    FakeGemini { running, inner, log }
+    FakeGemini {
+        running,
+        inner,
+        log,
+    }
 }
 
 impl FakeGemini {
@@ -55,7 +62,11 @@ impl FakeGemini {
         self.inner.lock().unwrap().keys.push(key.into());
     }
     pub fn add_model(&self, id: &str) {
-        self.inner.lock().unwrap().models.push(id.trim_start_matches("models/").into());
+        self.inner
+            .lock()
+            .unwrap()
+            .models
+            .push(id.trim_start_matches("models/").into());
     }
     pub fn set_responder(&self, responder: Responder) {
         self.inner.lock().unwrap().responder = Some(responder);
@@ -63,7 +74,10 @@ impl FakeGemini {
 }
 
 fn error(code: u16, status: &str, message: &str) -> Response {
-    server::json(code, json!({"error": {"code": code, "message": message, "status": status}}))
+    server::json(
+        code,
+        json!({"error": {"code": code, "message": message, "status": status}}),
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -76,7 +90,11 @@ struct Params {
 
 /// Gemini refuses a wrong key with HTTP 400 `INVALID_ARGUMENT` and no key with 403.
 fn authorize(inner: &Shared, headers: &HeaderMap, params: &Params) -> Result<(), Response> {
-    let key = headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()).map(str::to_string).or(params.key.clone());
+    let key = headers
+        .get("x-goog-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(params.key.clone());
     match key {
         None => Err(error(
             403,
@@ -93,12 +111,20 @@ fn authorize(inner: &Shared, headers: &HeaderMap, params: &Params) -> Result<(),
     }
 }
 
-async fn list(State(inner): State<Shared>, headers: HeaderMap, Query(params): Query<Params>) -> Response {
+async fn list(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
     if let Err(r) = authorize(&inner, &headers, &params) {
         return r;
     }
     let models = inner.lock().unwrap().models.clone();
-    let start: usize = params.page_token.as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let start: usize = params
+        .page_token
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let size = params.page_size.unwrap_or(50).clamp(1, 1000);
     let page: Vec<Value> = models
         .iter()
@@ -133,8 +159,16 @@ async fn generate(
     let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
         return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
     };
-    if body.get("contents").and_then(Value::as_array).is_none_or(|c| c.is_empty()) {
-        return error(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified");
+    if body
+        .get("contents")
+        .and_then(Value::as_array)
+        .is_none_or(|c| c.is_empty())
+    {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "* GenerateContentRequest.contents: contents is not specified",
+        );
     }
     let responder = {
         let i = inner.lock().unwrap();
@@ -142,13 +176,21 @@ async fn generate(
             return error(
                 404,
                 "NOT_FOUND",
-                &format!("models/{model} is not found for API version v1beta, or is not supported for generateContent."),
+                &format!(
+                    "models/{model} is not found for API version v1beta, or is not supported for generateContent."
+                ),
             );
         }
         i.responder.clone()
     };
-    let structured = body.pointer("/generationConfig/responseMimeType").and_then(Value::as_str) == Some("application/json");
-    let (text, reason) = match responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(structured)) {
+    let structured = body
+        .pointer("/generationConfig/responseMimeType")
+        .and_then(Value::as_str)
+        == Some("application/json");
+    let (text, reason) = match responder
+        .map(|r| r(&body))
+        .unwrap_or_else(|| crate::default_reply(structured))
+    {
         ScriptedReply::Text(t) => (t, "STOP"),
         ScriptedReply::Json(v) => (v.to_string(), "STOP"),
         ScriptedReply::CutOff(t) => (t, "MAX_TOKENS"),

@@ -16,7 +16,11 @@ use crate::{Responder, ScriptedReply};
 /// Ollama treats `llama3` and `llama3:latest` as the same model.
 pub fn normalize(name: &str) -> String {
     let tail = name.rsplit('/').next().unwrap_or(name);
-    if tail.contains(':') { name.to_string() } else { format!("{name}:latest") }
+    if tail.contains(':') {
+        name.to_string()
+    } else {
+        format!("{name}:latest")
+    }
 }
 
 #[derive(Default)]
@@ -49,7 +53,10 @@ pub async fn start(installed: &[&str]) -> FakeOllama {
     let log = RequestLog::default();
     let router = Router::new()
         .route("/", get(|| async { "Ollama is running" }))
-        .route("/api/version", get(|| async { axum::Json(json!({"version": "0.12.0"})) }))
+        .route(
+            "/api/version",
+            get(|| async { axum::Json(json!({"version": "0.12.0"})) }),
+        )
         .route("/api/tags", get(tags))
         .route("/api/pull", post(pull))
         .route("/api/create", post(create))
@@ -58,7 +65,11 @@ pub async fn start(installed: &[&str]) -> FakeOllama {
         .route("/api/chat", post(chat))
         .with_state(inner.clone());
     let running = server::serve(router, log.clone()).await;
-    FakeOllama { running, inner, log }
+    FakeOllama {
+        running,
+        inner,
+        log,
+    }
 }
 
 impl FakeOllama {
@@ -70,7 +81,13 @@ impl FakeOllama {
     }
     /// Installed model names, normalised (`name:tag`).
     pub fn installed(&self) -> Vec<String> {
-        self.inner.lock().unwrap().installed.iter().cloned().collect()
+        self.inner
+            .lock()
+            .unwrap()
+            .installed
+            .iter()
+            .cloned()
+            .collect()
     }
     /// What `/api/show` says models were trained for; `None` leaves `context_length` out.
     pub fn set_trained_context(&self, tokens: Option<u64>) {
@@ -93,7 +110,11 @@ impl FakeOllama {
 }
 
 fn model_of(body: &Value) -> String {
-    body.get("model").or_else(|| body.get("name")).and_then(Value::as_str).unwrap_or("").to_string()
+    body.get("model")
+        .or_else(|| body.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn not_found(name: &str) -> Response {
@@ -101,7 +122,8 @@ fn not_found(name: &str) -> Response {
 }
 
 fn parse(raw: &bytes::Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(raw).map_err(|e| server::json(400, json!({"error": format!("invalid request body: {e}")})))
+    serde_json::from_slice(raw)
+        .map_err(|e| server::json(400, json!({"error": format!("invalid request body: {e}")})))
 }
 
 fn entry(name: &str) -> Value {
@@ -114,7 +136,13 @@ fn entry(name: &str) -> Value {
 }
 
 async fn tags(State(inner): State<Shared>) -> Response {
-    let models: Vec<Value> = inner.lock().unwrap().installed.iter().map(|n| entry(n)).collect();
+    let models: Vec<Value> = inner
+        .lock()
+        .unwrap()
+        .installed
+        .iter()
+        .map(|n| entry(n))
+        .collect();
     server::json(200, json!({"models": models}))
 }
 
@@ -126,7 +154,10 @@ async fn pull(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
     let name = normalize(&model_of(&body));
     let (known, failure) = {
         let i = inner.lock().unwrap();
-        (i.registry.contains(&name) || i.installed.contains(&name), i.pull_failure.clone())
+        (
+            i.registry.contains(&name) || i.installed.contains(&name),
+            i.pull_failure.clone(),
+        )
     };
     let mut lines = vec![json!({"status": "pulling manifest"})];
     if !known {
@@ -155,7 +186,11 @@ async fn pull(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
 fn stream_or_last(body: &Value, lines: Vec<Value>) -> Response {
     if body.get("stream") == Some(&Value::Bool(false)) {
         let last = lines.last().cloned().unwrap_or(Value::Null);
-        let status = if last.get("error").is_some() { 500 } else { 200 };
+        let status = if last.get("error").is_some() {
+            500
+        } else {
+            200
+        };
         server::json(status, last)
     } else {
         server::ndjson(lines)
@@ -170,7 +205,10 @@ async fn create(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
     let name = model_of(&body);
     let from = body.get("from").and_then(Value::as_str).unwrap_or("");
     if name.is_empty() || from.is_empty() {
-        return server::json(400, json!({"error": "neither 'from' or 'files' was specified"}));
+        return server::json(
+            400,
+            json!({"error": "neither 'from' or 'files' was specified"}),
+        );
     }
     let mut lines = vec![json!({"status": "reading model metadata"})];
     let exists = inner.lock().unwrap().installed.contains(&normalize(from));
@@ -237,17 +275,24 @@ async fn chat(State(inner): State<Shared>, raw: bytes::Bytes) -> Response {
     let responder = {
         let i = inner.lock().unwrap();
         if !i.installed.contains(&normalize(&name)) {
-            return server::json(404, json!({"error": format!("model \"{name}\" not found, try pulling it first")}));
+            return server::json(
+                404,
+                json!({"error": format!("model \"{name}\" not found, try pulling it first")}),
+            );
         }
         i.responder.clone()
     };
     let structured = body.get("format").is_some_and(|f| !f.is_null());
-    let reply = responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(structured));
+    let reply = responder
+        .map(|r| r(&body))
+        .unwrap_or_else(|| crate::default_reply(structured));
     let (text, reason) = match reply {
         ScriptedReply::Text(t) => (t, "stop"),
         ScriptedReply::Json(v) => (v.to_string(), "stop"),
         ScriptedReply::CutOff(t) => (t, "length"),
-        ScriptedReply::Error { status, message } => return server::json(status, json!({"error": message})),
+        ScriptedReply::Error { status, message } => {
+            return server::json(status, json!({"error": message}));
+        }
     };
     let done = json!({
         "model": name, "created_at": "2026-01-01T00:00:00Z",

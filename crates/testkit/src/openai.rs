@@ -82,7 +82,11 @@ async fn launch(flavor: Flavor, keys: &[&str], models: &[&str]) -> FakeOpenAi {
         .route("/v1/images/generations", post(images))
         .with_state(inner.clone());
     let running = server::serve(router, log.clone()).await;
-    FakeOpenAi { running, inner, log }
+    FakeOpenAi {
+        running,
+        inner,
+        log,
+    }
 }
 
 impl FakeOpenAi {
@@ -119,7 +123,10 @@ fn masked(key: &str) -> String {
 }
 
 fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> Response {
-    server::json(status, json!({"error": {"message": message, "type": kind, "param": null, "code": code}}))
+    server::json(
+        status,
+        json!({"error": {"message": message, "type": kind, "param": null, "code": code}}),
+    )
 }
 
 /// Checks the Bearer key; the error response mirrors each provider's shape.
@@ -163,7 +170,13 @@ async fn list(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&inner, &headers) {
         return r;
     }
-    let data: Vec<Value> = inner.lock().unwrap().models.iter().map(|m| model_entry(m)).collect();
+    let data: Vec<Value> = inner
+        .lock()
+        .unwrap()
+        .models
+        .iter()
+        .map(|m| model_entry(m))
+        .collect();
     server::json(200, json!({"object": "list", "data": data}))
 }
 
@@ -197,7 +210,10 @@ fn forced_tool(body: &Value) -> Option<String> {
     if choice.as_str() == Some("required") {
         let tools = body.get("tools")?.as_array()?;
         if tools.len() == 1 {
-            return tools[0].pointer("/function/name").and_then(Value::as_str).map(str::to_string);
+            return tools[0]
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
     }
     None
@@ -208,11 +224,29 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
         return r;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
-        return error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None);
+        return error(
+            400,
+            "We could not parse the JSON body of your request.",
+            "invalid_request_error",
+            None,
+        );
     };
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("").to_string();
-    if body.get("messages").and_then(Value::as_array).is_none_or(|m| m.is_empty()) {
-        return error(400, "[] is too short - 'messages'", "invalid_request_error", None);
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if body
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_none_or(|m| m.is_empty())
+    {
+        return error(
+            400,
+            "[] is too short - 'messages'",
+            "invalid_request_error",
+            None,
+        );
     }
     let responder = {
         let i = inner.lock().unwrap();
@@ -223,10 +257,14 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
     };
     let tool = forced_tool(&body);
     let structured = tool.is_some() || body.get("response_format").is_some();
-    let reply = responder.map(|r| r(&body)).unwrap_or_else(|| crate::default_reply(structured));
+    let reply = responder
+        .map(|r| r(&body))
+        .unwrap_or_else(|| crate::default_reply(structured));
     let cut = matches!(reply, ScriptedReply::CutOff(_));
     let (content, call) = match reply {
-        ScriptedReply::Error { status, message } => return error(status, &message, "server_error", None),
+        ScriptedReply::Error { status, message } => {
+            return error(status, &message, "server_error", None);
+        }
         ScriptedReply::Text(t) | ScriptedReply::CutOff(t) => (Some(t), None),
         ScriptedReply::Json(v) => match &tool {
             Some(name) => (None, Some((name.clone(), v.to_string()))),
@@ -245,8 +283,7 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
     if !stream {
         let mut message = json!({"role": "assistant", "content": content, "refusal": null});
         if let Some((name, args)) = &call {
-            message["tool_calls"] =
-                json!([{"id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": args}}]);
+            message["tool_calls"] = json!([{"id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": args}}]);
         }
         return server::json(
             200,
@@ -260,7 +297,10 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
         .to_string()
     };
-    let mut events = vec![(None, chunk(json!({"role": "assistant", "content": ""}), Value::Null))];
+    let mut events = vec![(
+        None,
+        chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+    )];
     if let Some(text) = content {
         for piece in crate::chunks(&text) {
             events.push((None, chunk(json!({"content": piece}), Value::Null)));
@@ -276,7 +316,13 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
             ),
         ));
         for piece in crate::chunks(&args) {
-            events.push((None, chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}), Value::Null)));
+            events.push((
+                None,
+                chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+                    Value::Null,
+                ),
+            ));
         }
     }
     events.push((None, chunk(json!({}), json!(finish))));
@@ -292,7 +338,11 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
     server::sse(events)
 }
 
-async fn transcribe(State(inner): State<Shared>, headers: HeaderMap, mut form: Multipart) -> Response {
+async fn transcribe(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
     if let Err(r) = authorize(&inner, &headers) {
         return r;
     }
@@ -306,10 +356,20 @@ async fn transcribe(State(inner): State<Shared>, headers: HeaderMap, mut form: M
         }
     }
     let Some(model) = model else {
-        return error(400, "you must provide a model parameter", "invalid_request_error", None);
+        return error(
+            400,
+            "you must provide a model parameter",
+            "invalid_request_error",
+            None,
+        );
     };
     if audio == 0 {
-        return error(400, "Audio file is empty or missing.", "invalid_request_error", None);
+        return error(
+            400,
+            "Audio file is empty or missing.",
+            "invalid_request_error",
+            None,
+        );
     }
     if !inner.lock().unwrap().models.contains(&model) {
         return missing_model(&model);
@@ -328,10 +388,20 @@ async fn speech(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Byt
         return missing_model(model);
     }
     let Some(input) = body.get("input").and_then(Value::as_str) else {
-        return error(400, "Missing required parameter: 'input'.", "invalid_request_error", None);
+        return error(
+            400,
+            "Missing required parameter: 'input'.",
+            "invalid_request_error",
+            None,
+        );
     };
     if body.get("voice").and_then(Value::as_str).is_none() {
-        return error(400, "Missing required parameter: 'voice'.", "invalid_request_error", None);
+        return error(
+            400,
+            "Missing required parameter: 'voice'.",
+            "invalid_request_error",
+            None,
+        );
     }
     Response::builder()
         .header("content-type", "audio/mpeg")
@@ -349,8 +419,16 @@ async fn images(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Byt
         return missing_model(model);
     }
     let Some(prompt) = body.get("prompt").and_then(Value::as_str) else {
-        return error(400, "Missing required parameter: 'prompt'.", "invalid_request_error", None);
+        return error(
+            400,
+            "Missing required parameter: 'prompt'.",
+            "invalid_request_error",
+            None,
+        );
     };
     let data = base64::engine::general_purpose::STANDARD.encode(image_bytes(prompt));
-    server::json(200, json!({"created": 1_700_000_000, "data": [{"b64_json": data, "revised_prompt": prompt}]}))
+    server::json(
+        200,
+        json!({"created": 1_700_000_000, "data": [{"b64_json": data, "revised_prompt": prompt}]}),
+    )
 }

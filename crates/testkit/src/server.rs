@@ -28,7 +28,10 @@ pub struct Recorded {
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Everything received, as text, for "this secret never went anywhere it should not" checks.
@@ -96,7 +99,9 @@ pub(crate) async fn serve(router: Router, log: RequestLog) -> Running {
         let log = log.clone();
         async move { record(log, req, next).await }
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.ok();
@@ -106,7 +111,9 @@ pub(crate) async fn serve(router: Router, log: RequestLog) -> Running {
 
 async fn record(log: RequestLog, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let raw = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let raw = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
     log.push(Recorded {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
@@ -114,7 +121,12 @@ async fn record(log: RequestLog, req: Request, next: Next) -> Response {
         headers: parts
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null),
         raw: raw.clone(),
@@ -124,7 +136,11 @@ async fn record(log: RequestLog, req: Request, next: Next) -> Response {
 
 /// A streamed response body made of the given pieces, sent as separate chunks.
 pub(crate) fn streamed(pieces: Vec<String>, content_type: &'static str) -> Response {
-    let stream = futures::stream::iter(pieces.into_iter().map(|p| Ok::<_, std::convert::Infallible>(Bytes::from(p))));
+    let stream = futures::stream::iter(
+        pieces
+            .into_iter()
+            .map(|p| Ok::<_, std::convert::Infallible>(Bytes::from(p))),
+    );
     Response::builder()
         .header("content-type", content_type)
         .body(Body::from_stream(stream))
@@ -133,7 +149,10 @@ pub(crate) fn streamed(pieces: Vec<String>, content_type: &'static str) -> Respo
 
 /// NDJSON lines, one chunk each (Ollama's streaming format).
 pub(crate) fn ndjson(lines: Vec<serde_json::Value>) -> Response {
-    streamed(lines.into_iter().map(|l| format!("{l}\n")).collect(), "application/x-ndjson")
+    streamed(
+        lines.into_iter().map(|l| format!("{l}\n")).collect(),
+        "application/x-ndjson",
+    )
 }
 
 /// Server-sent events: `(event name, data)`; a `None` name writes a bare `data:` line (OpenAI).

@@ -50,18 +50,29 @@ pub struct FakeTelegram {
 
 /// Starts a fake Telegram where each of `tokens` is a valid bot.
 pub async fn start(tokens: &[&str]) -> FakeTelegram {
-    let mut inner = Inner { next_update: 1, next_message: 1, ..Inner::default() };
+    let mut inner = Inner {
+        next_update: 1,
+        next_message: 1,
+        ..Inner::default()
+    };
     for t in tokens {
         inner.bots.insert(t.to_string(), Bot::default());
     }
-    let shared = Arc::new(Shared { inner: Mutex::new(inner), arrived: Notify::new() });
+    let shared = Arc::new(Shared {
+        inner: Mutex::new(inner),
+        arrived: Notify::new(),
+    });
     let log = RequestLog::default();
     let router = Router::new()
         .route("/file/{bot}/{*path}", get(download))
         .route("/{bot}/{method}", any(method))
         .with_state(shared.clone());
     let running = server::serve(router, log.clone()).await;
-    FakeTelegram { running, shared, log }
+    FakeTelegram {
+        running,
+        shared,
+        log,
+    }
 }
 
 impl FakeTelegram {
@@ -73,7 +84,13 @@ impl FakeTelegram {
     }
 
     pub fn add_token(&self, token: &str) {
-        self.shared.inner.lock().unwrap().bots.entry(token.to_string()).or_default();
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .bots
+            .entry(token.to_string())
+            .or_default();
     }
 
     /// A person writes `text` to the bot `token` from private chat `chat_id`. Returns the update id.
@@ -83,15 +100,19 @@ impl FakeTelegram {
 
     /// A person sends a photo (with an optional caption). Returns the update id; the photo's
     /// `file_id` is `photo-<update id>`.
-    pub fn push_photo(&self, token: &str, chat_id: i64, bytes: &[u8], caption: Option<&str>) -> i64 {
+    pub fn push_photo(
+        &self,
+        token: &str,
+        chat_id: i64,
+        bytes: &[u8],
+        caption: Option<&str>,
+    ) -> i64 {
         let id = self.shared.inner.lock().unwrap().next_update;
         let file_id = format!("photo-{id}");
-        self.shared
-            .inner
-            .lock()
-            .unwrap()
-            .files
-            .insert(file_id.clone(), (format!("photos/file_{id}.jpg"), bytes.to_vec()));
+        self.shared.inner.lock().unwrap().files.insert(
+            file_id.clone(),
+            (format!("photos/file_{id}.jpg"), bytes.to_vec()),
+        );
         let mut extra = json!({"photo": [
             {"file_id": format!("{file_id}-small"), "file_unique_id": "s", "width": 90, "height": 90, "file_size": 1},
             {"file_id": file_id, "file_unique_id": "l", "width": 800, "height": 800, "file_size": bytes.len()}
@@ -109,7 +130,15 @@ impl FakeTelegram {
     }
 
     /// A person sends a file as a document, with an optional caption. Returns the update id.
-    pub fn push_document(&self, token: &str, chat_id: i64, name: &str, mime: &str, bytes: &[u8], caption: Option<&str>) -> i64 {
+    pub fn push_document(
+        &self,
+        token: &str,
+        chat_id: i64,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+        caption: Option<&str>,
+    ) -> i64 {
         let file_id = self.keep_file("document", &format!("documents/{name}"), bytes);
         let mut extra = json!({"document": {"file_id": file_id, "file_unique_id": "d", "file_name": name, "mime_type": mime, "file_size": bytes.len()}});
         if let Some(c) = caption {
@@ -122,7 +151,9 @@ impl FakeTelegram {
     fn keep_file(&self, kind: &str, path: &str, bytes: &[u8]) -> String {
         let mut inner = self.shared.inner.lock().unwrap();
         let file_id = format!("{kind}-{}", inner.next_update);
-        inner.files.insert(file_id.clone(), (path.to_string(), bytes.to_vec()));
+        inner
+            .files
+            .insert(file_id.clone(), (path.to_string(), bytes.to_vec()));
         file_id
     }
 
@@ -150,8 +181,16 @@ impl FakeTelegram {
     /// had one). Arrives as an `edited_message` update; returns its id.
     pub fn edit(&self, token: &str, original: i64, text: &str) -> i64 {
         self.enqueue(token, |inner, _| {
-            let mut message = bot(inner, token).written.get(&original).expect("an update the person sent").clone();
-            let field = if message.get("caption").is_some() { "caption" } else { "text" };
+            let mut message = bot(inner, token)
+                .written
+                .get(&original)
+                .expect("an update the person sent")
+                .clone();
+            let field = if message.get("caption").is_some() {
+                "caption"
+            } else {
+                "text"
+            };
             message[field] = json!(text);
             message["edit_date"] = json!(1_700_000_060);
             ("edited_message", message)
@@ -160,7 +199,11 @@ impl FakeTelegram {
 
     /// Queues for bot `token`, under the next update id, the update `make` builds (its kind and
     /// message), and wakes a parked poll. Returns the update id.
-    fn enqueue(&self, token: &str, make: impl FnOnce(&mut Inner, i64) -> (&'static str, Value)) -> i64 {
+    fn enqueue(
+        &self,
+        token: &str,
+        make: impl FnOnce(&mut Inner, i64) -> (&'static str, Value),
+    ) -> i64 {
         let id = {
             let mut inner = self.shared.inner.lock().unwrap();
             let id = inner.next_update;
@@ -177,12 +220,25 @@ impl FakeTelegram {
 
     /// The `sendMessage` parameters the bot `token` sent, in order.
     pub fn sent(&self, token: &str) -> Vec<Value> {
-        self.shared.inner.lock().unwrap().bots.get(token).map(|b| b.sent.clone()).unwrap_or_default()
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .bots
+            .get(token)
+            .map(|b| b.sent.clone())
+            .unwrap_or_default()
     }
 
     /// Updates not yet confirmed by an `offset` past them.
     pub fn pending(&self, token: &str) -> usize {
-        self.shared.inner.lock().unwrap().bots.get(token).map_or(0, |b| b.updates.len())
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .bots
+            .get(token)
+            .map_or(0, |b| b.updates.len())
     }
 }
 
@@ -191,7 +247,10 @@ fn ok(result: Value) -> Response {
 }
 
 fn fail(code: u16, description: &str) -> Response {
-    server::json(code, json!({"ok": false, "error_code": code, "description": description}))
+    server::json(
+        code,
+        json!({"ok": false, "error_code": code, "description": description}),
+    )
 }
 
 /// Query, JSON body and form fields merged into one object.
@@ -206,7 +265,10 @@ fn params(uri: &Uri, headers: &HeaderMap, raw: &[u8]) -> serde_json::Map<String,
     if let Some(q) = uri.query() {
         add_pairs(q);
     }
-    let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let kind = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if kind.starts_with("application/x-www-form-urlencoded") {
         add_pairs(&String::from_utf8_lossy(raw));
     } else if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(raw) {
@@ -223,7 +285,9 @@ fn decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -240,7 +304,10 @@ fn decode(text: &str) -> String {
 }
 
 fn bot<'a>(inner: &'a mut Inner, token: &str) -> &'a mut Bot {
-    inner.bots.get_mut(token).expect("updates can only be pushed to a bot the fake knows")
+    inner
+        .bots
+        .get_mut(token)
+        .expect("updates can only be pushed to a bot the fake knows")
 }
 
 fn int(params: &serde_json::Map<String, Value>, name: &str) -> Option<i64> {
@@ -293,16 +360,25 @@ async fn method(
             let mut inner = shared.inner.lock().unwrap();
             let message_id = inner.next_message;
             inner.next_message += 1;
-            inner.bots.get_mut(token).unwrap().sent.push(Value::Object(p.clone()));
-            ok(json!({"message_id": message_id, "from": {"id": 7_000_000_001i64, "is_bot": true, "first_name": "Fake Bot"},
+            inner
+                .bots
+                .get_mut(token)
+                .unwrap()
+                .sent
+                .push(Value::Object(p.clone()));
+            ok(
+                json!({"message_id": message_id, "from": {"id": 7_000_000_001i64, "is_bot": true, "first_name": "Fake Bot"},
                       "chat": {"id": chat_id.parse::<i64>().unwrap_or(0), "type": "private"},
-                      "date": 1_700_000_000, "text": body}))
+                      "date": 1_700_000_000, "text": body}),
+            )
         }
         "sendChatAction" | "setMyCommands" | "deleteWebhook" => ok(json!(true)),
         "getFile" => {
             let file_id = text(&p, "file_id").unwrap_or_default();
             match shared.inner.lock().unwrap().files.get(&file_id) {
-                Some((path, bytes)) => ok(json!({"file_id": file_id, "file_unique_id": "u", "file_size": bytes.len(), "file_path": path})),
+                Some((path, bytes)) => ok(
+                    json!({"file_id": file_id, "file_unique_id": "u", "file_size": bytes.len(), "file_path": path}),
+                ),
                 None => fail(400, "Bad Request: invalid file_id"),
             }
         }
@@ -333,13 +409,17 @@ async fn updates(shared: &Shared, token: &str, p: &serde_json::Map<String, Value
                 bot.allowed = Some(allowed.clone()).filter(|kinds| !kinds.is_empty());
             }
             if let Some(offset) = offset {
-                bot.updates.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+                bot.updates
+                    .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
             }
             if let Some(allowed) = &bot.allowed {
-                bot.updates.retain(|u| allowed.iter().any(|kind| u.get(kind).is_some()));
+                bot.updates
+                    .retain(|u| allowed.iter().any(|kind| u.get(kind).is_some()));
             }
             if !bot.updates.is_empty() {
-                return ok(Value::Array(bot.updates.iter().take(limit).cloned().collect()));
+                return ok(Value::Array(
+                    bot.updates.iter().take(limit).cloned().collect(),
+                ));
             }
         }
         if tokio::time::timeout_at(deadline, arrived).await.is_err() {
@@ -348,12 +428,24 @@ async fn updates(shared: &Shared, token: &str, p: &serde_json::Map<String, Value
     }
 }
 
-async fn download(State(shared): State<Arc<Shared>>, Path((bot, path)): Path<(String, String)>) -> Response {
-    let known = bot.strip_prefix("bot").is_some_and(|t| shared.inner.lock().unwrap().bots.contains_key(t));
+async fn download(
+    State(shared): State<Arc<Shared>>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    let known = bot
+        .strip_prefix("bot")
+        .is_some_and(|t| shared.inner.lock().unwrap().bots.contains_key(t));
     if !known {
         return fail(401, "Unauthorized");
     }
-    let found = shared.inner.lock().unwrap().files.values().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
+    let found = shared
+        .inner
+        .lock()
+        .unwrap()
+        .files
+        .values()
+        .find(|(p, _)| *p == path)
+        .map(|(_, b)| b.clone());
     match found {
         Some(bytes) => Response::builder()
             .header("content-type", "application/octet-stream")

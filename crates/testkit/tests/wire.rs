@@ -21,9 +21,15 @@ async fn ollama_streams_chat_as_ndjson_and_pull_installs() {
         .text()
         .await
         .unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(lines.len() > 2);
-    let joined: String = lines.iter().filter_map(|l| l["message"]["content"].as_str()).collect();
+    let joined: String = lines
+        .iter()
+        .filter_map(|l| l["message"]["content"].as_str())
+        .collect();
     assert_eq!(joined, "Hello there, friend");
     assert_eq!(lines.last().unwrap()["done"], true);
 
@@ -64,9 +70,16 @@ async fn openai_streams_sse_with_tool_call_arguments() {
         .filter_map(|l| l.strip_prefix("data: "))
         .filter(|d| *d != "[DONE]")
         .map(|d| serde_json::from_str::<Value>(d).unwrap())
-        .filter_map(|c| c.pointer("/choices/0/delta/tool_calls/0/function/arguments").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|c| {
+            c.pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"say": "hi"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"say": "hi"})
+    );
 }
 
 #[tokio::test]
@@ -97,7 +110,12 @@ async fn anthropic_streams_events_and_pages_models() {
         .unwrap();
     assert!(text.starts_with("event: message_start"));
     assert!(text.contains("event: message_stop"));
-    let no_version = http().get(format!("{}/v1/models", fake.url())).header("x-api-key", "ak").send().await.unwrap();
+    let no_version = http()
+        .get(format!("{}/v1/models", fake.url()))
+        .header("x-api-key", "ak")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_version.status(), 400);
 }
 
@@ -107,7 +125,17 @@ async fn telegram_get_updates_blocks_until_an_update_arrives() {
     let url = format!("{}/bot123:abc/getUpdates", fake.url());
     let poll = tokio::spawn({
         let url = url.clone();
-        async move { http().post(url).json(&json!({"timeout": 30})).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            http()
+                .post(url)
+                .json(&json!({"timeout": 30}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     });
     // The poll is parked inside the fake until the push wakes it; no sleep needed.
     while fake.requests().to("/bot123:abc/getUpdates").is_empty() {
@@ -118,18 +146,39 @@ async fn telegram_get_updates_blocks_until_an_update_arrives() {
     assert_eq!(got["result"][0]["update_id"], id);
     assert_eq!(got["result"][0]["message"]["text"], "hello");
     // Confirming with offset removes it; timeout 0 answers at once.
-    let empty: Value = http().get(format!("{url}?offset={}&timeout=0", id + 1)).send().await.unwrap().json().await.unwrap();
+    let empty: Value = http()
+        .get(format!("{url}?offset={}&timeout=0", id + 1))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(empty["result"], json!([]));
     assert_eq!(fake.pending("123:abc"), 0);
-    let bad = http().get(format!("{}/botnope/getMe", fake.url())).send().await.unwrap();
+    let bad = http()
+        .get(format!("{}/botnope/getMe", fake.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 401);
 }
 
 #[tokio::test]
 async fn discord_checks_the_bot_token() {
     let fake = testkit::discord::start(&["dtok"]).await;
-    let ok = http().get(format!("{}/users/@me", fake.url())).header("authorization", "Bot dtok").send().await.unwrap();
+    let ok = http()
+        .get(format!("{}/users/@me", fake.url()))
+        .header("authorization", "Bot dtok")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-    let bad = http().get(format!("{}/users/@me", fake.url())).header("authorization", "Bot x").send().await.unwrap();
+    let bad = http()
+        .get(format!("{}/users/@me", fake.url()))
+        .header("authorization", "Bot x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 401);
 }

@@ -94,19 +94,52 @@ impl CreateRequest {
                 url: self.thinking_url.clone(),
                 api_key: self.thinking_api_key.clone(),
             },
-            OrganSlot::Imagination => OrganRequest { model: self.imagination_model.clone(), provider: self.imagination_provider.clone(), url: self.imagination_url.clone(), api_key: self.imagination_api_key.clone() },
-            OrganSlot::Mouth => OrganRequest { model: self.mouth_model.clone(), provider: self.mouth_provider.clone(), url: self.mouth_url.clone(), api_key: self.mouth_api_key.clone() },
-            OrganSlot::Eye => OrganRequest { model: self.eye_model.clone(), provider: self.eye_provider.clone(), url: self.eye_url.clone(), api_key: self.eye_api_key.clone() },
-            OrganSlot::Ear => OrganRequest { model: self.ear_model.clone(), provider: self.ear_provider.clone(), url: self.ear_url.clone(), api_key: self.ear_api_key.clone() },
-            OrganSlot::Teacher => OrganRequest { model: self.teacher_model.clone(), provider: self.teacher_provider.clone(), url: self.teacher_url.clone(), api_key: self.teacher_api_key.clone() },
-            OrganSlot::Researcher => OrganRequest { model: self.researcher_model.clone(), provider: self.researcher_provider.clone(), url: self.researcher_url.clone(), api_key: self.researcher_api_key.clone() },
+            OrganSlot::Imagination => OrganRequest {
+                model: self.imagination_model.clone(),
+                provider: self.imagination_provider.clone(),
+                url: self.imagination_url.clone(),
+                api_key: self.imagination_api_key.clone(),
+            },
+            OrganSlot::Mouth => OrganRequest {
+                model: self.mouth_model.clone(),
+                provider: self.mouth_provider.clone(),
+                url: self.mouth_url.clone(),
+                api_key: self.mouth_api_key.clone(),
+            },
+            OrganSlot::Eye => OrganRequest {
+                model: self.eye_model.clone(),
+                provider: self.eye_provider.clone(),
+                url: self.eye_url.clone(),
+                api_key: self.eye_api_key.clone(),
+            },
+            OrganSlot::Ear => OrganRequest {
+                model: self.ear_model.clone(),
+                provider: self.ear_provider.clone(),
+                url: self.ear_url.clone(),
+                api_key: self.ear_api_key.clone(),
+            },
+            OrganSlot::Teacher => OrganRequest {
+                model: self.teacher_model.clone(),
+                provider: self.teacher_provider.clone(),
+                url: self.teacher_url.clone(),
+                api_key: self.teacher_api_key.clone(),
+            },
+            OrganSlot::Researcher => OrganRequest {
+                model: self.researcher_model.clone(),
+                provider: self.researcher_provider.clone(),
+                url: self.researcher_url.clone(),
+                api_key: self.researcher_api_key.clone(),
+            },
         }
     }
 
     fn environment(&self) -> Environment {
         Environment {
             thinking: self.organ(OrganSlot::Thinking),
-            organs: OrganSlot::OPTIONAL.into_iter().map(|slot| (slot, self.organ(slot))).collect(),
+            organs: OrganSlot::OPTIONAL
+                .into_iter()
+                .map(|slot| (slot, self.organ(slot)))
+                .collect(),
             telegram_token: self.telegram_token.clone(),
             discord_token: self.discord_token.clone(),
         }
@@ -129,8 +162,14 @@ pub struct CreateReply {
         (status = 400, description = "A model or channel could not be prepared", body = ErrorBody),
         (status = 422, description = "Body failed validation", body = ValidationBody),
         (status = 500, description = "Created but failed to start", body = ErrorBody)))]
-pub async fn create(State(state): State<AppState>, Body(request): Body<CreateRequest>) -> Result<Json<CreateReply>, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Body(request): Body<CreateRequest>,
+) -> Result<Json<CreateReply>, ApiError> {
     let env = request.environment();
     let (persona, phrase) = state.manager.create(request.name, env).await?;
-    Ok(Json(CreateReply { persona, recovery_phrase: phrase.as_str().to_string() }))
+    Ok(Json(CreateReply {
+        persona,
+        recovery_phrase: phrase.as_str().to_string(),
+    }))
 }

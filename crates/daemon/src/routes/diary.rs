@@ -1,6 +1,5 @@
 //! Her diary over HTTP: migrate (restore her from a diary) and export (download her latest).
 
-
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
@@ -13,8 +12,8 @@ use crate::app::AppState;
 use crate::body::{PersonaId, parse_id};
 use crate::error::{ApiError, ErrorBody, ValidationBody};
 use crate::manager::Environment;
-use organs::OrganRequest;
 use crate::upload;
+use organs::OrganRequest;
 use persona::{OrganSlot, Persona, Phrase};
 
 #[derive(Serialize, ToSchema)]
@@ -65,7 +64,10 @@ pub async fn migrate(
         .unwrap_or_default()
         .to_string();
     let id = parse_id(&stem).ok_or_else(|| {
-        ApiError::BadRequest("The diary file must be named <persona-id>.diary: her id is read from the file name.".into())
+        ApiError::BadRequest(
+            "The diary file must be named <persona-id>.diary: her id is read from the file name."
+                .into(),
+        )
     })?;
     let get = |key: &str| fields.get(key).filter(|v| !v.is_empty()).cloned();
     let ask = |prefix: &str| OrganRequest {
@@ -76,7 +78,10 @@ pub async fn migrate(
     };
     let env = Environment {
         thinking: ask(""),
-        organs: OrganSlot::OPTIONAL.into_iter().map(|slot| (slot, ask(&format!("{}_", slot.as_str())))).collect(),
+        organs: OrganSlot::OPTIONAL
+            .into_iter()
+            .map(|slot| (slot, ask(&format!("{}_", slot.as_str()))))
+            .collect(),
         telegram_token: get("telegram_token"),
         discord_token: get("discord_token"),
     };
@@ -90,19 +95,29 @@ pub async fn migrate(
     params(("persona_id" = String, Path, description = "Her UUID")),
     responses((status = 200, description = "The diary file", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, description = "No persona, or no diary yet", body = ErrorBody)))]
-pub async fn export(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Response, ApiError> {
+pub async fn export(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Response, ApiError> {
     let store = state.manager.store();
     if !store.exists(id) {
         return Err(ApiError::persona_not_found());
     }
     let path = persona::diary::latest(&store.diary_dir(id), id).ok_or_else(|| {
-        ApiError::NotFound("No diary file yet — wait until the persona's first nightly sleep.".into())
+        ApiError::NotFound(
+            "No diary file yet — wait until the persona's first nightly sleep.".into(),
+        )
     })?;
-    let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::Internal(format!("OSError: {e}")))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::Internal(format!("OSError: {e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.diary\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}.diary\""),
+            ),
         ],
         bytes,
     )

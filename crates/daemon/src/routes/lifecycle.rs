@@ -24,9 +24,18 @@ pub struct StatusReply {
     responses((status = 200, body = StatusReply),
         (status = 404, description = "No persona with that id", body = ErrorBody),
         (status = 400, description = "Found but failed to start", body = ErrorBody)))]
-pub async fn start(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<StatusReply>, ApiError> {
+pub async fn start(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<StatusReply>, ApiError> {
     let started = state.manager.start(id).await?;
-    Ok(Json(StatusReply { status: if started { "started" } else { "already running" } }))
+    Ok(Json(StatusReply {
+        status: if started {
+            "started"
+        } else {
+            "already running"
+        },
+    }))
 }
 
 /// Tear down her running agent. Her files and status are untouched.
@@ -34,7 +43,10 @@ pub async fn start(State(state): State<AppState>, PersonaId(id): PersonaId) -> R
     params(("persona_id" = String, Path, description = "Her UUID")),
     responses((status = 200, body = StatusReply),
         (status = 404, description = "Persona is not running.", body = ErrorBody)))]
-pub async fn stop(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<StatusReply>, ApiError> {
+pub async fn stop(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<StatusReply>, ApiError> {
     state.manager.stop(id).await?;
     Ok(Json(StatusReply { status: "stopped" }))
 }
@@ -45,9 +57,14 @@ pub async fn stop(State(state): State<AppState>, PersonaId(id): PersonaId) -> Re
     responses((status = 200, body = StatusReply),
         (status = 404, description = "No persona with that id", body = ErrorBody),
         (status = 400, description = "Failed to start", body = ErrorBody)))]
-pub async fn restart(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<StatusReply>, ApiError> {
+pub async fn restart(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<StatusReply>, ApiError> {
     state.manager.restart(id).await?;
-    Ok(Json(StatusReply { status: "restarted" }))
+    Ok(Json(StatusReply {
+        status: "restarted",
+    }))
 }
 
 /// Send her into her nightly ritual. Answers `null` when done.
@@ -56,7 +73,10 @@ pub async fn restart(State(state): State<AppState>, PersonaId(id): PersonaId) ->
     responses((status = 200, description = "null"),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 400, description = "Sleep failed unexpectedly.", body = ErrorBody)))]
-pub async fn sleep(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<()>, ApiError> {
+pub async fn sleep(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<()>, ApiError> {
     state.manager.sleep(id).await?;
     Ok(Json(()))
 }
@@ -67,7 +87,10 @@ pub async fn sleep(State(state): State<AppState>, PersonaId(id): PersonaId) -> R
     responses((status = 200, description = "null"),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 400, description = "Deletion failed", body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<()>, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<()>, ApiError> {
     state.manager.delete(id).await?;
     Ok(Json(()))
 }
@@ -83,7 +106,12 @@ pub struct OrganBody {
 
 impl From<OrganBody> for OrganRequest {
     fn from(o: OrganBody) -> OrganRequest {
-        OrganRequest { model: Some(o.model), provider: o.provider, url: o.url, api_key: o.api_key }
+        OrganRequest {
+            model: Some(o.model),
+            provider: o.provider,
+            url: o.url,
+            api_key: o.api_key,
+        }
     }
 }
 
@@ -156,7 +184,11 @@ impl From<UpdateRequest> for Changes {
         .into_iter()
         .filter_map(|(slot, flag)| (flag == Some(true)).then_some(slot))
         .collect();
-        Changes { status: r.status, organs, clear }
+        Changes {
+            status: r.status,
+            organs,
+            clear,
+        }
     }
 }
 
@@ -181,5 +213,8 @@ pub async fn update(
     Body(request): Body<UpdateRequest>,
 ) -> Result<Json<UpdateReply>, ApiError> {
     let (status, running) = state.manager.update(id, request.into()).await?;
-    Ok(Json(UpdateReply { status: status.as_str().to_string(), running }))
+    Ok(Json(UpdateReply {
+        status: status.as_str().to_string(),
+        running,
+    }))
 }

@@ -38,7 +38,11 @@ impl From<MindError> for ApiError {
 }
 
 async fn running(state: &AppState, id: Uuid) -> Result<Arc<Agent>, ApiError> {
-    state.manager.agent(id).await.ok_or_else(ApiError::not_active)
+    state
+        .manager
+        .agent(id)
+        .await
+        .ok_or_else(ApiError::not_active)
 }
 
 fn known(state: &AppState, id: Uuid) -> Result<mind::home::Home, ApiError> {
@@ -75,7 +79,11 @@ impl Validated for ReadRequest {
         (status = 400, description = "Empty message", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 422, description = "message missing or not a string", body = ValidationBody)))]
-pub async fn read(State(state): State<AppState>, PersonaId(id): PersonaId, Body(request): Body<ReadRequest>) -> Result<Json<Received>, ApiError> {
+pub async fn read(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+    Body(request): Body<ReadRequest>,
+) -> Result<Json<Received>, ApiError> {
     running(&state, id).await?.read(&request.message).await?;
     Ok(Json(RECEIVED))
 }
@@ -108,7 +116,13 @@ pub async fn hear(
     let mut form = upload::read(upload).await?;
     upload::require(&form, &["audio"], &[])?;
     let audio = form.files.remove("audio").expect("required above");
-    agent.hear(organs::Audio { bytes: audio.bytes, mime: audio.mime, file_name: audio.name }).await?;
+    agent
+        .hear(organs::Audio {
+            bytes: audio.bytes,
+            mime: audio.mime,
+            file_name: audio.name,
+        })
+        .await?;
     Ok(Json(RECEIVED))
 }
 
@@ -143,7 +157,9 @@ pub async fn attach(
     upload::require(&form, &["file"], &[])?;
     let file = form.files.remove("file").expect("required above");
     let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
-    agent.attach(&file.name, &file.mime, &file.bytes, caption).await?;
+    agent
+        .attach(&file.name, &file.mime, &file.bytes, caption)
+        .await?;
     Ok(Json(RECEIVED))
 }
 
@@ -184,7 +200,9 @@ pub async fn feed(
     let history = form.files.remove("history").expect("required above");
     let source = &form.texts["source"];
     agent.feed(&history.bytes, source).await?;
-    Ok(Json(FedReply { persona: PersonaView::of(agent.persona(), Some(agent.status())) }))
+    Ok(Json(FedReply {
+        persona: PersonaView::of(agent.persona(), Some(agent.status())),
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -219,12 +237,20 @@ pub struct PairReply {
         (status = 400, description = "Invalid or expired code, no such channel, or already verified", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 422, description = "code missing", body = ValidationBody)))]
-pub async fn pair(State(state): State<AppState>, PersonaId(id): PersonaId, Body(request): Body<PairRequest>) -> Result<Json<PairReply>, ApiError> {
+pub async fn pair(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+    Body(request): Body<PairRequest>,
+) -> Result<Json<PairReply>, ApiError> {
     let agent = running(&state, id).await?;
     let (persona, channel) = agent.pair(&request.code)?;
     Ok(Json(PairReply {
         persona: PersonaView::of(&persona, Some(agent.status())),
-        channel: ChannelPaired { kind: channel.kind.as_str().into(), name: channel.name, verified_at: channel.verified_at },
+        channel: ChannelPaired {
+            kind: channel.kind.as_str().into(),
+            name: channel.name,
+            verified_at: channel.verified_at,
+        },
     }))
 }
 
@@ -233,7 +259,10 @@ pub async fn pair(State(state): State<AppState>, PersonaId(id): PersonaId, Body(
     params(("persona_id" = String, Path, description = "Her UUID")),
     responses((status = 200, description = "{\"messages\": [...]}", body = Object),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]
-pub async fn conversation(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<Value>, ApiError> {
+pub async fn conversation(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(mind::views::conversation(&known(&state, id)?)))
 }
 
@@ -242,7 +271,10 @@ pub async fn conversation(State(state): State<AppState>, PersonaId(id): PersonaI
     params(("persona_id" = String, Path, description = "Her UUID")),
     responses((status = 200, description = "{\"memory\": {key: markdown}, \"instruction\": [{intention, body, source}]}", body = Object),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]
-pub async fn knowledge(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<Value>, ApiError> {
+pub async fn knowledge(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(mind::views::knowledge(&known(&state, id)?)))
 }
 
@@ -279,12 +311,24 @@ pub async fn calendar(
     params(("persona_id" = String, Path, description = "Her UUID")),
     responses((status = 200, description = "{status, mind: {messages, archive, context}, uptime: {rows}, live?}", body = Object),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]
-pub async fn diagnose(State(state): State<AppState>, PersonaId(id): PersonaId) -> Result<Json<Value>, ApiError> {
+pub async fn diagnose(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<Value>, ApiError> {
     let home = known(&state, id)?;
-    let record = state.manager.store().load(id).map_err(|_| ApiError::persona_not_found())?;
+    let record = state
+        .manager
+        .store()
+        .load(id)
+        .map_err(|_| ApiError::persona_not_found())?;
     let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let agent = state.manager.agent(id).await;
-    let mut view = mind::views::diagnose(&home, record.status.as_str(), now, agent.as_ref().map(|a| a.memory()));
+    let mut view = mind::views::diagnose(
+        &home,
+        record.status.as_str(),
+        now,
+        agent.as_ref().map(|a| a.memory()),
+    );
     if let Some(agent) = agent {
         view["live"] = serde_json::to_value(agent.status()).unwrap_or(Value::Null);
     }
@@ -296,15 +340,25 @@ pub async fn diagnose(State(state): State<AppState>, PersonaId(id): PersonaId) -
     params(("persona_id" = String, Path, description = "Her UUID"), ("filename" = String, Path, description = "A file name in her media folder")),
     responses((status = 200, description = "The file's bytes"),
         (status = 404, description = "File not found.", body = ErrorBody)))]
-pub async fn media(State(state): State<AppState>, Path((raw, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn media(
+    State(state): State<AppState>,
+    Path((raw, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let id = parse_id(&raw).ok_or_else(ApiError::persona_not_found)?;
     let home = known(&state, id)?;
     let not_found = || ApiError::NotFound("File not found.".into());
     if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
         return Err(not_found());
     }
-    let bytes = tokio::fs::read(home.media().join(&file)).await.map_err(|_| not_found())?;
-    let mime = match file.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+    let bytes = tokio::fs::read(home.media().join(&file))
+        .await
+        .map_err(|_| not_found())?;
+    let mime = match file
+        .rsplit('.')
+        .next()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("png") => "image/png",
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("gif") => "image/gif",

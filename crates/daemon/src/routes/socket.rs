@@ -16,7 +16,11 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::body::PersonaId;
 
-pub async fn persona_socket(ws: WebSocketUpgrade, State(state): State<AppState>, PersonaId(id): PersonaId) -> Response {
+pub async fn persona_socket(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Response {
     ws.on_upgrade(move |socket| follow(socket, state, Some(id)))
 }
 
@@ -46,7 +50,11 @@ async fn follow(mut socket: WebSocket, state: AppState, persona: Option<Uuid>) {
                 Err(RecvError::Closed) => return,
             },
         };
-        if socket.send(Message::Text(frame.to_string().into())).await.is_err() {
+        if socket
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
             return;
         }
     }

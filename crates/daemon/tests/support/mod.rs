@@ -36,7 +36,17 @@ impl Fakes {
         ollama.publish("qwen2.5:0.5b");
         Fakes {
             ollama,
-            openai: openai::start(&[OPENAI_KEY], &["gpt-5.4", "gpt-4o", "gpt-4o-mini-tts", "gpt-image-1", "gpt-audio"]).await,
+            openai: openai::start(
+                &[OPENAI_KEY],
+                &[
+                    "gpt-5.4",
+                    "gpt-4o",
+                    "gpt-4o-mini-tts",
+                    "gpt-image-1",
+                    "gpt-audio",
+                ],
+            )
+            .await,
             xai: openai::start_xai(&[XAI_KEY], &["grok-4"]).await,
             anthropic: anthropic::start(&[ANTHROPIC_KEY], &["claude-sonnet-4-6"]).await,
             gemini: gemini::start(&[GEMINI_KEY], &["gemini-2.5-pro"]).await,
@@ -66,7 +76,10 @@ pub fn config(home: &Path, fakes: &Fakes) -> Config {
             xai: fakes.xai.url(),
             gemini: fakes.gemini.url(),
         },
-        platforms: channels::PlatformUrls { telegram: fakes.telegram.url(), discord: fakes.discord.url() },
+        platforms: channels::PlatformUrls {
+            telegram: fakes.telegram.url(),
+            discord: fakes.discord.url(),
+        },
         identity_min_interval: Duration::ZERO,
         upload_limit: 8 * 1024 * 1024,
         allowed_hosts: vec![],
@@ -94,7 +107,13 @@ impl Harness {
                 .await
                 .expect("daemon ran");
         });
-        Harness { url, home, client: reqwest::Client::new(), stop: Some(stop), task: Some(task) }
+        Harness {
+            url,
+            home,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Shuts the daemon down gracefully and waits for it.
@@ -108,17 +127,33 @@ impl Harness {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.client.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
         read(r).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.client.post(format!("{}{path}", self.url)).json(&body).send().await.unwrap();
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         read(r).await
     }
 
     pub async fn post_empty(&self, path: &str) -> (u16, Value) {
-        let r = self.client.post(format!("{}{path}", self.url)).send().await.unwrap();
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
         read(r).await
     }
 
@@ -136,7 +171,12 @@ impl Harness {
 
     /// Creates a local-Mind persona and returns the create response.
     pub async fn create_local(&self, name: &str) -> Value {
-        let (status, body) = self.post("/api/persona/create", serde_json::json!({"name": name, "thinking_model": "llama3.2:1b"})).await;
+        let (status, body) = self
+            .post(
+                "/api/persona/create",
+                serde_json::json!({"name": name, "thinking_model": "llama3.2:1b"}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -151,7 +191,11 @@ impl Harness {
 pub async fn read(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }
 
@@ -164,14 +208,22 @@ pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            out.push((format!("{}/", path.strip_prefix(root).unwrap().display()), Vec::new()));
+            out.push((
+                format!("{}/", path.strip_prefix(root).unwrap().display()),
+                Vec::new(),
+            ));
             walk(root, &path, out);
         } else {
-            out.push((path.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&path).unwrap_or_default()));
+            out.push((
+                path.strip_prefix(root).unwrap().display().to_string(),
+                std::fs::read(&path).unwrap_or_default(),
+            ));
         }
     }
 }

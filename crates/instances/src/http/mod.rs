@@ -68,7 +68,12 @@ impl ApiError {
     }
 
     fn not_found(what: &str) -> ApiError {
-        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: format!("{what} not found"), details: json!({}) }
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: format!("{what} not found"),
+            details: json!({}),
+        }
     }
 }
 
@@ -139,7 +144,9 @@ fn dialect() -> OpenApiRouter<Ctx> {
 
 /// What is served at the root: the spec dialect and `/health`.
 fn root() -> OpenApiRouter<Ctx> {
-    OpenApiRouter::with_openapi(IdentityDoc::openapi()).merge(dialect()).routes(routes!(health))
+    OpenApiRouter::with_openapi(IdentityDoc::openapi())
+        .merge(dialect())
+        .routes(routes!(health))
 }
 
 /// The description of every route `router` serves at the root; `/v1` is named in the tag.
@@ -149,12 +156,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every route: the spec dialect at the root, the SDK dialect under `/v1`, and `/health`.
 pub fn router(service: Arc<Service>) -> Router {
-    let sdk = dialect().split_for_parts().0.with_state(Ctx { service: service.clone(), dialect: Dialect::Sdk });
+    let sdk = dialect().split_for_parts().0.with_state(Ctx {
+        service: service.clone(),
+        dialect: Dialect::Sdk,
+    });
     root()
         .split_for_parts()
         .0
-        .with_state(Ctx { service, dialect: Dialect::Spec })
-        .nest("/v1", sdk.layer(axum::middleware::map_response(close_connection)))
+        .with_state(Ctx {
+            service,
+            dialect: Dialect::Spec,
+        })
+        .nest(
+            "/v1",
+            sdk.layer(axum::middleware::map_response(close_connection)),
+        )
         .fallback(async || ApiError::not_found("route").into_response())
 }
 
@@ -168,7 +184,10 @@ async fn health() -> axum::Json<Value> {
 /// The official SDK's synchronous client runs every call in a fresh event loop, so a kept-alive
 /// connection from the previous call is unusable; closing after each response keeps it working.
 async fn close_connection(mut resp: Response) -> Response {
-    resp.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
     resp
 }
 
@@ -180,11 +199,16 @@ async fn close_connection(mut resp: Response) -> Response {
         (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
     let obj = parse::body(&body)?;
-    let name = parse::string(&obj, "name", "name")?.ok_or_else(|| ApiError::invalid("name", "is required"))?;
+    let name = parse::string(&obj, "name", "name")?
+        .ok_or_else(|| ApiError::invalid("name", "is required"))?;
     let description = parse::string(&obj, "description", "description")?.unwrap_or("");
     let initial = parse::initial_config(&obj)?;
     let view = ctx.service.create(name, description, initial).await?;
-    Ok((StatusCode::CREATED, axum::Json(ctx.dialect.one(render::instance(&view)))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(ctx.dialect.one(render::instance(&view))),
+    )
+        .into_response())
 }
 
 /// Every instance, one page at a time.
@@ -208,7 +232,12 @@ async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
         Some("asc") => false,
         Some(_) => return Err(ApiError::invalid("order", "must be asc or desc")),
     };
-    let page = ctx.service.list(ListQuery { limit, offset, sort, descending });
+    let page = ctx.service.list(ListQuery {
+        limit,
+        offset,
+        sort,
+        descending,
+    });
     let items = page.items.iter().map(render::instance).collect();
     Ok(axum::Json(render::page(ctx.dialect, &page, items, &[])).into_response())
 }
@@ -236,7 +265,10 @@ async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> 
     let obj = parse::body(&body)?;
     let name = parse::string(&obj, "name", "name")?;
     let description = parse::string(&obj, "description", "description")?;
-    ok(&ctx, render::instance(&ctx.service.update(&id, name, description).await?))
+    ok(
+        &ctx,
+        render::instance(&ctx.service.update(&id, name, description).await?),
+    )
 }
 
 /// Delete an instance with its history and drift log. Cannot be undone.
@@ -276,23 +308,39 @@ async fn process(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) ->
         (status = 404, description = "No instance with that id", body = IdentityError),
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
         (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
-async fn process_batch(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q, body: Bytes) -> Reply {
+async fn process_batch(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Reply {
     let obj = parse::body(&body)?;
     let inputs = parse::observations(&obj)?;
     let intermediate = match parse::query_bool(&q, "include_intermediate")? {
         Some(b) => b,
-        None => parse::boolean(&obj, "include_intermediate", "include_intermediate")?.unwrap_or(false),
+        None => {
+            parse::boolean(&obj, "include_intermediate", "include_intermediate")?.unwrap_or(false)
+        }
     };
     let outcomes = ctx.service.observe_batch(&id, inputs).await?;
     let count = outcomes.len();
     let shown: Vec<Value> = if intermediate {
-        outcomes.iter().map(|o| render::outcome(ctx.dialect, o)).collect()
+        outcomes
+            .iter()
+            .map(|o| render::outcome(ctx.dialect, o))
+            .collect()
     } else {
-        outcomes.last().map(|o| render::outcome(ctx.dialect, o)).into_iter().collect()
+        outcomes
+            .last()
+            .map(|o| render::outcome(ctx.dialect, o))
+            .into_iter()
+            .collect()
     };
     let body = match ctx.dialect {
         Dialect::Sdk => Value::Array(shown),
-        Dialect::Spec if intermediate => json!({ "data": { "states": shown, "processed_count": count } }),
+        Dialect::Spec if intermediate => {
+            json!({ "data": { "states": shown, "processed_count": count } })
+        }
         Dialect::Spec => {
             let mut last = shown.into_iter().next().unwrap_or(Value::Null);
             if let Value::Object(m) = &mut last {
@@ -362,18 +410,33 @@ async fn reset(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> R
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
         (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
 async fn history(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> Reply {
-    let default = if ctx.dialect == Dialect::Spec { 100 } else { 50 };
+    let default = if ctx.dialect == Dialect::Spec {
+        100
+    } else {
+        50
+    };
     let limit = parse::query_int(&q, "limit", default, 1, 1000)?;
     let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
     let page = ctx.service.history(&id, limit, offset).await?;
     let items = page.items.iter().map(render::history_item).collect();
-    Ok(axum::Json(render::page(ctx.dialect, &page, items, &[("instance_id", json!(id))])).into_response())
+    Ok(axum::Json(render::page(
+        ctx.dialect,
+        &page,
+        items,
+        &[("instance_id", json!(id))],
+    ))
+    .into_response())
 }
 
 fn drift_level(text: &str) -> Option<DriftLevel> {
-    [DriftLevel::D0, DriftLevel::D1, DriftLevel::D2, DriftLevel::D3]
-        .into_iter()
-        .find(|l| l.code().eq_ignore_ascii_case(text) || l.name().eq_ignore_ascii_case(text))
+    [
+        DriftLevel::D0,
+        DriftLevel::D1,
+        DriftLevel::D2,
+        DriftLevel::D3,
+    ]
+    .into_iter()
+    .find(|l| l.code().eq_ignore_ascii_case(text) || l.name().eq_ignore_ascii_case(text))
 }
 
 /// Drift events of level D1 and above, newest first.
@@ -391,11 +454,23 @@ async fn drift(State(ctx): State<Ctx>, Path(id): Path<String>, Query(q): Q) -> R
     let offset = parse::query_int(&q, "offset", 0, 0, usize::MAX)?;
     let level = match q.get("type").or_else(|| q.get("level")) {
         None => None,
-        Some(t) => Some(drift_level(t).ok_or_else(|| ApiError::invalid("type", "must be a drift level such as D1 or D1_context"))?),
+        Some(t) => Some(drift_level(t).ok_or_else(|| {
+            ApiError::invalid("type", "must be a drift level such as D1 or D1_context")
+        })?),
     };
     let page = ctx.service.drift(&id, limit, offset, level).await?;
-    let items = page.items.iter().map(|r| render::drift_event(ctx.dialect, r)).collect();
-    Ok(axum::Json(render::page(ctx.dialect, &page, items, &[("instance_id", json!(id))])).into_response())
+    let items = page
+        .items
+        .iter()
+        .map(|r| render::drift_event(ctx.dialect, r))
+        .collect();
+    Ok(axum::Json(render::page(
+        ctx.dialect,
+        &page,
+        items,
+        &[("instance_id", json!(id))],
+    ))
+    .into_response())
 }
 
 /// The twelve preset personas. `/v1` answers `{"personas": [...], "total"}`.
@@ -405,7 +480,9 @@ async fn personas(State(ctx): State<Ctx>) -> Reply {
     let items: Vec<Value> = PERSONAS.iter().map(|p| render::persona(p, false)).collect();
     let total = items.len();
     let body = match ctx.dialect {
-        Dialect::Spec => json!({ "data": items, "pagination": { "limit": total, "offset": 0, "total": total, "has_more": false } }),
+        Dialect::Spec => {
+            json!({ "data": items, "pagination": { "limit": total, "offset": 0, "total": total, "has_more": false } })
+        }
         Dialect::Sdk => json!({ "personas": items, "total": total }),
     };
     Ok(axum::Json(body).into_response())
@@ -445,7 +522,10 @@ async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
         })
         .collect();
     let n = items.len();
-    ok(&ctx, json!({ "version": version, "question_count": n, "total": n, "questions": items }))
+    ok(
+        &ctx,
+        json!({ "version": version, "question_count": n, "total": n, "questions": items }),
+    )
 }
 
 /// Score a completed test and set an instance's personality to the result, creating the
@@ -461,12 +541,24 @@ async fn test_submit(State(ctx): State<Ctx>, body: Bytes) -> Reply {
     let instance_id = parse::string(&obj, "instance_id", "instance_id")?;
     let create = parse::boolean(&obj, "create_instance", "create_instance")?.unwrap_or(false);
     let subject = match (instance_id, create) {
-        (Some(_), true) => return Err(ApiError::invalid("instance_id", "cannot be combined with create_instance")),
+        (Some(_), true) => {
+            return Err(ApiError::invalid(
+                "instance_id",
+                "cannot be combined with create_instance",
+            ));
+        }
         (Some(id), false) => TestSubject::Existing(id.to_string()),
         (None, true) => TestSubject::Create {
-            name: parse::string(&obj, "instance_name", "instance_name")?.unwrap_or("Personality test").to_string(),
+            name: parse::string(&obj, "instance_name", "instance_name")?
+                .unwrap_or("Personality test")
+                .to_string(),
         },
-        (None, false) => return Err(ApiError::invalid("instance_id", "is required unless create_instance is true")),
+        (None, false) => {
+            return Err(ApiError::invalid(
+                "instance_id",
+                "is required unless create_instance is true",
+            ));
+        }
     };
     let version = parse::string(&obj, "version", "version")?.unwrap_or("v1");
     let answers = parse::answers(&obj)?;

@@ -36,7 +36,10 @@ pub fn string<'a>(obj: &'a Object, key: &str, field: &str) -> Result<Option<&'a 
 pub fn number(obj: &Object, key: &str, field: &str) -> Result<Option<f64>, ApiError> {
     match present(obj, key) {
         None => Ok(None),
-        Some(v) => v.as_f64().map(Some).ok_or_else(|| ApiError::invalid(field, "must be a number")),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(field, "must be a number")),
     }
 }
 
@@ -64,13 +67,19 @@ pub fn initial_config(obj: &Object) -> Result<Option<InitialConfig>, ApiError> {
     if let Some(ms) = object(cfg, "mode_strengths", "initial_config.mode_strengths")? {
         for (key, value) in ms {
             let field = format!("initial_config.mode_strengths.{key}");
-            let mode = Mode::parse(key).ok_or_else(|| ApiError::invalid(&field, "is not one of the seven modes"))?;
-            let v = value.as_f64().ok_or_else(|| ApiError::invalid(&field, "must be a number"))?;
+            let mode = Mode::parse(key)
+                .ok_or_else(|| ApiError::invalid(&field, "is not one of the seven modes"))?;
+            let v = value
+                .as_f64()
+                .ok_or_else(|| ApiError::invalid(&field, "must be a number"))?;
             modes.set(mode, v);
         }
     }
-    let energy = number(cfg, "energy_level", "initial_config.energy_level")?.unwrap_or(identity::engine::DEFAULT_ENERGY);
-    InitialConfig::new(modes, energy).map(Some).map_err(|e| ApiError::invalid(e.field(), e.to_string()))
+    let energy = number(cfg, "energy_level", "initial_config.energy_level")?
+        .unwrap_or(identity::engine::DEFAULT_ENERGY);
+    InitialConfig::new(modes, energy)
+        .map(Some)
+        .map_err(|e| ApiError::invalid(e.field(), e.to_string()))
 }
 
 /// One observation; `prefix` names its place in a batch (`observations[3].`).
@@ -79,7 +88,10 @@ pub fn observation(obj: &Object, prefix: &str) -> Result<ObservationInput, ApiEr
     let mode_name = string(obj, "mode_target", &f("mode_target"))?
         .ok_or_else(|| ApiError::invalid(f("mode_target"), "is required"))?;
     let mode = Mode::parse(mode_name).ok_or_else(|| {
-        ApiError::invalid(f("mode_target"), format!("{mode_name:?} is not one of the seven modes"))
+        ApiError::invalid(
+            f("mode_target"),
+            format!("{mode_name:?} is not one of the seven modes"),
+        )
     })?;
     let signal = number(obj, "signal_strength", &f("signal_strength"))?
         .ok_or_else(|| ApiError::invalid(f("signal_strength"), "is required"))?;
@@ -91,13 +103,18 @@ pub fn observation(obj: &Object, prefix: &str) -> Result<ObservationInput, ApiEr
         Some(v @ Value::Object(_)) => v.clone(),
         Some(_) => return Err(ApiError::invalid(f("context"), "must be an object")),
     };
-    let timestamp = match string(obj, "timestamp", &f("timestamp"))? {
-        None => None,
-        Some(t) => Some(
-            clock::parse(t).ok_or_else(|| ApiError::invalid(f("timestamp"), "must be an ISO-8601 date-time"))?,
-        ),
-    };
-    Ok(ObservationInput { observation, context, timestamp })
+    let timestamp =
+        match string(obj, "timestamp", &f("timestamp"))? {
+            None => None,
+            Some(t) => Some(clock::parse(t).ok_or_else(|| {
+                ApiError::invalid(f("timestamp"), "must be an ISO-8601 date-time")
+            })?),
+        };
+    Ok(ObservationInput {
+        observation,
+        context,
+        timestamp,
+    })
 }
 
 pub fn observations(obj: &Object) -> Result<Vec<ObservationInput>, ApiError> {
@@ -110,18 +127,30 @@ pub fn observations(obj: &Object) -> Result<Vec<ObservationInput>, ApiError> {
         .enumerate()
         .map(|(i, v)| match v {
             Value::Object(o) => observation(o, &format!("observations[{i}].")),
-            _ => Err(ApiError::invalid(format!("observations[{i}]"), "must be an object")),
+            _ => Err(ApiError::invalid(
+                format!("observations[{i}]"),
+                "must be an object",
+            )),
         })
         .collect()
 }
 
 /// An integer query parameter in `[min, max]`, or the default when absent.
-pub fn query_int(q: &HashMap<String, String>, key: &str, default: usize, min: usize, max: usize) -> Result<usize, ApiError> {
+pub fn query_int(
+    q: &HashMap<String, String>,
+    key: &str,
+    default: usize,
+    min: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
     match q.get(key) {
         None => Ok(default),
         Some(text) => match text.trim().parse::<usize>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(key, format!("must be an integer from {min} to {max}"))),
+            _ => Err(ApiError::invalid(
+                key,
+                format!("must be an integer from {min} to {max}"),
+            )),
         },
     }
 }
@@ -147,21 +176,37 @@ pub fn answers(obj: &Object) -> Result<Vec<(u32, u8)>, ApiError> {
         .enumerate()
         .map(|(i, v)| {
             let field = format!("responses[{i}]");
-            let o = v.as_object().ok_or_else(|| ApiError::invalid(&field, "must be an object"))?;
+            let o = v
+                .as_object()
+                .ok_or_else(|| ApiError::invalid(&field, "must be an object"))?;
             let id = match present(o, "question_id") {
                 Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
                 Some(Value::String(s)) => s.strip_prefix('q').unwrap_or(s).parse().ok(),
                 _ => None,
             }
-            .ok_or_else(|| ApiError::invalid(format!("{field}.question_id"), "must be a question id such as \"q1\" or 1"))?;
-            let choice = if let Some(opt) = string(o, "selected_option_id", &format!("{field}.selected_option_id"))? {
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("{field}.question_id"),
+                    "must be a question id such as \"q1\" or 1",
+                )
+            })?;
+            let choice = if let Some(opt) = string(
+                o,
+                "selected_option_id",
+                &format!("{field}.selected_option_id"),
+            )? {
                 let letter = opt.rsplit('_').next().unwrap_or(opt);
                 match letter {
                     "a" => 0,
                     "b" => 1,
                     "c" => 2,
                     "d" => 3,
-                    _ => return Err(ApiError::invalid(format!("{field}.selected_option_id"), "must name option a, b, c or d")),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            format!("{field}.selected_option_id"),
+                            "must name option a, b, c or d",
+                        ));
+                    }
                 }
             } else {
                 match number(o, "score", &format!("{field}.score"))? {

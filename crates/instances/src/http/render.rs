@@ -10,11 +10,20 @@ use identity::{Contract, Drift, Mode, Modes};
 use serde_json::{Map, Value, json};
 
 pub fn modes(m: &Modes) -> Value {
-    Value::Object(m.iter().map(|(mode, v)| (mode.as_str().to_string(), json!(v))).collect())
+    Value::Object(
+        m.iter()
+            .map(|(mode, v)| (mode.as_str().to_string(), json!(v)))
+            .collect(),
+    )
 }
 
 fn names<I: IntoIterator<Item = &'static str>>(items: I) -> Value {
-    Value::Array(items.into_iter().map(|s| Value::String(s.to_string())).collect())
+    Value::Array(
+        items
+            .into_iter()
+            .map(|s| Value::String(s.to_string()))
+            .collect(),
+    )
 }
 
 fn mode_names(items: impl IntoIterator<Item = Mode>) -> Value {
@@ -38,7 +47,10 @@ pub fn instance(v: &InstanceView) -> Value {
 pub fn snapshot(s: &SnapshotView) -> Value {
     let st = &s.state;
     let personas = best_matches(&st.modes, 2);
-    let composites: Vec<String> = st.active_composites().map(|(a, b)| format!("{a}+{b}")).collect();
+    let composites: Vec<String> = st
+        .active_composites()
+        .map(|(a, b)| format!("{a}+{b}"))
+        .collect();
     json!({
         "schema_version": "1.0",
         "instance_id": s.instance_id,
@@ -112,9 +124,18 @@ pub fn contract(instance_id: &str, c: &Contract) -> Value {
     };
     put("option_set_max", locks.option_set_max.map(|x| json!(x)));
     put("novelty_rate", locks.novelty_rate.map(|x| json!(x)));
-    put("exec_strictness_min", locks.exec_strictness_min.map(|x| json!(x)));
-    put("goal_resistance_min", locks.goal_resistance_min.map(|x| json!(x)));
-    put("pivot_threshold_min", locks.pivot_threshold_min.map(|x| json!(x)));
+    put(
+        "exec_strictness_min",
+        locks.exec_strictness_min.map(|x| json!(x)),
+    );
+    put(
+        "goal_resistance_min",
+        locks.goal_resistance_min.map(|x| json!(x)),
+    );
+    put(
+        "pivot_threshold_min",
+        locks.pivot_threshold_min.map(|x| json!(x)),
+    );
     json!({
         "schema_version": "1.0",
         "instance_id": instance_id,
@@ -188,7 +209,10 @@ pub fn persona(p: &Persona, detail: bool) -> Value {
     if detail {
         let m = v.as_object_mut().expect("persona renders as an object");
         m.insert("long_description".into(), json!(p.long_description));
-        m.insert("preferred_actions".into(), names(p.preferred_actions.iter().map(|a| a.as_str())));
+        m.insert(
+            "preferred_actions".into(),
+            names(p.preferred_actions.iter().map(|a| a.as_str())),
+        );
         m.insert("stress_recovery".into(), json!(p.stress_recovery));
     }
     v
@@ -204,7 +228,12 @@ pub fn matches(profile: &Modes) -> Value {
 }
 
 /// A page in the dialect's list shape; `extra` adds top-level keys (e.g. `instance_id`).
-pub fn page<T>(dialect: Dialect, page: &Page<T>, items: Vec<Value>, extra: &[(&str, Value)]) -> Value {
+pub fn page<T>(
+    dialect: Dialect,
+    page: &Page<T>,
+    items: Vec<Value>,
+    extra: &[(&str, Value)],
+) -> Value {
     let mut m = Map::new();
     match dialect {
         Dialect::Spec => {

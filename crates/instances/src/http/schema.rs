@@ -3,7 +3,10 @@
 //! one renderer; these types only describe that contract to utoipa, so nothing constructs
 //! them. Names carry an `Identity` prefix because the daemon merges this document into its
 //! own, and a merge keeps the first schema of a name.
-#![expect(dead_code, reason = "read by the ToSchema derives only; the handlers speak serde_json::Value")]
+#![expect(
+    dead_code,
+    reason = "read by the ToSchema derives only; the handlers speak serde_json::Value"
+)]
 
 use serde_json::Value;
 use utoipa::ToSchema;

@@ -27,7 +27,10 @@ impl ManualClock {
         Settings {
             min_interval,
             clock: Arc::new(move || {
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros.load(Ordering::SeqCst)) * 1000).unwrap()
+                OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(micros.load(Ordering::SeqCst)) * 1000,
+                )
+                .unwrap()
             }),
         }
     }
@@ -54,7 +57,12 @@ pub async fn serve(dir: &Path, settings: Settings) -> Server {
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    Server { base, client: reqwest::Client::new(), service, task }
+    Server {
+        base,
+        client: reqwest::Client::new(),
+        service,
+        task,
+    }
 }
 
 impl Server {
@@ -67,7 +75,14 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

@@ -9,8 +9,8 @@ use mind::{Agent, LifeEvent, ManualClock, Outgoing, Surroundings};
 use persona::{Organ, Persona, Phrase, Provider, Store};
 use serde_json::Value;
 use testkit::{Responder, ScriptedReply};
-use time::macros::datetime;
 use time::OffsetDateTime;
+use time::macros::datetime;
 
 pub const START: OffsetDateTime = datetime!(2026-05-18 08:00 UTC);
 /// Bounds every wait for something the agent must do; reaching it is a failure, never a pass.
@@ -27,14 +27,27 @@ pub struct World {
 }
 
 pub fn mind_at(provider: Option<Provider>, url: &str, name: &str) -> Organ {
-    Organ { name: name.into(), provider, api_key: provider.map(|_| "sk-test".to_string()), url: url.into() }
+    Organ {
+        name: name.into(),
+        provider,
+        api_key: provider.map(|_| "sk-test".to_string()),
+        url: url.into(),
+    }
 }
 
 impl World {
     pub fn new(thinking: Organ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &persona::secrets::Keyring::none()).unwrap();
-        let persona = Persona { idle_timeout: 86_400, ..Persona::new(uuid::Uuid::new_v4(), "Iris".into(), thinking, "2026-05-01".into()) };
+        let persona = Persona {
+            idle_timeout: 86_400,
+            ..Persona::new(
+                uuid::Uuid::new_v4(),
+                "Iris".into(),
+                thinking,
+                "2026-05-01".into(),
+            )
+        };
         let staging = store.staging().unwrap();
         let home = staging.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -42,9 +55,19 @@ impl World {
         store.write_record(&persona, &home).unwrap();
         store.install(persona.id, staging.path()).unwrap();
         store.set_phrase(persona.id, &Phrase::generate()).unwrap();
-        let settings = instances::Settings { min_interval: Duration::ZERO, ..Default::default() };
+        let settings = instances::Settings {
+            min_interval: Duration::ZERO,
+            ..Default::default()
+        };
         let identity = instances::Service::open(&dir.path().join("identity"), settings).unwrap();
-        World { dir, store, clock: ManualClock::at(START), identity, persona, platforms: Default::default() }
+        World {
+            dir,
+            store,
+            clock: ManualClock::at(START),
+            identity,
+            persona,
+            platforms: Default::default(),
+        }
     }
 
     pub fn home(&self) -> std::path::PathBuf {
@@ -52,8 +75,15 @@ impl World {
     }
 
     pub async fn start(&self) -> Agent {
-        let around = Surroundings { http: organs::http_client(), identity: self.identity.clone(), clock: Arc::new(self.clock.clone()), platforms: self.platforms.clone() };
-        Agent::start(self.persona.clone(), self.store.clone(), around).await.unwrap()
+        let around = Surroundings {
+            http: organs::http_client(),
+            identity: self.identity.clone(),
+            clock: Arc::new(self.clock.clone()),
+            platforms: self.platforms.clone(),
+        };
+        Agent::start(self.persona.clone(), self.store.clone(), around)
+            .await
+            .unwrap()
     }
 }
 
@@ -79,7 +109,11 @@ pub fn texts(body: &Value) -> Vec<String> {
             ms.iter()
                 .map(|m| match m.get("content") {
                     Some(Value::String(s)) => s.clone(),
-                    Some(Value::Array(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" "),
+                    Some(Value::Array(parts)) => parts
+                        .iter()
+                        .filter_map(|p| p.get("text").and_then(Value::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     _ => String::new(),
                 })
                 .collect()
@@ -114,23 +148,35 @@ pub fn stage(body: &Value) -> Stage {
 /// The newest turn of her memory (the one just before the stage's question).
 pub fn latest(body: &Value) -> String {
     let all = texts(body);
-    if all.len() >= 2 { all[all.len() - 2].clone() } else { String::new() }
+    if all.len() >= 2 {
+        all[all.len() - 2].clone()
+    } else {
+        String::new()
+    }
 }
 
 pub fn json(v: Value) -> ScriptedReply {
     ScriptedReply::Json(v)
 }
 
-pub fn script(f: impl Fn(Stage, &str, &Value) -> ScriptedReply + Send + Sync + 'static) -> Responder {
+pub fn script(
+    f: impl Fn(Stage, &str, &Value) -> ScriptedReply + Send + Sync + 'static,
+) -> Responder {
     testkit::responder(move |body| f(stage(body), &latest(body), body))
 }
 
 pub async fn next_line(rx: &mut tokio::sync::broadcast::Receiver<Outgoing>) -> Outgoing {
-    tokio::time::timeout(PATIENCE, rx.recv()).await.expect("she never spoke").expect("channel closed")
+    tokio::time::timeout(PATIENCE, rx.recv())
+        .await
+        .expect("she never spoke")
+        .expect("channel closed")
 }
 
 pub async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<LifeEvent>) -> LifeEvent {
-    tokio::time::timeout(PATIENCE, rx.recv()).await.expect("nothing happened").expect("channel closed")
+    tokio::time::timeout(PATIENCE, rx.recv())
+        .await
+        .expect("nothing happened")
+        .expect("channel closed")
 }
 
 /// Waits until she has come to rest `beats` times since she started.
@@ -145,5 +191,9 @@ pub async fn rested(agent: &Agent, beats: u64) {
 }
 
 pub fn lines(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
