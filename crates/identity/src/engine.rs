@@ -95,6 +95,10 @@ impl State {
         for v in modes.0.iter_mut() {
             *v = v.clamp(-1.0, 1.0);
         }
+        modes.set(
+            Mode::StressResponse,
+            initial_stress(modes.get(Mode::StressResponse)),
+        );
         let energy = initial.energy_level().clamp(0.0, 1.0);
         let memory = Memory::new(energy);
         let stress = stress_level(modes.get(Mode::StressResponse), &memory);
@@ -174,6 +178,20 @@ impl State {
         next.stability = 1.0;
         next
     }
+}
+
+/// The published examples configure every mode at "neutral" 0.50; at or below that mark an
+/// initial `stress_response` is a calm disposition, not stress she already carries.
+pub const INITIAL_STRESS_NEUTRAL: f64 = 0.50;
+
+/// The stress she carries at cycle 0 for an initial `stress_response` strength. The docs'
+/// own seed example (all modes 0.50) must read LOW, yet a config must still be able to start
+/// her stressed, so only the part above neutral counts, stretched back onto [0, 1]: 0.50 and
+/// below give 0 (LOW), 0.65 gives 0.30 (MED), 0.75 gives 0.50 (HIGH), 0.94 gives 0.88 (OVER).
+/// The sign is kept because the level reads |v|.
+pub fn initial_stress(strength: f64) -> f64 {
+    let above = (strength.abs() - INITIAL_STRESS_NEUTRAL).max(0.0);
+    (above / (1.0 - INITIAL_STRESS_NEUTRAL)).min(1.0) * strength.signum()
 }
 
 /// Stress level from the stress mode, with the thresholds lowered for experienced agents.

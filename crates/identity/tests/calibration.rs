@@ -280,3 +280,23 @@ fn resilience_after_an_episode_follows_the_half_life_blend() {
     assert_eq!(s.self_model.stress_resilience, expected);
     assert_eq!(s.memory.recovery_count, 1);
 }
+
+/// The seed page's example (all modes 0.50, energy 0.50) is LOW at cycle 0, and an initial
+/// stress above neutral still starts her stressed, so a config can describe a stressed agent.
+#[test]
+fn initial_stress_above_neutral_maps_onto_the_levels() {
+    let start = |stress: f64| {
+        let mut m = [0.5; 7];
+        m[6] = stress;
+        State::new(&InitialConfig::new(Modes(m), 0.5).unwrap())
+    };
+    let seed = start(0.5);
+    assert_eq!((seed.cycle, seed.stress), (0, StressLevel::Low));
+    assert_eq!(seed.system, SystemState::Baseline);
+    let forbidden = identity::contract::contract(&seed).forbidden_actions;
+    assert!(forbidden.intersect(RISKY).is_empty(), "{forbidden:?}");
+    use StressLevel::*;
+    for (strength, level) in [(0.0, Low), (0.3, Low), (0.65, Med), (0.75, High), (0.94, Over), (-0.8, High)] {
+        assert_eq!(start(strength).stress, level, "initial stress_response {strength}");
+    }
+}

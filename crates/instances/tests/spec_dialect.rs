@@ -74,6 +74,37 @@ async fn instance_crud_round_trip() {
     assert!(body["message"].as_str().unwrap().contains(&id));
 }
 
+/// The seed page's own Create example (every mode 0.50, energy 0.50) must read as its Get
+/// example does: LOW at cycle 0, so a persona created from the docs starts with every action.
+#[tokio::test]
+async fn the_seed_page_example_starts_low() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), ManualClock::new().settings(Duration::ZERO)).await;
+    let (status, body) = s
+        .post(
+            "/instances",
+            json!({"name": "Aria", "description": "Helpful research assistant",
+                   "initial_config": {"mode_strengths": {
+                       "perception": 0.50, "exploration": 0.50, "order": 0.50, "assertion": 0.50,
+                       "connection": 0.50, "identity": 0.50, "stress_response": 0.50},
+                     "energy_level": 0.50}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let (status, body) = s.get(&format!("/instances/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["cycle_count"], 0);
+    assert_eq!(body["data"]["energy_level"], 0.5);
+    assert_eq!(body["data"]["stress_state"], "LOW", "{body}");
+    let (status, body) = s.get(&format!("/instances/{id}/contract")).await;
+    assert_eq!(status, 200);
+    let forbidden = body["data"]["forbidden_actions"].as_array().unwrap().clone();
+    for risky in ["execute", "challenge", "explore", "pivot"] {
+        assert!(!forbidden.contains(&json!(risky)), "{risky} forbidden: {body}");
+    }
+}
+
 #[tokio::test]
 async fn validation_errors_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
