@@ -156,6 +156,7 @@ impl Daemon {
                     .routes(routes!(diary::migrate))
                     .routes(routes!(live::hear))
                     .routes(routes!(live::attach))
+                    .routes(routes!(live::see))
                     .routes(routes!(live::feed))
                     .layer(DefaultBodyLimit::max(self.state.config.upload_limit)),
             )

@@ -47,6 +47,59 @@ impl Field {
 /// A request body with a declared field list, checked before it is deserialised.
 pub trait Validated: DeserializeOwned {
     const FIELDS: &'static [Field];
+    /// Older names the original's clients still send, each with the field it now means
+    /// (`(old, new)`). Renamed before checking, so errors name the field as declared.
+    const ALIASES: &'static [(&'static str, &'static str)] = &[];
+    /// Whether a top-level key that is neither a field nor an alias is a 422 (FastAPI's
+    /// `extra_forbidden`) rather than ignored: for bodies where a dropped key would let a person
+    /// believe she saved something.
+    const CLOSED: bool = false;
+}
+
+/// Renames every alias present in `object` to its field. An alias sent together with the field
+/// it stands for is an error: which of the two she meant cannot be known.
+fn rename_aliases(
+    aliases: &[(&str, &str)],
+    object: &mut Map<String, Value>,
+    loc: &[&str],
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (old, new) in aliases {
+        let Some(value) = object.remove(*old) else {
+            continue;
+        };
+        if object.contains_key(*new) {
+            let mut at = loc.to_vec();
+            at.push(old);
+            errors.push(FieldError::new(
+                "value_error",
+                &at,
+                &format!("Value error, {old} is the older name of {new}; send only one of them"),
+                value,
+            ));
+        } else {
+            object.insert((*new).to_string(), value);
+        }
+    }
+    errors
+}
+
+/// FastAPI's `extra_forbidden` for every key outside `fields`.
+fn extra_keys(fields: &[Field], object: &Map<String, Value>, loc: &[&str]) -> Vec<FieldError> {
+    object
+        .iter()
+        .filter(|(key, _)| !fields.iter().any(|f| f.name == key.as_str()))
+        .map(|(key, value)| {
+            let mut at = loc.to_vec();
+            at.push(key);
+            FieldError::new(
+                "extra_forbidden",
+                &at,
+                "Extra inputs are not permitted",
+                value.clone(),
+            )
+        })
+        .collect()
 }
 
 const ORGAN_FIELDS: &[Field] = &[
@@ -166,7 +219,11 @@ pub fn parse<T: Validated>(bytes: &[u8]) -> Result<T, ApiError> {
             value,
         )]));
     };
-    let errors = check(T::FIELDS, object, &["body"]);
+    let mut errors = rename_aliases(T::ALIASES, object, &["body"]);
+    if T::CLOSED {
+        errors.extend(extra_keys(T::FIELDS, object, &["body"]));
+    }
+    errors.extend(check(T::FIELDS, object, &["body"]));
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -260,6 +317,35 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].kind, "string_type");
         assert_eq!(e[1].kind, "bool_parsing");
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Closed {
+        #[allow(dead_code)]
+        eye: Option<String>,
+    }
+    impl Validated for Closed {
+        const FIELDS: &'static [Field] = &[Field::optional("eye", Kind::Str)];
+        const ALIASES: &'static [(&'static str, &'static str)] = &[("vision", "eye")];
+        const CLOSED: bool = true;
+    }
+
+    #[test]
+    fn closed_bodies_name_every_unknown_key_and_accept_aliases() {
+        assert!(parse::<Closed>(br#"{"vision": "v"}"#).is_ok());
+        let e = match parse::<Closed>(br#"{"eye": "e", "nose": 1}"#) {
+            Err(ApiError::Validation(e)) => e,
+            _ => panic!("expected a validation error"),
+        };
+        assert_eq!(e[0].kind, "extra_forbidden");
+        assert_eq!(e[0].loc, vec![json!("body"), json!("nose")]);
+        assert_eq!(e[0].msg, "Extra inputs are not permitted");
+        assert_eq!(e[0].input, json!(1));
+        let both = match parse::<Closed>(br#"{"eye": "e", "vision": "v"}"#) {
+            Err(ApiError::Validation(e)) => e,
+            _ => panic!("expected a validation error"),
+        };
+        assert_eq!(both[0].loc, vec![json!("body"), json!("vision")]);
     }
 
     #[test]

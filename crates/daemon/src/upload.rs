@@ -74,3 +74,13 @@ pub fn require(fields: &Fields, files: &[&str], texts: &[&str]) -> Result<(), Ap
         Err(ApiError::Validation(absent))
     }
 }
+
+/// Renames the older text field names the original's forms send (`(old, new)`); a field already
+/// sent under its new name wins, since that client knows the new name.
+pub fn alias(fields: &mut Fields, aliases: &[(&str, &str)]) {
+    for (old, new) in aliases {
+        if let Some(value) = fields.texts.remove(*old) {
+            fields.texts.entry((*new).to_string()).or_insert(value);
+        }
+    }
+}

@@ -83,6 +83,17 @@ impl Validated for CreateRequest {
         Field::optional("telegram_token", Kind::Str),
         Field::optional("discord_token", Kind::Str),
     ];
+    /// The original's create form names the eye `vision` and the teacher `frontier`.
+    const ALIASES: &'static [(&'static str, &'static str)] = &[
+        ("vision_model", "eye_model"),
+        ("vision_url", "eye_url"),
+        ("vision_provider", "eye_provider"),
+        ("vision_api_key", "eye_api_key"),
+        ("frontier_model", "teacher_model"),
+        ("frontier_url", "teacher_url"),
+        ("frontier_provider", "teacher_provider"),
+        ("frontier_api_key", "teacher_api_key"),
+    ];
 }
 
 impl CreateRequest {

@@ -24,7 +24,9 @@ pub struct PersonaReply {
 }
 
 /// The multipart form of a migrate, for the OpenAPI document. Every organ other than the Mind
-/// takes `<organ>_model`, `<organ>_provider`, `<organ>_api_key`, `<organ>_url`.
+/// takes `<organ>_model`, `<organ>_provider`, `<organ>_api_key`, `<organ>_url`. Aliases:
+/// `thinking_model|provider|api_key|url` for the Mind's fields, `vision_*` for `eye_*`,
+/// `frontier_*` for `teacher_*`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct MigrateForm {
@@ -42,6 +44,23 @@ pub struct MigrateForm {
     discord_token: Option<String>,
 }
 
+/// The names the original's migrate form sends: its Mind fields carry the `thinking_` prefix
+/// (its own API rejected them with a 422), its eye is `vision` and its teacher `frontier`.
+const MIGRATE_ALIASES: &[(&str, &str)] = &[
+    ("thinking_model", "model"),
+    ("thinking_provider", "provider"),
+    ("thinking_api_key", "api_key"),
+    ("thinking_url", "url"),
+    ("vision_model", "eye_model"),
+    ("vision_provider", "eye_provider"),
+    ("vision_api_key", "eye_api_key"),
+    ("vision_url", "eye_url"),
+    ("frontier_model", "teacher_model"),
+    ("frontier_provider", "teacher_provider"),
+    ("frontier_api_key", "teacher_api_key"),
+    ("frontier_url", "teacher_url"),
+];
+
 /// Restore a persona from her encrypted diary onto this machine.
 #[utoipa::path(post, path = "/api/persona/migrate", tag = "create",
     request_body(content = MigrateForm, content_type = "multipart/form-data"),
@@ -55,6 +74,7 @@ pub async fn migrate(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<PersonaReply>, ApiError> {
     let mut form = upload::read(form).await?;
+    upload::alias(&mut form, MIGRATE_ALIASES);
     upload::require(&form, &["diary"], &["phrase", "model"])?;
     let diary = form.files.remove("diary").expect("required above");
     let fields = form.texts;

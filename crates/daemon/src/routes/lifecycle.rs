@@ -115,6 +115,9 @@ impl From<OrganBody> for OrganRequest {
     }
 }
 
+/// Any key outside these is a 422 `extra_forbidden` naming it. The original's dashboard also
+/// sends `vision`, `frontier`, `clear_vision` and `clear_frontier`: accepted as aliases of `eye`,
+/// `teacher`, `clear_eye` and `clear_teacher` (sending an alias with its field is a 422).
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateRequest {
     /// `active`, `hibernate` or `sick`.
@@ -157,6 +160,15 @@ impl Validated for UpdateRequest {
         Field::optional("clear_teacher", Kind::Bool),
         Field::optional("clear_researcher", Kind::Bool),
     ];
+    /// The original's dashboard names the eye `vision` and the teacher `frontier`.
+    const ALIASES: &'static [(&'static str, &'static str)] = &[
+        ("vision", "eye"),
+        ("frontier", "teacher"),
+        ("clear_vision", "clear_eye"),
+        ("clear_frontier", "clear_teacher"),
+    ];
+    /// An unknown key used to be dropped with a 200, so a person believed she saved it.
+    const CLOSED: bool = true;
 }
 
 impl From<UpdateRequest> for Changes {

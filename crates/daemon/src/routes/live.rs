@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use mind::{Agent, MindError};
@@ -97,23 +97,31 @@ pub struct HearForm {
     audio: Vec<u8>,
 }
 
-/// Send her a voice note; her ear transcribes it and she reads it.
+/// Send her a voice note; her ear transcribes it and she reads it. A JSON body `{"message"}` is
+/// the original's `hear` (text, as `read` takes it), so its dashboard's chat box keeps working.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/hear", tag = "perception",
     params(("persona_id" = String, Path, description = "Her UUID")),
-    request_body(content = HearForm, content_type = "multipart/form-data"),
+    request_body(content(
+        (HearForm = "multipart/form-data"),
+        (ReadRequest = "application/json"))),
     responses((status = 200, body = Received),
-        (status = 400, description = "Her ear could not transcribe it", body = ErrorBody),
+        (status = 400, description = "Her ear could not transcribe it, or an empty message", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
         (status = 415, description = "She has no ear organ", body = ErrorBody),
-        (status = 422, description = "audio missing", body = ValidationBody)))]
+        (status = 422, description = "audio (or message) missing", body = ValidationBody)))]
 pub async fn hear(
     State(state): State<AppState>,
     PersonaId(id): PersonaId,
-    upload: Result<Multipart, MultipartRejection>,
+    request: Request,
 ) -> Result<Json<Received>, ApiError> {
     let agent = running(&state, id).await?;
-    let mut form = upload::read(upload).await?;
+    if is_json(&request) {
+        let Body(text) = Body::<ReadRequest>::from_request(request, &state).await?;
+        agent.read(&text.message).await?;
+        return Ok(Json(RECEIVED));
+    }
+    let mut form = upload::read(Multipart::from_request(request, &state).await).await?;
     upload::require(&form, &["audio"], &[])?;
     let audio = form.files.remove("audio").expect("required above");
     agent
@@ -122,6 +130,57 @@ pub async fn hear(
             mime: audio.mime,
             file_name: audio.name,
         })
+        .await?;
+    Ok(Json(RECEIVED))
+}
+
+/// Whether the body is declared as JSON (`application/json`, or any `+json` type).
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+/// The multipart form of `see`, the original's image route.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SeeForm {
+    /// The image.
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
+    /// What you say with it.
+    caption: Option<String>,
+}
+
+/// The original's image route, kept for its dashboard: the same as `attach` with the file in
+/// `image`.
+#[utoipa::path(post, path = "/api/persona/{persona_id}/see", tag = "perception",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    request_body(content = SeeForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = Received),
+        (status = 409, description = "Persona is not active.", body = ErrorBody),
+        (status = 413, description = "The upload is too large", body = ErrorBody),
+        (status = 415, description = "No organ of hers can perceive this type", body = ErrorBody),
+        (status = 422, description = "image missing", body = ValidationBody)))]
+pub async fn see(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+    upload: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Received>, ApiError> {
+    let agent = running(&state, id).await?;
+    let mut form = upload::read(upload).await?;
+    upload::require(&form, &["image"], &[])?;
+    let image = form.files.remove("image").expect("required above");
+    let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
+    agent
+        .attach(&image.name, &image.mime, &image.bytes, caption)
         .await?;
     Ok(Json(RECEIVED))
 }
