@@ -55,9 +55,11 @@ pub async fn validate(
             .await
             .map_err(ChannelError::Discord)?,
     }
+    // Named after its kind until a chat is paired (then after the chat), so a person can
+    // remove it by the name her record shows before and after pairing.
     Ok(Channel {
         kind,
-        name: String::new(),
+        name: kind.as_str().to_string(),
         credentials: Some(Credentials {
             token: token.to_string(),
         }),

@@ -18,6 +18,8 @@ pub enum Kind {
     Bool,
     /// An organ object: `{"model": str, "provider"?: str, "url"?: str, "api_key"?: str}`.
     Organ,
+    /// An object with these fields.
+    Object(&'static [Field]),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -144,8 +146,14 @@ pub fn check(fields: &[Field], object: &mut Map<String, Value>, loc: &[&str]) ->
                         v.clone(),
                     )),
                 },
-                Kind::Organ => match v.as_object_mut() {
-                    Some(inner) => errors.extend(check(ORGAN_FIELDS, inner, &at)),
+                Kind::Organ | Kind::Object(_) => match v.as_object_mut() {
+                    Some(inner) => {
+                        let fields = match field.kind {
+                            Kind::Object(fields) => fields,
+                            _ => ORGAN_FIELDS,
+                        };
+                        errors.extend(check(fields, inner, &at))
+                    }
                     None => errors.push(FieldError::new(
                         "model_attributes_type",
                         &at,

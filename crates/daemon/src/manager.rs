@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+pub mod reach;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ManagerError {
     #[error("Persona not found.")]
@@ -23,6 +25,8 @@ pub enum ManagerError {
     NotRunning,
     #[error("Persona is not active.")]
     NotActive,
+    #[error("Channel not found.")]
+    ChannelNotFound,
     /// A model could not be prepared, a token failed validation, or a request was refused.
     #[error("{0}")]
     Invalid(String),
@@ -39,7 +43,9 @@ pub enum ManagerError {
 impl From<ManagerError> for ApiError {
     fn from(e: ManagerError) -> ApiError {
         match e {
-            ManagerError::NotFound | ManagerError::NotRunning => ApiError::NotFound(e.to_string()),
+            ManagerError::NotFound | ManagerError::NotRunning | ManagerError::ChannelNotFound => {
+                ApiError::NotFound(e.to_string())
+            }
             ManagerError::NotActive | ManagerError::Busy(_) => ApiError::Conflict(e.to_string()),
             ManagerError::Invalid(m) => ApiError::BadRequest(m),
             ManagerError::Lifecycle(m) | ManagerError::Internal(m) => ApiError::Internal(m),

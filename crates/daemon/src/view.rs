@@ -57,7 +57,12 @@ fn organ_view(organ: &Organ) -> OrganView {
 fn channel_view(channel: &Channel) -> ChannelView {
     ChannelView {
         kind: channel.kind.as_str().to_string(),
-        name: channel.name.clone(),
+        // An unpaired channel saved by an older version has no name; show the one `DELETE` takes.
+        name: if channel.name.is_empty() {
+            channel.kind.as_str().to_string()
+        } else {
+            channel.name.clone()
+        },
         verified: channel.verified_at.is_some(),
     }
 }

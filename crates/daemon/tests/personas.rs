@@ -156,7 +156,7 @@ async fn a_cloud_persona_keeps_her_keys_out_of_views_logs_and_files() {
     );
     assert_eq!(
         view["channels"][0],
-        json!({"type": "telegram", "name": "", "verified": false})
+        json!({"type": "telegram", "name": "telegram", "verified": false})
     );
 
     // The secrets come back from the secret store after a restart.

@@ -2,6 +2,7 @@
 //! mapping lives in `crate::error` and `crate::manager`.
 
 pub mod birth;
+pub mod channels;
 pub mod diary;
 pub mod lifecycle;
 pub mod live;
