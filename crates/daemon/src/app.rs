@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::guard::Guard;
 use crate::manager::Manager;
-use crate::routes::{birth, channels, diary, lifecycle, live, personas};
+use crate::routes::{birth, channels, diary, lifecycle, live, openai, personas};
 
 /// Largest JSON body any route but migrate accepts.
 const JSON_LIMIT: usize = 1024 * 1024;
@@ -152,6 +152,8 @@ impl Daemon {
             .routes(routes!(live::media))
             .routes(routes!(channels::add))
             .routes(routes!(channels::remove))
+            .routes(routes!(openai::list_models))
+            .routes(routes!(openai::retrieve_model))
             .layer(DefaultBodyLimit::max(JSON_LIMIT))
             .merge(
                 OpenApiRouter::new()

@@ -6,5 +6,6 @@ pub mod channels;
 pub mod diary;
 pub mod lifecycle;
 pub mod live;
+pub mod openai;
 pub mod personas;
 pub mod socket;

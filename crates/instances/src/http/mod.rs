@@ -120,7 +120,10 @@ into a state and an execution contract, the twelve preset personas and the perso
 here except `/health` is also served under `/v1` in the official SDK's dialect, by the same handler: bare objects \
 instead of `{\"data\": …}`, lists as `{items, total, limit, offset, has_more}`, drift levels named \
 (`D1_context`), test question ids as numbers, batches as a JSON list of results, and `Connection: close` on \
-every response.")))]
+every response."),
+    (name = "identity-sdk", description = "The identity routes in the official SDK's dialect under `/v1`: the \
+same handlers as the `identity` tag, answering bare objects where that dialect answers `{\"data\": …}` and lists as \
+`{items, total, limit, offset, has_more}`.")))]
 struct IdentityDoc;
 
 /// The spec dialect's routes. Paths and methods come from the handlers' `utoipa::path`
@@ -149,9 +152,28 @@ fn root() -> OpenApiRouter<Ctx> {
         .routes(routes!(health))
 }
 
-/// The description of every route `router` serves at the root; `/v1` is named in the tag.
+/// The description of every route `router` serves: the spec dialect at the root, and the SDK
+/// dialect again under `/v1` with its own operation ids (`sdk_<id>`, tag `identity-sdk`) so code
+/// generators give the two dialects distinct methods.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    root().into_openapi()
+    let mut doc = root().into_openapi();
+    for (path, mut item) in dialect().into_openapi().paths.paths {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            operation.operation_id = operation.operation_id.take().map(|id| format!("sdk_{id}"));
+            operation.tags = Some(vec!["identity-sdk".into()]);
+        }
+        doc.paths.paths.insert(format!("/v1{path}"), item);
+    }
+    doc
 }
 
 /// Every route: the spec dialect at the root, the SDK dialect under `/v1`, and `/health`.
