@@ -161,6 +161,7 @@ impl Daemon {
                     .routes(routes!(live::hear))
                     .routes(routes!(live::attach))
                     .routes(routes!(live::see))
+                    .routes(routes!(openai::chat_completions))
                     .routes(routes!(live::feed))
                     .layer(DefaultBodyLimit::max(self.state.config.upload_limit)),
             )

@@ -27,11 +27,16 @@ pub struct Config {
     /// Keep the secret store's master key in the system keyring when one exists
     /// (`ETERNEGO_KEYRING=file` turns this off: headless servers, tests).
     pub system_keyring: bool,
+    /// `ETERNEGO_CHAT_TIMEOUT_S`: how long `/v1/chat/completions` waits for her answer (and for
+    /// the requests to her queued before it) before a 504.
+    pub chat_timeout: Duration,
 }
 
 /// Defaults shared by [`Config::from_env`] and tests.
 pub const DEFAULT_PORT: u16 = 5000;
 pub const DEFAULT_UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
+/// Generous enough for a small local model on a CPU to think a whole beat through.
+pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Config {
     /// Reads the environment. `host`/`port` may then be overridden by command-line flags.
@@ -98,6 +103,12 @@ impl Config {
             .unwrap_or_default();
         let system_keyring =
             !var("ETERNEGO_KEYRING").is_some_and(|v| v.trim().eq_ignore_ascii_case("file"));
+        let chat_timeout = match var("ETERNEGO_CHAT_TIMEOUT_S") {
+            Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| {
+                format!("ETERNEGO_CHAT_TIMEOUT_S must be whole seconds, got '{s}'")
+            })?),
+            None => DEFAULT_CHAT_TIMEOUT,
+        };
         Ok(Config {
             host,
             port,
@@ -108,6 +119,7 @@ impl Config {
             upload_limit,
             allowed_hosts,
             system_keyring,
+            chat_timeout,
         })
     }
 }

@@ -2,11 +2,18 @@
 //! for OpenAI can talk with her. Errors here take OpenAI's shape
 //! (`{"error": {"message", "type", "param", "code"}}`), which those clients parse.
 
+use std::time::Duration;
+
 use axum::Json;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use mind::MindError;
 use persona::Persona;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout_at};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -70,9 +77,7 @@ impl IntoResponse for OpenAiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "chat request failed");
         }
-        let body = json!({"error": {"message": self.message, "type": self.kind,
-                                    "param": self.param, "code": self.code}});
-        (self.status, Json(body)).into_response()
+        (self.status, Json(self.json())).into_response()
     }
 }
 
@@ -141,6 +146,321 @@ pub async fn retrieve_model(
     Path(model_id): Path<String>,
 ) -> Result<Json<Model>, OpenAiError> {
     Ok(Json(model(&persona_for(&state, &model_id)?)))
+}
+
+/// The channel her exchanges with OpenAI clients are on, in her conversation and signals.
+pub const CHANNEL: &str = "openai";
+
+impl OpenAiError {
+    fn not_running() -> OpenAiError {
+        OpenAiError {
+            status: StatusCode::CONFLICT,
+            kind: "invalid_request_error",
+            code: "persona_not_running",
+            param: Some("model"),
+            message: "Persona is not active: start her first.".into(),
+        }
+    }
+
+    fn timeout(after: Duration) -> OpenAiError {
+        OpenAiError {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            kind: "timeout_error",
+            code: "timeout",
+            param: None,
+            message: format!(
+                "She did not answer within {} s (ETERNEGO_CHAT_TIMEOUT_S).",
+                after.as_secs()
+            ),
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({"error": {"message": self.message, "type": self.kind,
+                         "param": self.param, "code": self.code}})
+    }
+}
+
+impl From<MindError> for OpenAiError {
+    fn from(e: MindError) -> OpenAiError {
+        let (status, kind, code) = match &e {
+            MindError::Stopped => return OpenAiError::not_running(),
+            MindError::Invalid(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_request",
+            ),
+            MindError::Unperceivable(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "unsupported_content",
+            ),
+            MindError::Faulted { .. } | MindError::Organ(_) => {
+                (StatusCode::BAD_GATEWAY, "server_error", "mind_failed")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal"),
+        };
+        OpenAiError {
+            status,
+            kind,
+            code,
+            param: None,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// `{"prompt_tokens", "completion_tokens", "total_tokens"}`.
+#[derive(Serialize, ToSchema, Default, Clone, Copy)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssistantMessage {
+    /// Always `assistant`.
+    pub role: &'static str,
+    /// What she said in that beat, her messages joined by a blank line; empty when she said
+    /// nothing.
+    pub content: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Choice {
+    pub index: u32,
+    pub message: AssistantMessage,
+    /// Always `stop`: she ends her own turn.
+    pub finish_reason: &'static str,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    pub logprobs: Option<Value>,
+}
+
+/// OpenAI's `chat.completion` object.
+#[derive(Serialize, ToSchema)]
+pub struct ChatCompletion {
+    /// `chatcmpl-<32 hex>`, shared by every chunk of a stream.
+    pub id: String,
+    /// `chat.completion`.
+    pub object: &'static str,
+    /// Unix seconds.
+    pub created: i64,
+    /// Her id, as requested.
+    pub model: String,
+    pub choices: Vec<Choice>,
+    pub usage: Usage,
+}
+
+/// The request body, for the OpenAPI document: what she reads of OpenAI's request. Other
+/// parameters (`temperature`, `max_tokens`, `tools`, …) are accepted and ignored: she thinks
+/// with her own Mind and settings.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ChatCompletionRequest {
+    /// Her id (see `GET /v1/models`).
+    model: String,
+    /// The conversation as the client keeps it. Only the last message is read, and it must be
+    /// the user's: `content` a string, or parts `{"type":"text","text"}` and
+    /// `{"type":"image_url","image_url":{"url":"data:image/...;base64,..."}}` (inline images
+    /// only). Earlier messages are hers already.
+    #[schema(value_type = Vec<Object>)]
+    messages: Vec<Value>,
+    /// Server-sent `chat.completion.chunk` events ending in `data: [DONE]`.
+    stream: Option<bool>,
+    /// `{"include_usage": true}` adds a last chunk with `usage` and no choices.
+    #[schema(value_type = Option<Object>)]
+    stream_options: Option<Value>,
+}
+
+/// Talk with her as with an OpenAI model. The newest user message reaches her as a message on
+/// her `openai` channel; she thinks with her memory and regulation, and what she says in that
+/// beat is the completion. Requests to one persona wait their turn.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "create_chat_completion",
+    request_body = ChatCompletionRequest,
+    responses((status = 200, body = ChatCompletion,
+            description = "The completion; with `stream: true`, `text/event-stream` of `chat.completion.chunk` objects ending in `data: [DONE]`"),
+        (status = 400, description = "A malformed request", body = OpenAiErrorBody),
+        (status = 404, description = "No persona has that id", body = OpenAiErrorBody),
+        (status = 409, description = "She is not running", body = OpenAiErrorBody),
+        (status = 413, description = "The body is larger than ETERNEGO_UPLOAD_LIMIT_MB", body = OpenAiErrorBody),
+        (status = 502, description = "Her Mind failed in that beat", body = OpenAiErrorBody),
+        (status = 504, description = "No answer within ETERNEGO_CHAT_TIMEOUT_S", body = OpenAiErrorBody)))]
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OpenAiError> {
+    let bytes = body.map_err(|e| OpenAiError {
+        status: e.status(),
+        kind: "invalid_request_error",
+        code: "invalid_request",
+        param: None,
+        message: e.body_text(),
+    })?;
+    let request = parse_chat(&bytes)?;
+    let persona = persona_for(&state, &request.model)?;
+    let agent = state
+        .manager
+        .agent(persona.id)
+        .await
+        .ok_or_else(OpenAiError::not_running)?;
+    let limit = state.config.chat_timeout;
+    let deadline = Instant::now() + limit;
+    for (n, image) in request.turn.images.iter().enumerate() {
+        let extension = image.mime.rsplit('/').next().unwrap_or("png");
+        agent
+            .attach(
+                &format!("openai-{}.{extension}", n + 1),
+                &image.mime,
+                &image.bytes,
+                "",
+            )
+            .await?;
+    }
+    let pieces = timeout_at(deadline, agent.exchange_stream(CHANNEL, &request.turn.text))
+        .await
+        .map_err(|_| OpenAiError::timeout(limit))??;
+    let reply = Reply {
+        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
+        created: time::OffsetDateTime::now_utc().unix_timestamp(),
+        model: request.model,
+    };
+    let answer = Answer {
+        pieces,
+        deadline,
+        limit,
+    };
+    if request.stream {
+        stream(reply, answer, request.include_usage).await
+    } else {
+        whole(reply, answer).await
+    }
+}
+
+/// What every object of one completion shares.
+struct Reply {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+/// Her words as she says them, until the beat rests or the deadline passes.
+struct Answer {
+    pieces: mpsc::Receiver<Result<String, MindError>>,
+    deadline: Instant,
+    limit: Duration,
+}
+
+impl Answer {
+    /// Her next message; `None` once the beat has come to rest.
+    async fn next(&mut self) -> Result<Option<String>, OpenAiError> {
+        match timeout_at(self.deadline, self.pieces.recv()).await {
+            Err(_) => Err(OpenAiError::timeout(self.limit)),
+            Ok(None) => Ok(None),
+            Ok(Some(piece)) => piece.map(Some).map_err(OpenAiError::from),
+        }
+    }
+}
+
+/// A non-streamed completion: every message she says in the beat, joined by a blank line.
+async fn whole(reply: Reply, mut answer: Answer) -> Result<Response, OpenAiError> {
+    let mut said = Vec::new();
+    while let Some(piece) = answer.next().await? {
+        said.push(piece);
+    }
+    Ok(Json(ChatCompletion {
+        id: reply.id,
+        object: "chat.completion",
+        created: reply.created,
+        model: reply.model,
+        choices: vec![Choice {
+            index: 0,
+            message: AssistantMessage {
+                role: "assistant",
+                content: said.join("\n\n"),
+            },
+            finish_reason: "stop",
+            logprobs: None,
+        }],
+        usage: Usage::default(),
+    })
+    .into_response())
+}
+
+/// A streamed completion. The status is held back until her first message (or the beat's end)
+/// so that a timeout or a failed beat before she says anything is still a proper error status;
+/// after that, an error is sent as an `{"error": …}` event before `[DONE]`, as OpenAI does.
+async fn stream(
+    reply: Reply,
+    mut answer: Answer,
+    include_usage: bool,
+) -> Result<Response, OpenAiError> {
+    let first = answer.next().await?;
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let chunk = |delta: Value, finish: Option<&str>| {
+            event(&json!({"id": reply.id, "object": "chat.completion.chunk",
+                "created": reply.created, "model": reply.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]}))
+        };
+        let mut next = first;
+        let mut opening = json!({"role": "assistant", "content": ""});
+        let mut separator = "";
+        let ended = loop {
+            let Some(piece) = next.take() else {
+                break None;
+            };
+            opening["content"] = Value::from(format!("{separator}{piece}"));
+            separator = "\n\n";
+            if tx.send(chunk(opening.clone(), None)).await.is_err() {
+                return; // the client left
+            }
+            opening = json!({});
+            match answer.next().await {
+                Ok(more) => next = more,
+                Err(e) => break Some(e),
+            }
+        };
+        if opening.get("role").is_some() {
+            // She said nothing: the role still opens the message.
+            let _ = tx.send(chunk(opening, None)).await;
+        }
+        match ended {
+            Some(e) => {
+                let _ = tx.send(event(&e.json())).await;
+            }
+            None => {
+                let _ = tx.send(chunk(json!({}), Some("stop"))).await;
+                if include_usage {
+                    let _ = tx
+                        .send(event(&json!({"id": reply.id, "object": "chat.completion.chunk",
+                            "created": reply.created, "model": reply.model, "choices": [],
+                            "usage": Usage::default()})))
+                        .await;
+                }
+            }
+        }
+        let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), rx))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// One server-sent event carrying `value`.
+fn event(value: &Value) -> Bytes {
+    Bytes::from(format!("data: {value}\n\n"))
 }
 
 /// What the newest user message of a chat request brings her: its text parts joined by blank

@@ -84,6 +84,7 @@ pub fn config(home: &Path, fakes: &Fakes) -> Config {
         upload_limit: 8 * 1024 * 1024,
         allowed_hosts: vec![],
         system_keyring: false,
+        chat_timeout: daemon::config::DEFAULT_CHAT_TIMEOUT,
     }
 }
 
