@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::Inlet;
+use crate::inlet::Inlet;
 use crate::memory::Via;
 use crate::pairing::CODE_LIFETIME;
 use crate::perceive;
@@ -308,7 +308,7 @@ async fn edited(gateway: &Gateway, inlet: &Inlet, chat: &str, text: &str) {
     }
     let via = gateway.via(chat);
     match inlet.text(&format!("{EDITED}{text}"), via.clone()).await {
-        Ok(()) => inlet.life.gateways.typing(&via),
+        Ok(()) => inlet.life.outbox.gateways.typing(&via),
         Err(e) => {
             tracing::warn!(persona = %inlet.life.persona.id, error = %e, "an edited message did not reach her")
         }
@@ -345,7 +345,7 @@ async fn handle_telegram(
             }
         };
         match delivered {
-            Ok(()) => inlet.life.gateways.typing(&via),
+            Ok(()) => inlet.life.outbox.gateways.typing(&via),
             Err(e) => {
                 tracing::warn!(persona = %id, error = %e, "a Telegram document did not reach her")
             }
@@ -385,7 +385,7 @@ async fn handle_telegram(
         (None, _) => inlet.text(&message.text, via.clone()).await,
     };
     match perceived {
-        Ok(()) => inlet.life.gateways.typing(&via),
+        Ok(()) => inlet.life.outbox.gateways.typing(&via),
         Err(e) => tracing::warn!(persona = %id, error = %e, "a Telegram message did not reach her"),
     }
 }
@@ -444,7 +444,7 @@ async fn handle_discord(
         }
     }
     if reached {
-        inlet.life.gateways.typing(&via);
+        inlet.life.outbox.gateways.typing(&via);
     }
 }
 
@@ -540,7 +540,7 @@ async fn hear_telegram(
         )
         .await
     {
-        Ok(_) => inlet.life.gateways.typing(&via),
+        Ok(_) => inlet.life.outbox.gateways.typing(&via),
         Err(e) => {
             tracing::warn!(persona = %id, error = %e, "a Telegram voice note did not reach her");
             gateway.send(
