@@ -110,7 +110,7 @@ impl Daemon {
             .map_err(|e| LaunchError::Identity(e.to_string()))?;
         let surroundings = mind::Surroundings {
             http: http.clone(),
-            identity: identity.clone(),
+            identity: Arc::new(crate::regulator::Hosted(identity.clone())),
             clock: Arc::new(mind::SystemClock),
             platforms: config.platforms.clone(),
         };
@@ -145,6 +145,7 @@ impl Daemon {
             .routes(routes!(diary::export))
             .routes(routes!(live::read))
             .routes(routes!(live::pair))
+            .routes(routes!(live::interrupt))
             .routes(routes!(live::conversation))
             .routes(routes!(live::knowledge))
             .routes(routes!(live::calendar))

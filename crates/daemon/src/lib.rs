@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod guard;
 pub mod manager;
+pub mod regulator;
 pub mod routes;
 pub mod trace;
 pub mod upload;

@@ -195,3 +195,68 @@ async fn the_openapi_document_describes_every_identity_route() {
     );
     d.shutdown().await;
 }
+
+/// Finding 10: her instance deleted through `/instances` is made anew at her next beat, and her
+/// feed says so, instead of an error logged every minute until a restart.
+#[tokio::test]
+async fn a_persona_whose_instance_is_deleted_makes_a_new_one_and_says_so() {
+    use futures::StreamExt;
+    let fakes = Fakes::start().await;
+    fakes.openai.set_responder(testkit::responder(|_| {
+        testkit::ScriptedReply::text("Hello.")
+    }));
+    let home = tempfile::tempdir().unwrap();
+    let d = Harness::start(home.path(), &fakes).await;
+    let (status, created) = d
+        .post(
+            "/api/persona/create",
+            json!({"name": "Iris", "thinking_model": "gpt-5.4", "thinking_provider": "openai", "thinking_api_key": OPENAI_KEY}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["persona"]["id"].as_str().unwrap().to_string();
+    let instance = |diagnosis: &serde_json::Value| {
+        diagnosis["live"]["regulation"]["instance"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (_, diagnosis) = d.get(&format!("/api/persona/{id}/diagnose")).await;
+    let lost = instance(&diagnosis);
+    // Watching before the delete: a heartbeat may find the instance gone before her message does.
+    let (mut system, _) =
+        tokio_tungstenite::connect_async(format!("{}/ws/system", d.url.replacen("http", "ws", 1)))
+            .await
+            .unwrap();
+    let r = reqwest::Client::new()
+        .delete(format!("{}/instances/{lost}", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    d.post(&format!("/api/persona/{id}/read"), json!({"message": "Hi"}))
+        .await;
+    let told = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Some(Ok(frame)) = system.next().await {
+            let Ok(text) = frame.into_text() else {
+                continue;
+            };
+            let frame: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            if frame["title"] == "IdentityRecreated" {
+                return frame;
+            }
+        }
+        panic!("the feed closed");
+    })
+    .await
+    .expect("she never said she made a new identity");
+    assert_eq!(told["type"], "Event");
+    assert_eq!(told["details"]["lost"], lost.as_str());
+    let made = told["details"]["instance"].as_str().unwrap().to_string();
+    assert_ne!(made, lost);
+    let (status, _) = d.get(&format!("/instances/{made}")).await;
+    assert_eq!(status, 200);
+    let (_, diagnosis) = d.get(&format!("/api/persona/{id}/diagnose")).await;
+    assert_eq!(instance(&diagnosis), made);
+    d.shutdown().await;
+}

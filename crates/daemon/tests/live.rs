@@ -119,6 +119,58 @@ async fn a_message_read_gets_a_reply_on_the_socket_and_in_her_conversation() {
     d.shutdown().await;
 }
 
+#[tokio::test]
+async fn interrupt_stops_her_beat_in_flight_and_refuses_an_unknown_or_stopped_persona() {
+    let fakes = Fakes::start().await;
+    fakes
+        .openai
+        .set_responder(responder(|_| ScriptedReply::text(REPLY)));
+    let home = tempfile::tempdir().unwrap();
+    let d = Harness::start(home.path(), &fakes).await;
+    let (status, created) = d
+        .post(
+            "/api/persona/create",
+            json!({"name": "Iris", "thinking_model": "gpt-5.4", "thinking_provider": "openai", "thinking_api_key": OPENAI_KEY}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["persona"]["id"].as_str().unwrap().to_string();
+    let interrupt = format!("/api/persona/{id}/interrupt");
+    assert_eq!(
+        d.post_empty(&interrupt).await,
+        (200, json!({"interrupted": false})),
+        "nothing in flight before she hears anything"
+    );
+    let ws_url = format!("{}/ws/{id}", d.url.replacen("http", "ws", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    d.post(
+        &format!("/api/persona/{id}/read"),
+        json!({"message": "Hello?"}),
+    )
+    .await;
+    frames_until(&mut socket, |f| f["type"] == "chat_message").await;
+    // After her reply the beat waits out her idle hour to reflect: still in flight.
+    assert_eq!(
+        d.post_empty(&interrupt).await,
+        (200, json!({"interrupted": true}))
+    );
+    assert_eq!(
+        d.post_empty(&interrupt).await,
+        (200, json!({"interrupted": false}))
+    );
+    assert_eq!(
+        d.post_empty(&format!("/api/persona/{}/interrupt", uuid::Uuid::new_v4()))
+            .await,
+        (404, json!({"detail": "Persona not found."}))
+    );
+    d.post_empty(&format!("/api/persona/{id}/stop")).await;
+    assert_eq!(
+        d.post_empty(&interrupt).await,
+        (409, json!({"detail": "Persona is not active."}))
+    );
+    d.shutdown().await;
+}
+
 /// Text frames, parsed, up to and including the first that `last` accepts.
 async fn frames_until<S>(socket: &mut S, last: impl Fn(&Value) -> bool) -> Vec<Value>
 where

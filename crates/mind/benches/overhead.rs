@@ -15,6 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The tests' in-memory identity engine; the bench uses only what `Identity` asks of it.
+#[allow(dead_code)]
+#[path = "../tests/common/engine.rs"]
+mod engine;
+
 use mind::{Agent, ManualClock, Surroundings};
 use persona::{Organ, Persona, Phrase, Store};
 use serde_json::json;
@@ -160,14 +165,7 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &persona::secrets::Keyring::none()).unwrap();
-    let identity = instances::Service::open(
-        &dir.path().join("identity"),
-        instances::Settings {
-            min_interval: Duration::ZERO,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let identity = Arc::new(engine::Engine::default());
     let clock = ManualClock::at(time::macros::datetime!(2026-05-18 08:00 UTC));
     let around = Surroundings {
         http: organs::http_client(),

@@ -6,9 +6,11 @@
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::{Life, MindError};
-use crate::cycle::{self, Halt};
+use crate::cycle::Halt;
+use crate::error::MindError;
+use crate::life::Life;
 use crate::memory::{Memory, Message};
+use crate::reflect;
 
 #[derive(Debug, thiserror::Error)]
 #[error("not a chat export")]
@@ -100,12 +102,12 @@ pub async fn digest(
             format!("A conversation my person had with another assistant:\n\n{transcript}"),
             None,
         ));
-        match cycle::keep(life, &cancel, &sandbox).await {
+        match reflect::keep(life, &cancel, &sandbox).await {
             Ok(Some(v)) => {
                 kept += 1;
-                if let Some(context) = cycle::context_of(&v) {
+                if let Some(context) = reflect::context_of(&v) {
                     let source = "an imported conversation";
-                    life.with_memory(|m| {
+                    life.journal.with_memory(|m| {
                         m.remember(Message::user(
                             format!(
                                 "Here is fed data from {source} that seems useful to you: {context}"

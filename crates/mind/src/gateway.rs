@@ -21,10 +21,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::Inlet;
+use crate::inlet::Inlet;
 use crate::memory::Via;
-use crate::pairing::CODE_LIFETIME;
-use crate::perceive;
+use crate::{pairing, perceive};
 
 /// The largest file she takes from a chat (Discord's own limit for most accounts is lower, and
 /// Telegram's Bot API serves at most 20 MB unless it is self-hosted).
@@ -280,7 +279,7 @@ fn admit(gateway: &Gateway, inlet: &Inlet, chat: &str, private: bool) -> Option<
     match gateway.paired() {
         None if private => {
             let code = inlet.life.issue_pairing(gateway.kind, chat);
-            gateway.send(chat, &pairing_message(&inlet.life.persona.name, &code));
+            gateway.send(chat, &pairing::message(&inlet.life.persona.name, &code));
             None
         }
         None => {
@@ -308,7 +307,7 @@ async fn edited(gateway: &Gateway, inlet: &Inlet, chat: &str, text: &str) {
     }
     let via = gateway.via(chat);
     match inlet.text(&format!("{EDITED}{text}"), via.clone()).await {
-        Ok(()) => inlet.life.gateways.typing(&via),
+        Ok(()) => inlet.life.outbox.gateways.typing(&via),
         Err(e) => {
             tracing::warn!(persona = %inlet.life.persona.id, error = %e, "an edited message did not reach her")
         }
@@ -345,7 +344,7 @@ async fn handle_telegram(
             }
         };
         match delivered {
-            Ok(()) => inlet.life.gateways.typing(&via),
+            Ok(()) => inlet.life.outbox.gateways.typing(&via),
             Err(e) => {
                 tracing::warn!(persona = %id, error = %e, "a Telegram document did not reach her")
             }
@@ -385,7 +384,7 @@ async fn handle_telegram(
         (None, _) => inlet.text(&message.text, via.clone()).await,
     };
     match perceived {
-        Ok(()) => inlet.life.gateways.typing(&via),
+        Ok(()) => inlet.life.outbox.gateways.typing(&via),
         Err(e) => tracing::warn!(persona = %id, error = %e, "a Telegram message did not reach her"),
     }
 }
@@ -444,7 +443,7 @@ async fn handle_discord(
         }
     }
     if reached {
-        inlet.life.gateways.typing(&via);
+        inlet.life.outbox.gateways.typing(&via);
     }
 }
 
@@ -540,7 +539,7 @@ async fn hear_telegram(
         )
         .await
     {
-        Ok(_) => inlet.life.gateways.typing(&via),
+        Ok(_) => inlet.life.outbox.gateways.typing(&via),
         Err(e) => {
             tracing::warn!(persona = %id, error = %e, "a Telegram voice note did not reach her");
             gateway.send(
@@ -568,15 +567,6 @@ async fn telegram_document(
     keep_sent(inlet, "telegram", &name, kind, &bytes)
 }
 
-/// What an unpaired chat is told: the code, where it goes, and how long it lasts.
-fn pairing_message(name: &str, code: &str) -> String {
-    format!(
-        "Your pairing code is: {code}\n\nTo make this chat yours, enter the code in {name}'s panel (Settings, Channels, Verify). \
-         It works once and expires in {} minutes.",
-        CODE_LIFETIME.whole_minutes()
-    )
-}
-
 /// Downloads a photo into her media folder as `telegram-<stamp>-<file id>.jpg` (Telegram
 /// re-encodes every photo as JPEG).
 async fn photo(bot: &Telegram, inlet: &Inlet, file_id: &str) -> Result<std::path::PathBuf, String> {
@@ -592,19 +582,4 @@ async fn photo(bot: &Telegram, inlet: &Inlet, file_id: &str) -> Result<std::path
         inlet.life.clock.now(),
     )
     .map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pairing_message;
-
-    #[test]
-    fn the_pairing_message_carries_the_code_and_its_lifetime() {
-        let text = pairing_message("Iris", "ABC234");
-        assert!(text.starts_with("Your pairing code is: ABC234\n"));
-        assert!(
-            text.contains("Iris's panel") && text.contains("10 minutes"),
-            "{text}"
-        );
-    }
 }

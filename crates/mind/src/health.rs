@@ -1,13 +1,14 @@
 //! Her health: one `health.jsonl` line per heartbeat, and falling sick when her Mind keeps
-//! failing (see [`crate::agent::SICK_AFTER`]).
+//! failing (see [`crate::vitals::SICK_AFTER`]).
 
 use persona::{Organ, Status};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::agent::{Life, LifeEvent, Spoken};
 use crate::clock;
 use crate::home::Home;
+use crate::life::Life;
+use crate::outbox::{LifeEvent, Spoken};
 
 /// One failed beat.
 #[derive(Clone, Debug)]
@@ -64,12 +65,12 @@ pub fn fall_sick(life: &Life, last: Option<&Fault>) {
     let reason = match last {
         Some(f) => format!(
             "Her Mind ({provider}) failed {} beats in a row: {}",
-            crate::agent::SICK_AFTER,
+            crate::vitals::SICK_AFTER,
             f.error
         ),
         None => format!(
             "Her Mind ({provider}) failed {} beats in a row.",
-            crate::agent::SICK_AFTER
+            crate::vitals::SICK_AFTER
         ),
     };
     let mut record = life.store.load(p.id).unwrap_or_else(|_| p.clone());
@@ -78,7 +79,7 @@ pub fn fall_sick(life: &Life, last: Option<&Fault>) {
     if let Err(e) = life.store.save(&record) {
         tracing::error!(persona = %p.id, error = %e, "could not save her sickness");
     }
-    life.mark_sick(&reason);
+    life.vitals.mark_sick(&reason);
     life.speak(
         &format!(
             "{} ran into trouble thinking ({provider}). Stepping out for now.",
@@ -86,5 +87,5 @@ pub fn fall_sick(life: &Life, last: Option<&Fault>) {
         ),
         Spoken::Notify,
     );
-    life.announce(LifeEvent::Sick { reason });
+    life.outbox.announce(LifeEvent::Sick { reason });
 }

@@ -121,10 +121,29 @@ impl Pairings {
     }
 }
 
+/// What an unpaired chat is told: the code, where it goes, and how long it lasts.
+pub(crate) fn message(name: &str, code: &str) -> String {
+    format!(
+        "Your pairing code is: {code}\n\nTo make this chat yours, enter the code in {name}'s panel (Settings, Channels, Verify). \
+         It works once and expires in {} minutes.",
+        CODE_LIFETIME.whole_minutes()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn the_pairing_message_carries_the_code_and_its_lifetime() {
+        let text = message("Iris", "ABC234");
+        assert!(text.starts_with("Your pairing code is: ABC234\n"));
+        assert!(
+            text.contains("Iris's panel") && text.contains("10 minutes"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn codes_bind_once_case_insensitively_and_expire() {

@@ -8,10 +8,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::{Life, LifeEvent, MindError};
 use crate::clock;
 use crate::cycle::{self, Halt, Phase};
+use crate::error::MindError;
 use crate::home::{Home, Routines, read_jsonl};
+use crate::life::Life;
+use crate::outbox::LifeEvent;
 
 /// Whether a `sleep` routine's `HH:MM` falls in the minutes `(since, at]`.
 pub fn sleep_due(routines: &Routines, since: OffsetDateTime, at: OffsetDateTime) -> bool {
@@ -68,7 +70,7 @@ pub fn transcript(home: &Home, day: Option<&str>) -> String {
 }
 
 pub async fn sleep(life: &Life, stop: &CancellationToken) -> Result<(), MindError> {
-    life.set_phase(Phase::Night);
+    life.vitals.set_phase(Phase::Night);
     let night = stop.child_token();
     match cycle::run(life, &night).await {
         Ok(()) | Err(Halt::Interrupted) => {}
@@ -79,9 +81,9 @@ pub async fn sleep(life: &Life, stop: &CancellationToken) -> Result<(), MindErro
     archive_conversation(&life.home, life.clock.now())?;
     life.regulate().await;
     write_diary(life).await?;
-    life.with_memory(|m| m.archive.clear());
-    life.set_phase(Phase::Morning);
-    life.announce(LifeEvent::Slept);
+    life.journal.with_memory(|m| m.archive.clear());
+    life.vitals.set_phase(Phase::Morning);
+    life.outbox.announce(LifeEvent::Slept);
     Ok(())
 }
 

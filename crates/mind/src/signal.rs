@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::agent::LifeEvent;
+use crate::outbox::LifeEvent;
 
 /// The kinds of signal; the names are the original's signal classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

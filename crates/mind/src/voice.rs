@@ -12,6 +12,9 @@ use crate::memory::{Prompt, Role};
 pub struct Ask {
     /// System blocks, joined in order.
     pub system: Vec<String>,
+    /// How many of the system blocks are the same from one beat to the next; the boundary after
+    /// them is sent as the prompt's cache point.
+    pub stable: usize,
     /// The conversation so far.
     pub turns: Vec<Prompt>,
     /// The stage's task, asked as the final user turn.
@@ -63,7 +66,8 @@ impl Voice {
 }
 
 fn request(ask: &Ask) -> ChatRequest {
-    let mut request = ChatRequest::new(ask.system.join("\n\n"));
+    let stable = ask.system[..ask.stable.min(ask.system.len())].join("\n\n");
+    let mut request = ChatRequest::new(ask.system.join("\n\n")).with_cache_point(stable.len());
     for turn in &ask.turns {
         request = request.message(match turn.role {
             Role::User => organs::Message::user(turn.content.clone()),

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use mind::meanings::CHATTING;
-use mind::{LifeEvent, Spoken};
+use mind::{Identity, LifeEvent, Spoken};
 use persona::{Provider, Status};
 use serde_json::{Value, json};
 use testkit::ScriptedReply;
@@ -682,8 +682,8 @@ async fn words_that_never_come_become_a_fixed_acknowledgement() {
         _ => json(json!({})),
     }));
     let (heard, logged) = one_beat(&fake, "hello?").await;
-    assert_eq!(heard, [mind::cycle::ACKNOWLEDGEMENT]);
-    assert_eq!(logged, [mind::cycle::ACKNOWLEDGEMENT]);
+    assert_eq!(heard, [mind::prompts::ACKNOWLEDGEMENT]);
+    assert_eq!(logged, [mind::prompts::ACKNOWLEDGEMENT]);
     assert_eq!(
         replies_asked(&fake).len(),
         2,
@@ -728,18 +728,15 @@ async fn overload(world: &World) {
         serde_json::from_slice(&std::fs::read(world.home().join("identity.json")).unwrap())
             .unwrap();
     let instance = instance["instance"].as_str().unwrap().to_string();
-    let burst: Vec<instances::ObservationInput> = (0..40)
-        .map(|_| {
-            identity::Observation::new(identity::Mode::StressResponse, 1.0, 1.0)
-                .unwrap()
-                .into()
+    let burst: Vec<mind::Observed> = (0..40)
+        .map(|_| mind::Observed {
+            observation: identity::Observation::new(identity::Mode::StressResponse, 1.0, 1.0)
+                .unwrap(),
+            context: json!({}),
+            at: START,
         })
         .collect();
-    world
-        .identity
-        .observe_batch(&instance, burst)
-        .await
-        .unwrap();
+    world.identity.observe(&instance, burst).await.unwrap();
     assert_eq!(
         world.identity.contract(&instance).await.unwrap().stress,
         identity::StressLevel::Over

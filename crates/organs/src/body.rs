@@ -340,12 +340,43 @@ pub(crate) struct Anthropic<'a> {
     max_tokens: u32,
     messages: Vec<AnthropicMessage<'a>>,
     stream: bool,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    system: &'a str,
+    #[serde(skip_serializing_if = "AnthropicSystem::is_empty")]
+    system: AnthropicSystem<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<[AnthropicTool<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<ToolChoice>,
+}
+
+/// The system prompt: a plain string, or, with a cache point, its stable head as a block
+/// marked for caching followed by the rest.
+struct AnthropicSystem<'a> {
+    text: &'a str,
+    cache_point: Option<usize>,
+}
+
+impl AnthropicSystem<'_> {
+    fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+impl Serialize for AnthropicSystem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some((head, tail)) = self
+            .cache_point
+            .and_then(|at| self.text.split_at_checked(at))
+        else {
+            return s.serialize_str(self.text);
+        };
+        let ephemeral = serde_json::json!({"type": "ephemeral"});
+        let mut blocks =
+            vec![serde_json::json!({"type": "text", "text": head, "cache_control": ephemeral})];
+        if !tail.trim().is_empty() {
+            blocks.push(serde_json::json!({"type": "text", "text": tail}));
+        }
+        s.collect_seq(blocks)
+    }
 }
 
 #[derive(Serialize)]
@@ -486,7 +517,10 @@ pub(crate) fn anthropic<'a>(model: &'a str, request: &'a ChatRequest) -> Anthrop
         max_tokens: MAX_TOKENS,
         messages,
         stream: false,
-        system: &request.system,
+        system: AnthropicSystem {
+            text: &request.system,
+            cache_point: request.cache_point,
+        },
         tools,
         tool_choice,
     }

@@ -154,6 +154,11 @@ pub struct JsonSchema {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatRequest {
     pub system: String,
+    /// Where the stable head of `system` ends (a byte offset): what comes before it is the same
+    /// from one request to the next, so a provider that caches prompt prefixes is told to cache
+    /// it (Anthropic's `cache_control`). Others get the same text whole; their own prefix
+    /// caching profits from the order alone.
+    pub cache_point: Option<usize>,
     pub messages: Vec<Message>,
     pub schema: Option<JsonSchema>,
 }
@@ -167,6 +172,11 @@ impl ChatRequest {
     }
     pub fn message(mut self, message: Message) -> Self {
         self.messages.push(message);
+        self
+    }
+    /// Marks the first `at` bytes of the system prompt as its stable head.
+    pub fn with_cache_point(mut self, at: usize) -> Self {
+        self.cache_point = Some(at).filter(|&at| at > 0 && self.system.is_char_boundary(at));
         self
     }
     pub fn with_schema(mut self, name: impl Into<String>, schema: Value) -> Self {

@@ -313,6 +313,28 @@ pub async fn pair(
     }))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Interrupted {
+    /// Whether a beat was in flight (and is now cancelled).
+    pub interrupted: bool,
+}
+
+/// Stop her current beat (the dashboard's STOP). What she heard stays in her memory; her next
+/// message starts a new beat over it.
+#[utoipa::path(post, path = "/api/persona/{persona_id}/interrupt", tag = "perception",
+    params(("persona_id" = String, Path, description = "Her UUID")),
+    responses((status = 200, body = Interrupted),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
+        (status = 409, description = "Persona is not active.", body = ErrorBody)))]
+pub async fn interrupt(
+    State(state): State<AppState>,
+    PersonaId(id): PersonaId,
+) -> Result<Json<Interrupted>, ApiError> {
+    known(&state, id)?;
+    let interrupted = running(&state, id).await?.interrupt().await?;
+    Ok(Json(Interrupted { interrupted }))
+}
+
 /// Her conversation log, entries as written (`role` is `person` or `assistant`).
 #[utoipa::path(get, path = "/api/persona/{persona_id}/conversation", tag = "knowledge",
     params(("persona_id" = String, Path, description = "Her UUID")),

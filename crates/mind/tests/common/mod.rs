@@ -2,10 +2,12 @@
 
 #![allow(dead_code)]
 
+pub mod engine;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use mind::{Agent, LifeEvent, ManualClock, Outgoing, Surroundings};
+use mind::{Agent, LifeEvent, ManualClock, Outgoing, Surroundings, prompts};
 use persona::{Organ, Persona, Phrase, Provider, Store};
 use serde_json::Value;
 use testkit::{Responder, ScriptedReply};
@@ -20,7 +22,7 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub store: Store,
     pub clock: ManualClock,
-    pub identity: Arc<instances::Service>,
+    pub identity: Arc<engine::Engine>,
     pub persona: Persona,
     /// Where her gateways reach Telegram and Discord (a fake on loopback in channel tests).
     pub platforms: channels::PlatformUrls,
@@ -55,11 +57,7 @@ impl World {
         store.write_record(&persona, &home).unwrap();
         store.install(persona.id, staging.path()).unwrap();
         store.set_phrase(persona.id, &Phrase::generate()).unwrap();
-        let settings = instances::Settings {
-            min_interval: Duration::ZERO,
-            ..Default::default()
-        };
-        let identity = instances::Service::open(&dir.path().join("identity"), settings).unwrap();
+        let identity = Arc::new(engine::Engine::default());
         World {
             dir,
             store,
@@ -87,7 +85,8 @@ impl World {
     }
 }
 
-/// The stage a request comes from, read from the question it ends with.
+/// The stage a request comes from, told by the named phrase of `mind::prompts` its question
+/// (or, for the eye, its system prompt) carries.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Stage {
     Recognize,
@@ -124,21 +123,21 @@ pub fn texts(body: &Value) -> Vec<String> {
 pub fn stage(body: &Value) -> Stage {
     let all = texts(body);
     let q = all.last().cloned().unwrap_or_default();
-    if q.contains("Find what needs doing") {
+    if q.contains(prompts::RECOGNIZE_MORNING) || q.contains(prompts::RECOGNIZE_MOMENT) {
         Stage::Recognize
-    } else if q.contains("Focus on the last instruction") {
+    } else if q.contains(prompts::DECIDE) {
         Stage::Decide
-    } else if q.contains("You have not answered them yet") {
+    } else if q.contains(prompts::REPLY) {
         Stage::Reply
-    } else if q.contains("Teach her how") {
+    } else if q.contains(prompts::TEACH) {
         Stage::Teach
-    } else if q.contains("Make this procedure your own") {
+    } else if q.contains(prompts::OWN) {
         Stage::OwnIt
-    } else if q.contains("Refine the instructions") {
+    } else if q.contains(prompts::REFINE) {
         Stage::Refine
-    } else if q.contains("What do you want to keep") {
+    } else if q.contains(prompts::KEEP) {
         Stage::Consolidate
-    } else if all.first().is_some_and(|s| s.contains("You are the eye")) {
+    } else if all.first().is_some_and(|s| s.contains(prompts::EYE)) {
         Stage::Eye
     } else {
         Stage::Other
