@@ -187,7 +187,7 @@ pub const INITIAL_STRESS_NEUTRAL: f64 = 0.50;
 /// The stress she carries at cycle 0 for an initial `stress_response` strength. The docs'
 /// own seed example (all modes 0.50) must read LOW, yet a config must still be able to start
 /// her stressed, so only the part above neutral counts, stretched back onto [0, 1]: 0.50 and
-/// below give 0 (LOW), 0.65 gives 0.30 (MED), 0.75 gives 0.50 (HIGH), 0.94 gives 0.88 (OVER).
+/// below give 0 (LOW), 0.65 gives 0.30 (MED), 0.75 gives 0.50 (HIGH), 0.95 gives 0.90 (OVER).
 /// The sign is kept because the level reads |v|.
 pub fn initial_stress(strength: f64) -> f64 {
     let above = (strength.abs() - INITIAL_STRESS_NEUTRAL).max(0.0);
