@@ -539,8 +539,11 @@ async fn update_follows_the_transition_table() {
     let (status, body) = update(json!({"clear_eye": "perhaps"})).await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["type"], "bool_parsing");
-    // There is no clear_thinking: it is ignored like any unknown field, and the Mind stays.
-    assert_eq!(update(json!({"clear_thinking": true})).await.0, 200);
+    // There is no clear_thinking: like any unknown key it is a 422 naming it, and the Mind stays.
+    let (status, body) = update(json!({"clear_thinking": true})).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["detail"][0]["type"], "extra_forbidden");
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "clear_thinking"]));
     assert_eq!(d.personas().await[0]["thinking"]["name"], "llama3.2:1b");
 
     // Swapping the Mind to the cloud unregisters her local wrapper.
