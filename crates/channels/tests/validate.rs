@@ -23,7 +23,10 @@ async fn good_tokens_give_unpaired_channels() {
         .await
         .unwrap();
     assert_eq!(channel.kind, ChannelKind::Telegram);
-    assert_eq!(channel.name, "telegram", "named after its kind until paired");
+    assert_eq!(
+        channel.name, "telegram",
+        "named after its kind until paired"
+    );
     assert_eq!(channel.credentials, Some(Credentials { token: TG.into() }));
     assert_eq!(channel.verified_at, None);
     assert_eq!(tg.requests().to(&format!("/bot{TG}/getMe")).len(), 1);

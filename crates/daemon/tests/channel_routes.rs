@@ -116,10 +116,7 @@ async fn a_telegram_channel_added_at_runtime_pairs_and_is_removed_by_its_chat() 
     );
     assert_eq!(
         delete(&d, &format!("{path}/{PERSON}")).await,
-        (
-            200,
-            json!({"kind": "telegram", "name": PERSON.to_string()})
-        )
+        (200, json!({"kind": "telegram", "name": PERSON.to_string()}))
     );
     let persona = &d.personas().await[0];
     assert_eq!(persona["channels"], json!([]));
@@ -207,10 +204,15 @@ async fn bad_requests_save_nothing() {
         "{body}"
     );
     let (status, body) = d
-        .post(&path, json!({"kind": "carrier-pigeon", "credentials": {"token": "x"}}))
+        .post(
+            &path,
+            json!({"kind": "carrier-pigeon", "credentials": {"token": "x"}}),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = d.post(&path, json!({"kind": "telegram", "credentials": {}})).await;
+    let (status, body) = d
+        .post(&path, json!({"kind": "telegram", "credentials": {}}))
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         body["detail"][0]["loc"],

@@ -47,7 +47,9 @@ fn person_lines(conversation: &Value, text: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_official_openai_client_talks_with_her() {
     if !openai_importable() {
-        println!("NOTICE: skipping: the openai package is not importable (pip install -r .ci/requirements.txt)");
+        println!(
+            "NOTICE: skipping: the openai package is not importable (pip install -r .ci/requirements.txt)"
+        );
         return;
     }
     let fakes = Fakes::start().await;
@@ -128,9 +130,13 @@ async fn models_and_errors_take_openai_shapes() {
     assert_eq!(missing["error"]["code"], "model_not_found");
     assert!(missing["error"]["message"].is_string());
 
-    let ask = |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let ask =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
     let (status, body) = d.post("/v1/chat/completions", ask("nobody")).await;
-    assert_eq!((status, body["error"]["code"].clone()), (404, json!("model_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("model_not_found"))
+    );
     let (status, body) = d
         .post("/v1/chat/completions", json!({"model": id, "messages": []}))
         .await;

@@ -296,7 +296,18 @@ fn initial_stress_above_neutral_maps_onto_the_levels() {
     let forbidden = identity::contract::contract(&seed).forbidden_actions;
     assert!(forbidden.intersect(RISKY).is_empty(), "{forbidden:?}");
     use StressLevel::*;
-    for (strength, level) in [(0.0, Low), (0.3, Low), (0.65, Med), (0.75, High), (0.95, Over), (-0.8, High)] {
-        assert_eq!(start(strength).stress, level, "initial stress_response {strength}");
+    for (strength, level) in [
+        (0.0, Low),
+        (0.3, Low),
+        (0.65, Med),
+        (0.75, High),
+        (0.95, Over),
+        (-0.8, High),
+    ] {
+        assert_eq!(
+            start(strength).stress,
+            level,
+            "initial stress_response {strength}"
+        );
     }
 }

@@ -99,9 +99,15 @@ async fn the_seed_page_example_starts_low() {
     assert_eq!(body["data"]["stress_state"], "LOW", "{body}");
     let (status, body) = s.get(&format!("/instances/{id}/contract")).await;
     assert_eq!(status, 200);
-    let forbidden = body["data"]["forbidden_actions"].as_array().unwrap().clone();
+    let forbidden = body["data"]["forbidden_actions"]
+        .as_array()
+        .unwrap()
+        .clone();
     for risky in ["execute", "challenge", "explore", "pivot"] {
-        assert!(!forbidden.contains(&json!(risky)), "{risky} forbidden: {body}");
+        assert!(
+            !forbidden.contains(&json!(risky)),
+            "{risky} forbidden: {body}"
+        );
     }
 }
 

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use mind::MindError;
 use persona::Persona;
-use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout_at};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout_at};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
@@ -198,7 +198,11 @@ impl From<MindError> for OpenAiError {
             MindError::Faulted { .. } | MindError::Organ(_) => {
                 (StatusCode::BAD_GATEWAY, "server_error", "mind_failed")
             }
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal"),
+            _ => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal",
+            ),
         };
         OpenAiError {
             status,
@@ -434,9 +438,11 @@ async fn stream(
                 let _ = tx.send(chunk(json!({}), Some("stop"))).await;
                 if include_usage {
                     let _ = tx
-                        .send(event(&json!({"id": reply.id, "object": "chat.completion.chunk",
+                        .send(event(
+                            &json!({"id": reply.id, "object": "chat.completion.chunk",
                             "created": reply.created, "model": reply.model, "choices": [],
-                            "usage": Usage::default()})))
+                            "usage": Usage::default()}),
+                        ))
                         .await;
                 }
             }
@@ -492,9 +498,8 @@ pub struct ChatRequest {
 /// and developer messages are the client's instructions to a stateless model; hers are her own,
 /// so they are not fed to her.
 pub fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, OpenAiError> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|e| {
-        OpenAiError::invalid("body", format!("The body is not valid JSON: {e}"))
-    })?;
+    let body: Value = serde_json::from_slice(bytes)
+        .map_err(|e| OpenAiError::invalid("body", format!("The body is not valid JSON: {e}")))?;
     let model = body["model"]
         .as_str()
         .ok_or_else(|| OpenAiError::invalid("model", "`model` (her id) is required."))?
@@ -502,13 +507,16 @@ pub fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, OpenAiError> {
     let messages = body["messages"]
         .as_array()
         .filter(|m| !m.is_empty())
-        .ok_or_else(|| {
-            OpenAiError::invalid("messages", "`messages` must be a non-empty array.")
-        })?;
+        .ok_or_else(|| OpenAiError::invalid("messages", "`messages` must be a non-empty array."))?;
     let stream = match &body["stream"] {
         Value::Null => false,
         Value::Bool(b) => *b,
-        _ => return Err(OpenAiError::invalid("stream", "`stream` must be a boolean.")),
+        _ => {
+            return Err(OpenAiError::invalid(
+                "stream",
+                "`stream` must be a boolean.",
+            ));
+        }
     };
     let include_usage = body["stream_options"]["include_usage"].as_bool() == Some(true);
     let newest = messages.last().expect("non-empty above");
@@ -633,8 +641,14 @@ mod tests {
     #[test]
     fn malformed_requests_point_at_the_parameter() {
         let param = |body: &[u8]| parse_chat(body).unwrap_err().param;
-        assert_eq!(param(br#"{"messages": [{"role": "user", "content": "x"}]}"#), Some("model"));
-        assert_eq!(param(br#"{"model": "m", "messages": []}"#), Some("messages"));
+        assert_eq!(
+            param(br#"{"messages": [{"role": "user", "content": "x"}]}"#),
+            Some("model")
+        );
+        assert_eq!(
+            param(br#"{"model": "m", "messages": []}"#),
+            Some("messages")
+        );
         assert_eq!(
             param(br#"{"model": "m", "messages": [{"role": "assistant", "content": "x"}]}"#),
             Some("messages")
