@@ -204,6 +204,13 @@ impl Daemon {
         let port = listener.local_addr()?.port();
         self.state.manager.boot().await;
         let app = self.router(port);
+        // Without TCP_NODELAY a streamed answer's first event waits behind the headers for the
+        // client's delayed ACK (about 40 ms on Linux): Nagle holds the second small write.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;

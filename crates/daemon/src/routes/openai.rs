@@ -303,12 +303,18 @@ pub async fn chat_completions(
         message: e.body_text(),
     })?;
     let request = parse_chat(&bytes)?;
-    let persona = persona_for(&state, &request.model)?;
-    let agent = state
-        .manager
-        .agent(persona.id)
-        .await
-        .ok_or_else(OpenAiError::not_running)?;
+    // A running persona is found in memory; only a miss reads her record, to tell 404 from 409.
+    let running = match parse_id(&request.model) {
+        Some(id) => state.manager.agent(id).await,
+        None => None,
+    };
+    let agent = match running {
+        Some(agent) => agent,
+        None => {
+            persona_for(&state, &request.model)?;
+            return Err(OpenAiError::not_running());
+        }
+    };
     let limit = state.config.chat_timeout;
     let deadline = Instant::now() + limit;
     for (n, image) in request.turn.images.iter().enumerate() {
