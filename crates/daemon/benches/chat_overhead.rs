@@ -110,7 +110,10 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
 
 /// The first stamp at or after `from`, and the last one at or before `to`.
 fn first_after(stamps: &[Instant], from: Instant) -> Instant {
-    *stamps.iter().find(|t| **t >= from).expect("her Mind was asked")
+    *stamps
+        .iter()
+        .find(|t| **t >= from)
+        .expect("her Mind was asked")
 }
 fn last_before(stamps: &[Instant], to: Instant) -> Instant {
     *stamps
@@ -155,7 +158,10 @@ async fn main() {
             .await
             .unwrap()
     });
-    let client = reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
     let created: serde_json::Value = client
         .post(format!("{url}/api/persona/create"))
         .json(&json!({"name": "Bench", "thinking_model": MODEL}))
