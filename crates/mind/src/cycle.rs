@@ -233,7 +233,7 @@ fn identity(life: &Life, context: Option<&str>) -> (Vec<String>, usize) {
     }
     let stable = blocks.len();
     blocks.push(prompts::moment(&clock::spoken(now)));
-    blocks.push(life.regulation.regulated().prompt());
+    blocks.push(prompts::state(&life.regulation.regulated()));
     let today = clock::date(now);
     let plate: Vec<String> = destiny::planned(&home.destiny())
         .into_iter()

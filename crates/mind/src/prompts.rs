@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::abilities;
 use crate::cycle::Phase;
 use crate::memory::LOAD_INSTRUCTION;
+use crate::regulation::Regulated;
 
 /// Asked again after an answer that ran past the length limit.
 pub const RETRY_CUT_OFF: &str = "\n\nYour last answer ran past your length limit and was cut off. Answer again with one complete JSON object that \
@@ -100,6 +101,27 @@ pub fn plate(lines: &[String]) -> String {
 /// Her own notes.
 pub fn holding(notes: &str) -> String {
     format!("## What You've Been Holding\n\n{notes}")
+}
+
+/// The block of her system prompt that tells her how she is regulated right now.
+pub fn state(r: &Regulated) -> String {
+    format!(
+        "# Your State\n\nStress: {} ({}). Energy: {}.\nAllowed now: {}.\nForbidden now: {}.\nDecide with {} tempo, {} risk, {} expressiveness, {} commitment threshold.{}",
+        r.stress,
+        r.system,
+        r.energy,
+        r.allowed_actions.join(", "),
+        r.forbidden_actions.join(", "),
+        r.decision_style.tempo,
+        r.decision_style.risk,
+        r.decision_style.expressiveness,
+        r.decision_style.commitment_threshold,
+        if r.must_defer() {
+            "\nYou are overloaded: do not act now. Tell your person you are deferring, and why."
+        } else {
+            ""
+        }
+    )
 }
 
 pub fn recognize(spoken_now: &str, phase: Phase) -> String {

@@ -112,27 +112,6 @@ impl Regulated {
     pub fn must_defer(&self) -> bool {
         self.stress == StressLevel::Over.as_str()
     }
-
-    /// The block of her identity that tells her how she is regulated right now.
-    pub fn prompt(&self) -> String {
-        format!(
-            "# Your State\n\nStress: {} ({}). Energy: {}.\nAllowed now: {}.\nForbidden now: {}.\nDecide with {} tempo, {} risk, {} expressiveness, {} commitment threshold.{}",
-            self.stress,
-            self.system,
-            self.energy,
-            self.allowed_actions.join(", "),
-            self.forbidden_actions.join(", "),
-            self.decision_style.tempo,
-            self.decision_style.risk,
-            self.decision_style.expressiveness,
-            self.decision_style.commitment_threshold,
-            if self.must_defer() {
-                "\nYou are overloaded: do not act now. Tell your person you are deferring, and why."
-            } else {
-                ""
-            }
-        )
-    }
 }
 
 /// A call to her identity engine in flight.
