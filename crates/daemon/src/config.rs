@@ -27,6 +27,8 @@ pub struct Config {
     /// Keep the secret store's master key in the system keyring when one exists
     /// (`ETERNEGO_KEYRING=file` turns this off: headless servers, tests).
     pub system_keyring: bool,
+    /// `HF_ENDPOINT`: where `hf.co/...` models are pulled from (a mirror, or a test server).
+    pub hugging_face: String,
 }
 
 /// Defaults shared by [`Config::from_env`] and tests.
@@ -98,6 +100,7 @@ impl Config {
             .unwrap_or_default();
         let system_keyring =
             !var("ETERNEGO_KEYRING").is_some_and(|v| v.trim().eq_ignore_ascii_case("file"));
+        let hugging_face = url("HF_ENDPOINT", "https://huggingface.co");
         Ok(Config {
             host,
             port,
@@ -108,6 +111,7 @@ impl Config {
             upload_limit,
             allowed_hosts,
             system_keyring,
+            hugging_face,
         })
     }
 }

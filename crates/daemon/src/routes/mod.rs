@@ -5,5 +5,6 @@ pub mod birth;
 pub mod diary;
 pub mod lifecycle;
 pub mod live;
+pub mod models;
 pub mod personas;
 pub mod socket;

@@ -84,6 +84,7 @@ pub fn config(home: &Path, fakes: &Fakes) -> Config {
         upload_limit: 8 * 1024 * 1024,
         allowed_hosts: vec![],
         system_keyring: false,
+        hugging_face: "http://127.0.0.1:9".into(),
     }
 }
 
