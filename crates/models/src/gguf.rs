@@ -6,7 +6,7 @@
 //! Every length in the header comes from the file, so every read is bounded: a corrupt or hostile
 //! file gives a [`GgufError`], never an allocation of its choosing.
 
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read, Seek};
 use std::path::Path;
 
 /// The four bytes every GGUF file starts with.
@@ -149,17 +149,15 @@ impl<R: Read + Seek> Reader<R> {
                 _ => {}
             }
         }
-        header.context_length = header.architecture.as_ref().and_then(|arch| {
-            contexts
-                .iter()
-                .find(|(a, _)| a == arch)
-                .map(|(_, n)| *n)
-        });
+        header.context_length = header
+            .architecture
+            .as_ref()
+            .and_then(|arch| contexts.iter().find(|(a, _)| a == arch).map(|(_, n)| *n));
 
         // The tensor table: only the end of the furthest tensor matters, to catch truncation.
         let mut furthest: u64 = 0;
         for _ in 0..tensor_count {
-            let _name = self.skip_string(MAX_KEY, "a tensor name")?;
+            self.skip_string(MAX_KEY, "a tensor name")?;
             let dims = self.u32("a tensor's dimension count")?;
             if dims == 0 || dims > MAX_DIMS {
                 return Err(corrupt(format!("a tensor with {dims} dimensions")));
@@ -255,9 +253,7 @@ impl<R: Read + Seek> Reader<R> {
 
     fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N], GgufError> {
         let mut buf = [0u8; N];
-        self.inner
-            .read_exact(&mut buf)
-            .map_err(|e| eof(e, what))?;
+        self.inner.read_exact(&mut buf).map_err(|e| eof(e, what))?;
         Ok(buf)
     }
 
@@ -327,14 +323,14 @@ fn fixed_size(kind: u32) -> Option<u64> {
 /// one byte of that tensor: a weaker check, never a false rejection.
 fn tensor_bytes(ggml_type: u32, elements: u64) -> Option<u64> {
     let (block, size) = match ggml_type {
-        0 => (1, 4),     // F32
-        1 => (1, 2),     // F16
-        2 => (32, 18),   // Q4_0
-        3 => (32, 20),   // Q4_1
-        6 => (32, 22),   // Q5_0
-        7 => (32, 24),   // Q5_1
-        8 => (32, 34),   // Q8_0
-        10 => (256, 84), // Q2_K
+        0 => (1, 4),      // F32
+        1 => (1, 2),      // F16
+        2 => (32, 18),    // Q4_0
+        3 => (32, 20),    // Q4_1
+        6 => (32, 22),    // Q5_0
+        7 => (32, 24),    // Q5_1
+        8 => (32, 34),    // Q8_0
+        10 => (256, 84),  // Q2_K
         11 => (256, 110), // Q3_K
         12 => (256, 144), // Q4_K
         13 => (256, 176), // Q5_K

@@ -44,7 +44,9 @@ pub enum PullError {
     RepoNotFound(String),
     #[error("the repository '{0}' has no GGUF file")]
     NoGguf(String),
-    #[error("the repository '{repo}' has no GGUF file for quantisation '{quant}' (it has: {available})")]
+    #[error(
+        "the repository '{repo}' has no GGUF file for quantisation '{quant}' (it has: {available})"
+    )]
     QuantNotFound {
         repo: String,
         quant: String,
@@ -72,7 +74,9 @@ pub enum PullError {
     },
     #[error("could not write the download (is the disk full?): {0}")]
     Write(io::Error),
-    #[error("the download of '{file}' is corrupt: its SHA-256 is {actual}, Hugging Face says {expected}")]
+    #[error(
+        "the download of '{file}' is corrupt: its SHA-256 is {actual}, Hugging Face says {expected}"
+    )]
     Checksum {
         file: String,
         expected: String,
@@ -274,7 +278,9 @@ impl Puller {
             completed: 0,
             total: None,
         };
-        let result = self.run(home, reference, name, &mut progress, &mut last).await;
+        let result = self
+            .run(home, reference, name, &mut progress, &mut last)
+            .await;
         match &result {
             Ok(entry) => progress(&Progress {
                 status: Status::Done,
@@ -358,17 +364,21 @@ impl Puller {
             total,
         };
         progress(last);
-        if let Some(expected) = expected.filter(|e| is_sha256(e))
-            && expected != actual
-        {
-            discard(&partial, &meta_path).await;
-            return Err(PullError::Checksum {
+        match expected.filter(|e| is_sha256(e)) {
+            Some(expected) if expected != actual => {
+                discard(&partial, &meta_path).await;
+                return Err(PullError::Checksum {
+                    file,
+                    expected,
+                    actual,
+                });
+            }
+            Some(_) => {}
+            None => tracing::warn!(
+                repo,
                 file,
-                expected,
-                actual,
-            });
-        } else if expected.is_none() {
-            tracing::warn!(repo, file, "Hugging Face gave no SHA-256 for this file; it is not checked");
+                "Hugging Face gave no SHA-256 for this file; it is not checked"
+            ),
         }
         let checked = blocking({
             let partial = partial.clone();
@@ -398,7 +408,13 @@ impl Puller {
         };
         let committed = blocking({
             let partial = partial.clone();
-            move || lib.commit(tempfile::TempPath::from_path(partial), entry)
+            move || match tempfile::TempPath::try_from_path(partial) {
+                Ok(file) => lib.commit(file, entry),
+                Err(e) => Err(LibraryError::Io {
+                    what: "could not take the download".into(),
+                    source: e,
+                }),
+            }
         })
         .await;
         let _ = fs::remove_file(&meta_path);
@@ -477,7 +493,11 @@ impl Puller {
                 return Err(PullError::Ambiguous {
                     repo: repo.clone(),
                     quant: quant.to_string(),
-                    files: found.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", "),
+                    files: found
+                        .iter()
+                        .map(|(f, _)| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
             Ok(found.pop())
@@ -486,7 +506,11 @@ impl Puller {
             return one(matching(quant), quant)?.ok_or_else(|| PullError::QuantNotFound {
                 repo: repo.clone(),
                 quant: quant.clone(),
-                available: files.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", "),
+                available: files
+                    .iter()
+                    .map(|(f, _)| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         if let Some(found) = one(matching(DEFAULT_QUANT), DEFAULT_QUANT)? {
@@ -509,10 +533,7 @@ impl Puller {
             .map_err(|e| network(&what, e))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
-            return Err(PullError::Status {
-                what,
-                status: 404,
-            });
+            return Err(PullError::Status { what, status: 404 });
         }
         if !(status.is_success() || status.is_redirection()) {
             return Err(PullError::Status {
@@ -528,7 +549,9 @@ impl Puller {
                 .map(str::to_string)
         };
         let linked = header("x-linked-etag").map(|e| unquote(&e));
-        let etag = linked.clone().or_else(|| header(ETAG.as_str()).map(|e| unquote(&e)));
+        let etag = linked
+            .clone()
+            .or_else(|| header(ETAG.as_str()).map(|e| unquote(&e)));
         let size = header("x-linked-size")
             .or_else(|| {
                 status
@@ -722,14 +745,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 /// Whether `file` is the GGUF for `quant`: its name, before `.gguf`, ends with the
-/// quantisation after a `-`, `.` or `_` (`Model-Q4_K_M.gguf`, `model.q8_0.gguf`).
+/// quantisation after a `-` or `.` (`Model-Q4_K_M.gguf`, `model.q8_0.gguf`).
 fn has_quant(file: &str, quant: &str) -> bool {
     let stem = file.to_ascii_lowercase();
     let stem = stem.strip_suffix(".gguf").unwrap_or(&stem);
     let stem = stem.rsplit('/').next().unwrap_or(stem);
     let quant = quant.to_ascii_lowercase();
     stem.strip_suffix(&quant)
-        .is_some_and(|before| before.ends_with(['-', '.', '_']))
+        .is_some_and(|before| before.ends_with(['-', '.']))
 }
 
 fn is_sha256(s: &str) -> bool {

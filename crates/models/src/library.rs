@@ -148,9 +148,12 @@ impl Library {
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(&self.dir)
-            .map_err(LibraryError::io("could not create a file in the models folder"))?;
-        let (size, sha256) = copy_hashing(&mut input, tmp.as_file_mut())
-            .map_err(LibraryError::io(format!("could not copy {}", source.display())))?;
+            .map_err(LibraryError::io(
+                "could not create a file in the models folder",
+            ))?;
+        let (size, sha256) = copy_hashing(&mut input, tmp.as_file_mut()).map_err(
+            LibraryError::io(format!("could not copy {}", source.display())),
+        )?;
         tmp.as_file()
             .sync_all()
             .map_err(LibraryError::io("could not flush the copied model"))?;
@@ -311,7 +314,10 @@ pub(crate) fn file_name(name: &str) -> String {
 
 /// Copies everything from `input` to `output`, returning the byte count and the lower-case hex
 /// SHA-256 of what was copied.
-pub(crate) fn copy_hashing(input: &mut impl Read, output: &mut impl Write) -> io::Result<(u64, String)> {
+pub(crate) fn copy_hashing(
+    input: &mut impl Read,
+    output: &mut impl Write,
+) -> io::Result<(u64, String)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
@@ -354,11 +360,10 @@ fn read_manifest(dir: &Path) -> Result<Manifest, LibraryError> {
             });
         }
     };
-    let manifest: Manifest =
-        serde_json::from_slice(&text).map_err(|e| LibraryError::Manifest {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| LibraryError::Manifest {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
     for m in &manifest.models {
         if validate_name(&m.name).is_err() || m.file != file_name(&m.name) {
             return Err(LibraryError::Manifest {

@@ -40,7 +40,11 @@ fn header_gives_name_context_and_template() {
 #[test]
 fn context_length_belongs_to_the_files_own_architecture() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = synthetic::gguf(&[("general.architecture", "qwen2")], Some(("llama", 4096)), 4);
+    let bytes = synthetic::gguf(
+        &[("general.architecture", "qwen2")],
+        Some(("llama", 4096)),
+        4,
+    );
     let h = gguf::read_header(&write(dir.path(), "m.gguf", &bytes)).unwrap();
     assert_eq!(h.context_length, None);
     assert_eq!(h.chat_template, None);
@@ -89,7 +93,10 @@ fn absurd_lengths_are_refused_without_allocating() {
     let mut version = synthetic::tiny_model(4);
     version[4] = 9;
     let path = write(dir.path(), "v9.gguf", &version);
-    assert!(matches!(gguf::read_header(&path), Err(GgufError::Version(9))));
+    assert!(matches!(
+        gguf::read_header(&path),
+        Err(GgufError::Version(9))
+    ));
 }
 
 #[test]
@@ -134,10 +141,7 @@ fn add_list_get_remove() {
     assert!(lib.get("tiny").is_none());
     assert!(Library::open(home.path()).unwrap().list().is_empty());
     assert!(!entry.path.exists());
-    assert!(matches!(
-        lib.remove("tiny"),
-        Err(LibraryError::NotFound(_))
-    ));
+    assert!(matches!(lib.remove("tiny"), Err(LibraryError::NotFound(_))));
 }
 
 #[test]
@@ -150,7 +154,16 @@ fn bad_files_and_names_leave_the_folder_untouched() {
     let cut = write(src.path(), "cut.gguf", &whole[..whole.len() - 10]);
 
     let mut lib = Library::open(home.path()).unwrap();
-    for bad in ["", "a/b", "..", "a..b", ".hidden", "a\\b", "with space", "x\n"] {
+    for bad in [
+        "",
+        "a/b",
+        "..",
+        "a..b",
+        ".hidden",
+        "a\\b",
+        "with space",
+        "x\n",
+    ] {
         assert!(
             matches!(lib.add(&good, bad), Err(LibraryError::InvalidName { .. })),
             "{bad:?}"
@@ -160,7 +173,10 @@ fn bad_files_and_names_leave_the_folder_untouched() {
     assert!(err.to_string().contains("not a GGUF"), "{err}");
     let err = lib.add(&cut, "cut").unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
-    assert!(lib.add(&src.path().join("missing.gguf"), "missing").is_err());
+    assert!(
+        lib.add(&src.path().join("missing.gguf"), "missing")
+            .is_err()
+    );
     let models = home.path().join("models");
     assert!(
         files(&models).is_empty(),
@@ -210,6 +226,9 @@ fn default_names_come_from_file_and_repo_names() {
         models::default_name("SmolLM2-135M-Instruct-Q8_0.gguf"),
         "smollm2-135m-instruct-q8_0"
     );
-    assert_eq!(models::default_name("Qwen2.5-0.5B-Instruct-GGUF"), "qwen2.5-0.5b-instruct");
+    assert_eq!(
+        models::default_name("Qwen2.5-0.5B-Instruct-GGUF"),
+        "qwen2.5-0.5b-instruct"
+    );
     assert_eq!(models::default_name("my model (v2)"), "my-model--v2-");
 }

@@ -36,7 +36,9 @@ fn hidden_or_models(home: &Path) -> Vec<String> {
 fn recorder() -> (Arc<Mutex<Vec<Progress>>>, impl FnMut(&Progress) + Send) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    (seen, move |p: &Progress| sink.lock().unwrap().push(p.clone()))
+    (seen, move |p: &Progress| {
+        sink.lock().unwrap().push(p.clone())
+    })
 }
 
 #[tokio::test]
@@ -45,18 +47,16 @@ async fn pull_downloads_checks_and_registers_the_quant_asked_for() {
     let home = tempfile::tempdir().unwrap();
     let (seen, progress) = recorder();
     let entry = Puller::new(&hf.url())
-        .pull(
-            home.path(),
-            &format!("hf.co/{REPO}:Q8_0"),
-            None,
-            progress,
-        )
+        .pull(home.path(), &format!("hf.co/{REPO}:Q8_0"), None, progress)
         .await
         .unwrap();
     assert_eq!(entry.name, "tiny-model");
     assert_eq!(entry.size, q8.len() as u64);
     assert_eq!(entry.context_length, Some(2048));
-    assert_eq!(entry.origin.as_deref(), Some("hf.co/TestOrg/Tiny-Model-GGUF:Q8_0"));
+    assert_eq!(
+        entry.origin.as_deref(),
+        Some("hf.co/TestOrg/Tiny-Model-GGUF:Q8_0")
+    );
     assert_eq!(std::fs::read(&entry.path).unwrap(), q8);
 
     let lib = Library::open(home.path()).unwrap();
@@ -110,7 +110,12 @@ async fn without_a_quant_q4_k_m_is_chosen_and_a_name_can_be_given() {
     // A name already taken is refused before anything is downloaded.
     hf.requests().clear();
     let err = Puller::new(&hf.url())
-        .pull(home.path(), &format!("hf.co/{REPO}:Q8_0"), Some("mine"), |_| {})
+        .pull(
+            home.path(),
+            &format!("hf.co/{REPO}:Q8_0"),
+            Some("mine"),
+            |_| {},
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
@@ -183,7 +188,10 @@ async fn a_missing_repo_or_quant_is_named() {
         .unwrap_err();
     assert!(matches!(err, PullError::QuantNotFound { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("Q2_K") && text.contains("tiny-model-Q8_0.gguf"), "{text}");
+    assert!(
+        text.contains("Q2_K") && text.contains("tiny-model-Q8_0.gguf"),
+        "{text}"
+    );
 
     let err = puller
         .pull(home.path(), "hf.co/../etc:Q8_0", None, |_| {})
@@ -206,7 +214,8 @@ async fn a_checksum_mismatch_leaves_nothing_behind() {
     assert!(err.to_string().contains(&"ab".repeat(32)));
     let left = hidden_or_models(home.path());
     assert!(
-        left.iter().all(|f| !f.starts_with(".partial") && !f.ends_with(".gguf")),
+        left.iter()
+            .all(|f| !f.starts_with(".partial") && !f.ends_with(".gguf")),
         "{left:?}"
     );
 }
@@ -214,7 +223,11 @@ async fn a_checksum_mismatch_leaves_nothing_behind() {
 #[tokio::test]
 async fn a_file_that_is_not_a_gguf_is_refused() {
     let hf = huggingface::start().await;
-    hf.publish("Odd/Thing-GGUF", "thing-Q8_0.gguf", b"<html>not a model</html>".to_vec());
+    hf.publish(
+        "Odd/Thing-GGUF",
+        "thing-Q8_0.gguf",
+        b"<html>not a model</html>".to_vec(),
+    );
     let home = tempfile::tempdir().unwrap();
     let err = Puller::new(&hf.url())
         .pull(home.path(), "hf.co/Odd/Thing-GGUF", None, |_| {})
@@ -267,7 +280,8 @@ async fn a_full_disk_is_reported_and_leaves_no_partial_file() {
     assert!(err.to_string().contains("disk full"), "{err}");
     let left = hidden_or_models(home.path());
     assert!(
-        left.iter().all(|f| !f.starts_with(".partial") && !f.ends_with(".gguf")),
+        left.iter()
+            .all(|f| !f.starts_with(".partial") && !f.ends_with(".gguf")),
         "{left:?}"
     );
     assert!(Library::open(home.path()).unwrap().list().is_empty());

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
+use futures::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -132,7 +133,9 @@ async fn info(
                 "lfs": {"sha256": sha, "size": f.bytes.len(), "pointerSize": 134},
             })
         })
-        .chain(std::iter::once(json!({"rfilename": "README.md", "size": 12})))
+        .chain(std::iter::once(
+            json!({"rfilename": "README.md", "size": 12}),
+        ))
         .collect();
     server::json(
         200,
@@ -194,22 +197,23 @@ async fn resolve(
         None => (builder.status(200), bytes),
     };
     let builder = builder.header("content-length", body.len().to_string());
-    // Sent in pieces, as a real download arrives; a cut ends the body with an error, which
-    // drops the connection before the promised length.
-    let mut pieces: Vec<Result<Bytes, std::io::Error>> = Vec::new();
+    // Sent in pieces, as a real download arrives. A cut ends the body with an error, which
+    // drops the connection before the promised length; the body first yields once, so the
+    // server flushes what was sent before it closes, as when a real link drops mid-file.
     let limit = cut.unwrap_or(usize::MAX).min(body.len());
+    let mut pieces: Vec<Result<Bytes, std::io::Error>> = Vec::new();
     let mut at = 0;
     while at < limit {
         let end = (at + 64 * 1024).min(limit);
         pieces.push(Ok(body.slice(at..end)));
         at = end;
     }
-    if cut.is_some() {
-        pieces.push(Err(std::io::Error::other("connection cut by the test")));
-    }
-    builder
-        .body(Body::from_stream(futures::stream::iter(pieces)))
-        .unwrap()
+    let data = futures::stream::iter(pieces);
+    let ending = futures::stream::iter(cut).then(|_| async {
+        tokio::task::yield_now().await;
+        Err(std::io::Error::other("connection cut by the test"))
+    });
+    builder.body(Body::from_stream(data.chain(ending))).unwrap()
 }
 
 fn not_found(code: &str, message: &str) -> Response {
