@@ -43,7 +43,12 @@ pub struct Pulls {
 }
 
 impl Pulls {
-    pub fn new(http: reqwest::Client, home: PathBuf, ollama: String, hugging_face: String) -> Pulls {
+    pub fn new(
+        http: reqwest::Client,
+        home: PathBuf,
+        ollama: String,
+        hugging_face: String,
+    ) -> Pulls {
         Pulls {
             frames: broadcast::channel(256).0,
             running: Mutex::default(),
@@ -249,7 +254,7 @@ fn frame(
     if let Some(error) = error {
         details["error"] = Value::String(error);
     }
-    let time = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos())
-        .unwrap_or(i64::MAX);
+    let time =
+        i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX);
     json!({"type": "ModelPull", "title": name, "time": time, "details": details})
 }

@@ -73,7 +73,9 @@ async fn a_hugging_face_pull_lands_in_the_list_with_its_progress_on_the_system_s
     assert_eq!(last["details"]["percent"], 100.0);
     assert!(last["time"].as_i64().unwrap() > 0);
     assert!(
-        frames.iter().any(|f| f["details"]["status"] == "downloading"),
+        frames
+            .iter()
+            .any(|f| f["details"]["status"] == "downloading"),
         "{frames:?}"
     );
 
@@ -92,7 +94,11 @@ async fn a_hugging_face_pull_lands_in_the_list_with_its_progress_on_the_system_s
 async fn a_failed_pull_says_why_and_the_daemon_carries_on() {
     let fakes = Fakes::start().await;
     let hf = huggingface::start().await;
-    hf.publish(REPO, "tiny-model-Q8_0.gguf", models::gguf::synthetic::tiny_model(10));
+    hf.publish(
+        REPO,
+        "tiny-model-Q8_0.gguf",
+        models::gguf::synthetic::tiny_model(10),
+    );
     let home = tempfile::tempdir().unwrap();
     let d = Harness::with_config(daemon::Config {
         hugging_face: hf.url(),
@@ -139,14 +145,22 @@ async fn an_ollama_pull_streams_the_same_frames() {
     assert_eq!(last["details"]["status"], "done", "{frames:?}");
     assert_eq!(last["details"]["source"], "ollama");
     assert_eq!(last["details"]["total"], 4_000_000);
-    assert!(fakes.ollama.installed().contains(&"qwen2.5:0.5b".to_string()));
+    assert!(
+        fakes
+            .ollama
+            .installed()
+            .contains(&"qwen2.5:0.5b".to_string())
+    );
 
     // A model Ollama's registry does not have: its error, as Ollama said it.
     let (status, _) = d
         .post("/api/models/pull", json!({"name": "no-such-model"}))
         .await;
     assert_eq!(status, 202);
-    let last = pull_frames(&mut socket, "no-such-model").await.pop().unwrap();
+    let last = pull_frames(&mut socket, "no-such-model")
+        .await
+        .pop()
+        .unwrap();
     assert_eq!(last["details"]["status"], "failed");
     assert!(
         last["details"]["error"]
@@ -167,7 +181,13 @@ async fn bad_pull_requests_are_refused() {
     assert_eq!(status, 422, "{body}");
     let (status, body) = d.post("/api/models/pull", json!({"name": "  "})).await;
     assert_eq!(status, 422, "{body}");
-    for bad in ["hf.co/../x", "hf.co/owner", "a b", "../../etc/passwd", "hf.co/o/r:Q4 K"] {
+    for bad in [
+        "hf.co/../x",
+        "hf.co/owner",
+        "a b",
+        "../../etc/passwd",
+        "hf.co/o/r:Q4 K",
+    ] {
         let (status, body) = d.post("/api/models/pull", json!({"name": bad})).await;
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(body["detail"].is_string(), "{body}");
