@@ -59,10 +59,9 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
                         .unwrap_or_default(),
                 ),
             };
-            let entry = tokio::task::spawn_blocking(move || {
-                Library::open(&home)?.add(&file, &name)
-            })
-            .await??;
+            let entry =
+                tokio::task::spawn_blocking(move || Library::open(&home)?.add(&file, &name))
+                    .await??;
             say(&format!(
                 "Added {} ({}, context {}).",
                 printable(&entry.name),
@@ -74,7 +73,9 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             let lib = tokio::task::spawn_blocking(move || Library::open(&home)).await??;
             let all = lib.list();
             if all.is_empty() {
-                say("No models yet. Add one with `eternego model add FILE.gguf` or `eternego model pull hf.co/OWNER/REPO`.");
+                say(
+                    "No models yet. Add one with `eternego model add FILE.gguf` or `eternego model pull hf.co/OWNER/REPO`.",
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             let rows: Vec<[String; 4]> = all
@@ -93,10 +94,8 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Rm { name } => {
-            let entry = tokio::task::spawn_blocking(move || {
-                Library::open(&home)?.remove(&name)
-            })
-            .await??;
+            let entry =
+                tokio::task::spawn_blocking(move || Library::open(&home)?.remove(&name)).await??;
             say(&format!("Removed {}.", printable(&entry.name)));
         }
         Command::Pull { reference, name } => {

@@ -19,7 +19,11 @@ fn add_list_and_remove_a_model_file() {
 
     let out = output(eternego(home.path()).args(["model", "add"]).arg(&file));
     assert!(out.success, "{}", out.stderr);
-    assert!(out.stdout.contains("Added tiny-chat-q8_0"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Added tiny-chat-q8_0"),
+        "{}",
+        out.stdout
+    );
     let out = output(
         eternego(home.path())
             .args(["model", "add", "--name", "tiny"])
@@ -39,7 +43,11 @@ fn add_list_and_remove_a_model_file() {
     assert!(out.success, "{}", out.stderr);
     let out = output(eternego(home.path()).args(["model", "rm", "tiny"]));
     assert!(!out.success);
-    assert!(out.stderr.contains("no model named 'tiny'"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no model named 'tiny'"),
+        "{}",
+        out.stderr
+    );
     assert!(!home.path().join("models/tiny.gguf").exists());
 }
 
@@ -69,7 +77,11 @@ fn bad_files_and_names_fail_clearly() {
 async fn pull_downloads_from_hugging_face() {
     let hf = testkit::huggingface::start().await;
     let model = synthetic::tiny_model(50_000);
-    hf.publish("TestOrg/Tiny-Model-GGUF", "tiny-model-Q4_K_M.gguf", model.clone());
+    hf.publish(
+        "TestOrg/Tiny-Model-GGUF",
+        "tiny-model-Q4_K_M.gguf",
+        model.clone(),
+    );
     let home = tempfile::tempdir().unwrap();
     let mut cmd = eternego(home.path());
     cmd.env("HF_ENDPOINT", hf.url())
