@@ -41,7 +41,14 @@ fn smollm2() -> Option<PathBuf> {
 #[test]
 fn the_real_header_is_read_without_the_weights() {
     let Some(path) = smollm2() else { return };
+    let started = std::time::Instant::now();
     let header = models::gguf::read_header(&path).unwrap();
+    eprintln!(
+        "header of {} ({} bytes) read in {:.2} ms",
+        path.display(),
+        std::fs::metadata(&path).unwrap().len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     assert_eq!(header.architecture.as_deref(), Some("llama"));
     assert_eq!(header.context_length, Some(8192));
     assert!(
