@@ -264,7 +264,8 @@ impl Puller {
 
     /// Downloads `reference` into the library under `home` as `name` (default: the repository's
     /// name), calling `progress` as bytes arrive and once more when it is checked. The returned
-    /// entry is in the manifest. A failure is reported through `progress` as [`Status::Failed`]
+    /// entry is in the manifest. A model already pulled from the same reference under that name
+    /// is returned as it is, without a download. A failure is reported through `progress` as [`Status::Failed`]
     /// too.
     pub async fn pull(
         &self,
@@ -313,7 +314,11 @@ impl Puller {
             move || Library::open(&home)
         })
         .await?;
-        if lib.reload()?.iter().any(|m| m.name == name) {
+        if let Some(existing) = lib.reload()?.iter().find(|m| m.name == name) {
+            // Pulling what she already has from the same place is done, not an error.
+            if existing.origin.as_deref() == Some(reference.canonical().as_str()) {
+                return Ok(existing.clone());
+            }
             return Err(LibraryError::Exists(name).into());
         }
         let repo = reference.repo_id();

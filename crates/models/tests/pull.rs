@@ -59,6 +59,19 @@ async fn pull_downloads_checks_and_registers_the_quant_asked_for() {
     );
     assert_eq!(std::fs::read(&entry.path).unwrap(), q8);
 
+    // Pulling it again is done at once, with no download.
+    let wire_before = hf.requests().all().len();
+    let again = Puller::new(&hf.url())
+        .pull(home.path(), &format!("hf.co/{REPO}:Q8_0"), None, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again, entry);
+    let repeated: Vec<String> = hf.requests().all()[wire_before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(repeated.is_empty(), "{repeated:?}");
+
     let lib = Library::open(home.path()).unwrap();
     assert_eq!(lib.get("tiny-model"), Some(entry.clone()));
     assert_eq!(lib.get("hf.co/TestOrg/Tiny-Model-GGUF:Q8_0"), Some(entry));
@@ -80,9 +93,7 @@ async fn pull_downloads_checks_and_registers_the_quant_asked_for() {
     assert!(downloading.windows(2).all(|w| w[0] <= w[1]));
     assert!(seen.iter().all(|p| p.total == Some(q8.len() as u64)));
 
-    let wire: Vec<String> = hf
-        .requests()
-        .all()
+    let wire: Vec<String> = hf.requests().all()[..wire_before]
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
