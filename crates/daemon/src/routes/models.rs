@@ -67,7 +67,7 @@ pub struct PullStarted {
 }
 
 /// Her embedded models and Ollama's, side by side.
-#[utoipa::path(get, path = "/api/models", tag = "models",
+#[utoipa::path(get, path = "/api/models", tag = "models", operation_id = "list_models",
     responses((status = 200, description = "Embedded and Ollama models", body = ModelList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     let home = state.config.home.clone();
@@ -136,7 +136,7 @@ async fn ollama_tags(state: &AppState) -> OllamaModels {
 /// Starts pulling a model in the background: `hf.co/OWNER/REPO[:QUANT]` from Hugging Face into
 /// her library, any other name into Ollama. Progress arrives as `ModelPull` frames on
 /// `/ws/system`; a pull of a name already being pulled joins it.
-#[utoipa::path(post, path = "/api/models/pull", tag = "models", request_body = PullRequest,
+#[utoipa::path(post, path = "/api/models/pull", tag = "models", operation_id = "pull_model", request_body = PullRequest,
     responses(
         (status = 202, description = "The pull started (or was already running)", body = PullStarted),
         (status = 400, description = "Not a valid model name", body = crate::error::ErrorBody),
