@@ -199,12 +199,25 @@ impl Reporter {
 
     /// Records progress; sends a frame when the status changed or a quarter second passed.
     fn progress(&mut self, status: &'static str, completed: u64, total: Option<u64>) {
-        let changed = status != self.status || self.last_sent.is_none();
+        self.progress_at(status, completed, total, Instant::now());
+    }
+
+    fn progress_at(
+        &mut self,
+        status: &'static str,
+        completed: u64,
+        total: Option<u64>,
+        now: Instant,
+    ) {
+        let due = match self.last_sent {
+            None => true,
+            Some(sent) => status != self.status || now.duration_since(sent) >= FRAME_EVERY,
+        };
         self.status = status;
         self.completed = completed;
         self.total = total;
-        if changed || self.last_sent.is_none_or(|t| t.elapsed() >= FRAME_EVERY) {
-            self.send(None);
+        if due {
+            self.send(None, now);
         }
     }
 
@@ -215,11 +228,11 @@ impl Reporter {
         {
             self.completed = total;
         }
-        self.send(error);
+        self.send(error, Instant::now());
     }
 
-    fn send(&mut self, error: Option<String>) {
-        self.last_sent = Some(Instant::now());
+    fn send(&mut self, error: Option<String>, now: Instant) {
+        self.last_sent = Some(now);
         let _ = self.frames.send(frame(
             &self.name,
             self.source,
@@ -257,4 +270,55 @@ fn frame(
     let time =
         i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX);
     json!({"type": "ModelPull", "title": name, "time": time, "details": details})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_throttled_but_status_changes_and_the_end_always_go_out() {
+        let (tx, mut rx) = broadcast::channel(64);
+        let mut r = Reporter::new(tx, "m".into(), Source::HuggingFace);
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        r.progress_at("downloading", 10, Some(100), ms(0));
+        r.progress_at("downloading", 20, Some(100), ms(100));
+        r.progress_at("downloading", 30, Some(100), ms(200));
+        r.progress_at("downloading", 40, Some(100), ms(260));
+        r.progress_at("verifying", 100, Some(100), ms(270));
+        r.finish(None);
+        let mut sent = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            sent.push((
+                frame["details"]["status"].as_str().unwrap().to_string(),
+                frame["details"]["completed"].as_u64().unwrap(),
+            ));
+        }
+        let sent: Vec<(&str, u64)> = sent.iter().map(|(s, c)| (s.as_str(), *c)).collect();
+        assert_eq!(
+            sent,
+            [
+                ("downloading", 10),
+                ("downloading", 40),
+                ("verifying", 100),
+                ("done", 100)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_frame_carries_the_error_and_unknown_totals_are_null() {
+        let (tx, mut rx) = broadcast::channel(4);
+        let mut r = Reporter::new(tx, "llama3".into(), Source::Ollama);
+        r.finish(Some("pull model manifest: file does not exist".into()));
+        let frame = rx.try_recv().unwrap();
+        assert_eq!(frame["type"], "ModelPull");
+        assert_eq!(frame["title"], "llama3");
+        assert_eq!(
+            frame["details"],
+            json!({"name": "llama3", "source": "ollama", "status": "failed", "completed": 0,
+                   "total": null, "percent": null, "error": "pull model manifest: file does not exist"})
+        );
+    }
 }
