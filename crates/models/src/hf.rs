@@ -72,6 +72,8 @@ pub enum PullError {
         completed: u64,
         total: String,
     },
+    #[error("'{0}' is already being pulled")]
+    Busy(String),
     #[error("could not write the download (is the disk full?): {0}")]
     Write(io::Error),
     #[error(
@@ -343,13 +345,21 @@ impl Puller {
             url: url.clone(),
             etag: head.etag.clone(),
         };
-        let (offset, hasher) = blocking({
+        // Held until this pull ends, so a second pull of the same name (the daemon's and the
+        // command line's) cannot write into, resume from or delete this one's partial file.
+        let (offset, hasher, _claim) = blocking({
             let (dir, partial, meta_path) = (dir.clone(), partial.clone(), meta_path.clone());
             let meta = serde_json::to_vec(&meta).expect("plain struct serialises");
             move || prepare_partial(&dir, &partial, &meta_path, &meta)
         })
         .await
-        .map_err(PullError::Write)?;
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::WouldBlock {
+                PullError::Busy(name.clone())
+            } else {
+                PullError::Write(e)
+            }
+        })?;
 
         let outcome = self
             .download(&url, &file, &partial, offset, hasher, total, progress, last)
@@ -670,15 +680,25 @@ struct Head {
     size: Option<u64>,
 }
 
-/// Opens the partial download for appending. It is kept, and its bytes hashed, only when it was
-/// started from the same URL and ETag; otherwise it starts over.
+/// Claims the partial download (an exclusive lock on it; `WouldBlock` when another pull holds
+/// it) and readies it: kept, and its bytes hashed, only when it was started from the same URL
+/// and ETag; otherwise it starts over.
 fn prepare_partial(
     dir: &Path,
     partial: &Path,
     meta_path: &Path,
     meta: &[u8],
-) -> io::Result<(u64, Sha256)> {
+) -> io::Result<(u64, Sha256, File)> {
     fs::create_dir_all(dir)?;
+    let claim = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(partial)?;
+    claim.try_lock().map_err(|e| match e {
+        fs::TryLockError::WouldBlock => io::Error::from(io::ErrorKind::WouldBlock),
+        fs::TryLockError::Error(e) => e,
+    })?;
     let same = fs::read(meta_path).is_ok_and(|old| {
         let old: Option<PartialMeta> = serde_json::from_slice(&old).ok();
         let new: Option<PartialMeta> = serde_json::from_slice(meta).ok();
@@ -697,13 +717,13 @@ fn prepare_partial(
                 }
             }
         }
-        return Ok((n, hasher));
+        return Ok((n, hasher, claim));
     }
-    File::create(partial)?;
+    claim.set_len(0)?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(meta)?;
     tmp.persist(meta_path).map_err(|e| e.error)?;
-    Ok((0, hasher))
+    Ok((0, hasher, claim))
 }
 
 /// The blocking side of a download: appends each chunk (or starts over when `offset` is 0),

@@ -297,3 +297,24 @@ async fn a_full_disk_is_reported_and_leaves_no_partial_file() {
     );
     assert!(Library::open(home.path()).unwrap().list().is_empty());
 }
+
+#[tokio::test]
+async fn a_second_pull_of_the_same_name_waits_its_turn() {
+    let (hf, _) = fake().await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("models")).unwrap();
+    // Another pull (here: this test) holds the partial download.
+    let held = std::fs::File::create(home.path().join("models/.partial-tiny-model.gguf")).unwrap();
+    held.lock().unwrap();
+    let err = Puller::new(&hf.url())
+        .pull(home.path(), &format!("hf.co/{REPO}:Q8_0"), None, |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PullError::Busy(_)), "{err}");
+    assert!(home.path().join("models/.partial-tiny-model.gguf").exists());
+    drop(held);
+    Puller::new(&hf.url())
+        .pull(home.path(), &format!("hf.co/{REPO}:Q8_0"), None, |_| {})
+        .await
+        .unwrap();
+}
