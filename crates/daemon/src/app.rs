@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::guard::Guard;
 use crate::manager::Manager;
-use crate::routes::{birth, channels, diary, lifecycle, live, openai, personas};
+use crate::routes::{birth, channels, diary, lifecycle, live, models, openai, personas};
 
 /// Largest JSON body any route but migrate accepts.
 const JSON_LIMIT: usize = 1024 * 1024;
@@ -26,6 +26,8 @@ const JSON_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     pub config: Arc<Config>,
     pub manager: Arc<Manager>,
+    /// Model pulls in the background and their frames for `/ws/system`.
+    pub pulls: Arc<crate::pulls::Pulls>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,12 @@ impl Daemon {
             clock: Arc::new(mind::SystemClock),
             platforms: config.platforms.clone(),
         };
+        let pulls = crate::pulls::Pulls::new(
+            http.clone(),
+            config.home.clone(),
+            config.providers.local.clone(),
+            config.hugging_face.clone(),
+        );
         let manager = Manager::new(
             store,
             preparer,
@@ -125,6 +133,7 @@ impl Daemon {
             state: AppState {
                 config: Arc::new(config),
                 manager: Arc::new(manager),
+                pulls: Arc::new(pulls),
             },
             identity,
         })
@@ -155,6 +164,8 @@ impl Daemon {
             .routes(routes!(channels::remove))
             .routes(routes!(openai::list_models))
             .routes(routes!(openai::retrieve_model))
+            .routes(routes!(models::list))
+            .routes(routes!(models::pull))
             .layer(DefaultBodyLimit::max(JSON_LIMIT))
             .merge(
                 OpenApiRouter::new()

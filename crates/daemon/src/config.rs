@@ -30,6 +30,8 @@ pub struct Config {
     /// `ETERNEGO_CHAT_TIMEOUT_S`: how long `/v1/chat/completions` waits for her answer (and for
     /// the requests to her queued before it) before a 504.
     pub chat_timeout: Duration,
+    /// `HF_ENDPOINT`: where `hf.co/...` models are pulled from (a mirror, or a test server).
+    pub hugging_face: String,
 }
 
 /// Defaults shared by [`Config::from_env`] and tests.
@@ -109,6 +111,7 @@ impl Config {
             })?),
             None => DEFAULT_CHAT_TIMEOUT,
         };
+        let hugging_face = url("HF_ENDPOINT", "https://huggingface.co");
         Ok(Config {
             host,
             port,
@@ -120,6 +123,7 @@ impl Config {
             allowed_hosts,
             system_keyring,
             chat_timeout,
+            hugging_face,
         })
     }
 }

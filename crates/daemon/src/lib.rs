@@ -2,7 +2,7 @@
 //!
 //! Layout: `config` (one typed struct read once), `app` (router, launch, shutdown), `guard`
 //! (Host/Origin checks), `body` (FastAPI-compatible extractors), `error` (every error's status
-//! and body), `manager` (agent registry and persona flows), `view` (what the API shows),
+//! and body), `manager` (agent registry and persona flows), `view` (what the API shows), `pulls` (model pulls in the background),
 //! `routes/*` (thin handlers).
 
 pub mod app;
@@ -12,6 +12,7 @@ pub mod error;
 pub mod guard;
 pub mod manager;
 pub mod regulator;
+pub mod pulls;
 pub mod routes;
 pub mod trace;
 pub mod upload;

@@ -13,6 +13,7 @@ mod home;
 mod launch;
 mod logging;
 mod logs;
+mod model;
 mod personas;
 mod service;
 mod talk;
@@ -51,6 +52,8 @@ enum Command {
     Talk(talk::Args),
     /// Print the daemon's logs.
     Logs(logs::Args),
+    /// Her local models: add a GGUF file, list, remove, or pull one from Hugging Face.
+    Model(model::Args),
     /// Print a shell completion script (bash, zsh, fish) or the man page.
     Completions(completions::Args),
     /// Remove the service; with --purge also every persona and her data.
@@ -89,6 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Personas => personas::run(g).await,
         Command::Talk(args) => talk::run(g, args).await,
         Command::Logs(args) => logs::run(g, args).await,
+        Command::Model(args) => model::run(g, args).await,
         Command::Completions(args) => completions::run(args),
         Command::Uninstall(args) => uninstall::run(g, args).await,
     }

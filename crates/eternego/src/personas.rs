@@ -43,7 +43,7 @@ fn row(p: &Value) -> [String; 5] {
 }
 
 /// Left-aligned columns, each as wide as its widest cell, two spaces apart.
-fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> Vec<String> {
+pub(crate) fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> Vec<String> {
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -12,6 +12,7 @@
 pub mod anthropic;
 pub mod discord;
 pub mod gemini;
+pub mod huggingface;
 pub mod ollama;
 pub mod openai;
 mod server;

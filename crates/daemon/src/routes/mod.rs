@@ -7,5 +7,6 @@ pub mod diary;
 pub mod lifecycle;
 pub mod live;
 pub mod openai;
+pub mod models;
 pub mod personas;
 pub mod socket;

@@ -85,6 +85,7 @@ pub fn config(home: &Path, fakes: &Fakes) -> Config {
         allowed_hosts: vec![],
         system_keyring: false,
         chat_timeout: daemon::config::DEFAULT_CHAT_TIMEOUT,
+        hugging_face: "http://127.0.0.1:9".into(),
     }
 }
 
