@@ -275,10 +275,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PersonaId {
     }
 }
 
-/// Accepts only the canonical hyphenated form, so one persona has exactly one spelling.
+/// Accepts only the canonical form (lower-case, hyphenated), so one persona has exactly one
+/// spelling and a route never answers for an id her folder name does not match.
 pub fn parse_id(raw: &str) -> Option<Uuid> {
     let id = Uuid::try_parse(raw).ok()?;
-    (id.hyphenated().to_string() == raw.to_ascii_lowercase()).then_some(id)
+    (id.hyphenated().to_string() == raw).then_some(id)
 }
 
 #[cfg(test)]
@@ -361,5 +362,7 @@ mod tests {
         assert!(parse_id("6c17c83c-3158-450d-8e43-0e7efea717c1").is_some());
         assert!(parse_id("../../etc").is_none());
         assert!(parse_id("6c17c83c3158450d8e430e7efea717c1").is_none());
+        assert!(parse_id("6C17C83C-3158-450D-8E43-0E7EFEA717C1").is_none());
+        assert!(parse_id("6c17c83c-3158-450d-8e43-0e7efea717C1").is_none());
     }
 }

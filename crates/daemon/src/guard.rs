@@ -3,8 +3,11 @@
 //! * DNS rebinding: a page on `evil.example` that re-resolves to 127.0.0.1 still sends
 //!   `Host: evil.example`, so only IP literals, `localhost` and names the person allowed pass.
 //! * Cross-site requests: a state-changing request or WebSocket upgrade whose `Origin` is not
-//!   this daemon's own (`http://<allowed host>:<our port>`) is refused. Reads need no check: the
-//!   browser will not hand a cross-origin page the response (no CORS headers are ever sent).
+//!   the very authority the request was sent to (its own `Host`, on our port) is refused. Any
+//!   other page — even one on another IP literal, which would pass the `Host` check — could
+//!   otherwise drive her and read every frame. Reads need no check: the browser will not hand a
+//!   cross-origin page the response (no CORS headers are ever sent).
+//! * Two `Host` headers are ambiguous (which one did the browser mean?), so they are refused.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,29 +40,46 @@ impl Guard {
         self.host_allowed(name)
     }
 
-    /// Checks an `Origin` header value (`scheme://name[:port]`).
-    fn check_origin(&self, value: &str) -> bool {
-        let Some(rest) = value.strip_prefix("http://") else {
+    /// Checks an `Origin` header value (`http://name[:port]`) against the request's own `Host`:
+    /// same name (case-insensitive), same port, and that port is ours. The `Host` has already
+    /// passed [`Guard::check_host`], so the Origin inherits its allowance and nothing else does.
+    fn check_origin(&self, origin: &str, host: Option<&str>) -> bool {
+        let Some(host) = host else {
             return false;
         };
-        let (name, port) = split_authority(rest.trim_end_matches('/'));
-        self.host_allowed(name) && port.unwrap_or(80) == self.port
+        let Some(rest) = origin.strip_prefix("http://") else {
+            return false;
+        };
+        let (origin_name, origin_port) = split_authority(rest.trim_end_matches('/'));
+        let (host_name, host_port) = split_authority(host);
+        let origin_port = origin_port.unwrap_or(80);
+        origin_name.eq_ignore_ascii_case(host_name)
+            && origin_port == host_port.unwrap_or(80)
+            && origin_port == self.port
     }
 
     pub fn verdict(&self, method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
-        if let Some(host) = headers.get(header::HOST) {
-            let ok = host.to_str().map(|h| self.check_host(h)).unwrap_or(false);
-            if !ok {
-                return Err(ApiError::Forbidden("Host not allowed.".into()));
-            }
+        let mut hosts = headers.get_all(header::HOST).iter();
+        let host = hosts.next();
+        if hosts.next().is_some() {
+            return Err(ApiError::BadRequest(
+                "Only one Host header is allowed.".into(),
+            ));
         }
+        let host = match host {
+            Some(value) => match value.to_str() {
+                Ok(h) if self.check_host(h) => Some(h),
+                _ => return Err(ApiError::Forbidden("Host not allowed.".into())),
+            },
+            None => None,
+        };
         let changes_state = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         let upgrade = headers.contains_key(header::UPGRADE);
         if (changes_state || upgrade)
             && let Some(origin) = headers.get(header::ORIGIN)
             && !origin
                 .to_str()
-                .map(|o| self.check_origin(o))
+                .map(|o| self.check_origin(o, host))
                 .unwrap_or(false)
         {
             return Err(ApiError::Forbidden("Cross-origin request refused.".into()));
@@ -157,6 +177,44 @@ mod tests {
         assert!(g.verdict(&Method::GET, &evil).is_ok());
         let null = headers(&[(header::ORIGIN, "null")]);
         assert!(g.verdict(&Method::DELETE, &null).is_err());
+    }
+
+    #[test]
+    fn an_origin_must_be_the_requests_own_host() {
+        let g = guard();
+        for (host, origin) in [
+            ("127.0.0.1:5000", "http://93.184.216.34:5000"),
+            ("127.0.0.1:5000", "http://192.168.1.66:5000"),
+            ("127.0.0.1:5000", "http://[2001:db8::1]:5000"),
+            ("localhost:5000", "http://127.0.0.1:5000"),
+            ("[::1]:5000", "http://[::2]:5000"),
+            ("eternego.lan:5000", "http://localhost:5000"),
+        ] {
+            let h = headers(&[(header::HOST, host), (header::ORIGIN, origin)]);
+            assert!(g.verdict(&Method::POST, &h).is_err(), "{origin} on {host}");
+        }
+        for (host, origin) in [
+            ("127.0.0.1:5000", "http://127.0.0.1:5000"),
+            ("[::1]:5000", "http://[::1]:5000"),
+            ("LocalHost:5000", "http://localhost:5000/"),
+            ("eternego.lan:5000", "http://eternego.lan:5000"),
+        ] {
+            let h = headers(&[(header::HOST, host), (header::ORIGIN, origin)]);
+            assert!(g.verdict(&Method::POST, &h).is_ok(), "{origin} on {host}");
+        }
+        let no_host = headers(&[(header::ORIGIN, "http://127.0.0.1:5000")]);
+        assert!(g.verdict(&Method::POST, &no_host).is_err());
+    }
+
+    #[test]
+    fn two_host_headers_are_a_bad_request() {
+        let g = guard();
+        let mut h = headers(&[(header::HOST, "localhost:5000")]);
+        h.append(header::HOST, HeaderValue::from_static("evil.example"));
+        assert!(matches!(
+            g.verdict(&Method::GET, &h),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]

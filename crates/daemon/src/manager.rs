@@ -535,6 +535,13 @@ impl Manager {
         if persona.id != id {
             return Err(corrupt());
         }
+        if persona.name.chars().count() > crate::routes::birth::NAME_MAX_CHARS {
+            return Err(ManagerError::Invalid(format!(
+                "Her name is longer than {} characters, the most her identity can carry; \
+                 she cannot be restored here.",
+                crate::routes::birth::NAME_MAX_CHARS
+            )));
+        }
         for slot in OrganSlot::OPTIONAL {
             persona.set_organ(slot, None);
         }

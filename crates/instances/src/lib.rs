@@ -13,7 +13,7 @@ pub use clock::Clock;
 pub use error::InstancesError;
 pub use http::{openapi, router};
 pub use service::{
-    InstanceView, ListQuery, ObservationInput, Page, ProcessOutcome, Service, Settings,
-    SnapshotView, SortKey, TestOutcome, TestSubject,
+    InstanceView, ListQuery, NAME_MAX_CHARS, ObservationInput, Page, ProcessOutcome, Service,
+    Settings, SnapshotView, SortKey, TestOutcome, TestSubject,
 };
 pub use store::{DriftRecord, HistoryRecord, ResetTo};

@@ -154,9 +154,9 @@ impl Preparer {
             .json(&json!({"model": model, "stream": true}));
         let response = call.send(request).await?;
         if !response.status().is_success() {
-            return Err(failed(crate::wire::error_message(
-                &response.text().await.unwrap_or_default(),
-            )));
+            return Err(failed(
+                call.error_text(&response.text().await.unwrap_or_default()),
+            ));
         }
         let mut finished = false;
         let mut last_status = String::new();
@@ -314,9 +314,9 @@ impl Preparer {
             .json(&create);
         let response = call.send(request).await?;
         if !response.status().is_success() {
-            return Err(failed(crate::wire::error_message(
-                &response.text().await.unwrap_or_default(),
-            )));
+            return Err(failed(
+                call.error_text(&response.text().await.unwrap_or_default()),
+            ));
         }
         let mut finished = false;
         call.lines(response, STREAM_IDLE, |line| {
@@ -378,7 +378,7 @@ impl Preparer {
         let reason = format!(
             "HTTP {}: {}",
             status.as_u16(),
-            crate::wire::error_message(&response.text().await.unwrap_or_default())
+            call.error_text(&response.text().await.unwrap_or_default())
         );
         Err(OrganError::UnregisterFailed {
             organ: slot,

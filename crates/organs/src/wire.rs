@@ -95,7 +95,7 @@ impl Call<'_> {
     pub async fn refused(&self, response: Response) -> OrganError {
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
-        let message = error_message(&body);
+        let message = self.error_text(&body);
         let key_problem = matches!(status, 401 | 403)
             || (status == 400
                 && (body.contains("API key")
@@ -112,8 +112,19 @@ impl Call<'_> {
             organ: self.organ,
             provider: self.name(),
             status,
-            message: self.scrub(&message),
+            message,
         }
+    }
+
+    /// A provider's error body as error text: the key scrubbed from the whole message first,
+    /// then cut to 300 characters — cutting first would leave the head of a key that straddles
+    /// the cut unmatched by the scrub, and so in the text.
+    pub(crate) fn error_text(&self, body: &str) -> String {
+        let mut short: String = self.scrub(&error_message(body)).chars().take(300).collect();
+        if short.is_empty() {
+            short = "no details".into();
+        }
+        short
     }
 
     /// Removes the key from text that came from elsewhere, in case a provider echoes it.
@@ -170,7 +181,8 @@ fn feed(line: &[u8], each: &mut impl FnMut(Value) -> Result<(), String>) -> Resu
 }
 
 /// The human part of a provider's error body, whichever shape it uses: OpenAI, Anthropic and
-/// Gemini nest `error.message`; Ollama and xAI put a string in `error`.
+/// Gemini nest `error.message`; Ollama and xAI put a string in `error`. Whole: callers go
+/// through [`Call::error_text`], which scrubs before it shortens.
 pub(crate) fn error_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let found = parsed.as_ref().and_then(|v| {
@@ -181,12 +193,7 @@ pub(crate) fn error_message(body: &str) -> String {
             .and_then(Value::as_str)
             .map(str::to_string)
     });
-    let text = found.unwrap_or_else(|| body.trim().to_string());
-    let mut short: String = text.chars().take(300).collect();
-    if short.is_empty() {
-        short = "no details".into();
-    }
-    short
+    found.unwrap_or_else(|| body.trim().to_string())
 }
 
 /// Why a request failed in transport terms, without the URL (`reqwest::Error`'s own text
@@ -219,4 +226,28 @@ pub fn describe(e: &reqwest::Error) -> String {
             "request failed".into()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_straddling_the_cut_is_scrubbed_before_it() {
+        let key = "sk-proj-0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+        let call = Call {
+            organ: "thinking",
+            provider: Some(Provider::Openai),
+            url: "http://127.0.0.1:1",
+            key: Some(key),
+        };
+        // The key starts 20 characters before the 300-character cut.
+        let message = format!("{}{key} was not accepted", "x".repeat(280));
+        let body = serde_json::json!({"error": {"message": message}}).to_string();
+        let text = call.error_text(&body);
+        assert!(text.chars().count() <= 300);
+        assert!(!text.contains(&key[..20]), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+        assert_eq!(call.error_text(""), "no details");
+    }
 }

@@ -418,6 +418,11 @@ fn unpack(zip: &[u8], root: &Path, limit: u64) -> Result<(), DiaryError> {
     if archive.len() > MAX_ENTRIES {
         return Err(DiaryError::TooLarge { limit });
     }
+    // The archive indexes entries by name, so a second `config.json` would silently replace
+    // the first and never reach the `create_new` check below: ask the central directory.
+    if archive.has_duplicate_names() {
+        return Err(DiaryError::Unsafe("an entry appears twice".into()));
+    }
     let mut written = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
     let mut made = std::collections::HashSet::new();

@@ -465,3 +465,30 @@ fn retention_keeps_one_diary_a_day_for_a_month_and_the_newest_few() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_duplicate_entry_is_refused_and_leaves_nothing() {
+    let id = Uuid::new_v4();
+    let phrase = Phrase::generate();
+    // The writer refuses duplicate names, so write a same-length stand-in and rename it in
+    // both its local header and its central directory entry.
+    let mut zip = zip_of(|z| {
+        z.start_file("config.jsoX", SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(br#"{"name": "intruder"}"#).unwrap();
+    });
+    let (from, to) = (b"config.jsoX", b"config.json");
+    let mut renamed = 0;
+    for at in 0..=zip.len() - from.len() {
+        if &zip[at..at + from.len()] == from {
+            zip[at..at + to.len()].copy_from_slice(to);
+            renamed += 1;
+        }
+    }
+    assert_eq!(renamed, 2, "local header and central directory");
+    let token = encrypt_as_diary(&zip, id, &phrase);
+    let tmp = tempfile::tempdir().unwrap();
+    let err = diary::restore(token.as_bytes(), id, &phrase, &tmp.path().join("home")).unwrap_err();
+    assert!(unsafe_entry(&err), "unexpected error {err:?}");
+    assert!(common::listing(tmp.path()).is_empty());
+}

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::{Body, Field, Kind, Validated};
-use crate::error::{ApiError, ErrorBody, ValidationBody};
+use crate::error::{ApiError, ErrorBody, FieldError, ValidationBody};
 use crate::manager::Environment;
 use organs::OrganRequest;
 use persona::{OrganSlot, Persona};
@@ -157,6 +157,26 @@ impl CreateRequest {
     }
 }
 
+/// The longest name a persona may have: her identity instance is named `persona <name>`, and
+/// an instance name is bounded, so a longer name would give a persona that can never start.
+pub const NAME_MAX_CHARS: usize = instances::NAME_MAX_CHARS - "persona ".len();
+
+/// Refuses a name too long for her identity instance, as pydantic's `max_length` would.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.chars().count() <= NAME_MAX_CHARS {
+        return Ok(());
+    }
+    Err(ApiError::Validation(vec![FieldError {
+        ctx: Some(serde_json::json!({ "max_length": NAME_MAX_CHARS })),
+        ..FieldError::new(
+            "string_too_long",
+            &["body", "name"],
+            &format!("String should have at most {NAME_MAX_CHARS} characters"),
+            serde_json::Value::from(name),
+        )
+    }]))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CreateReply {
     /// The full record as saved, keys included: treat the whole response as a secret.
@@ -171,12 +191,13 @@ pub struct CreateReply {
     request_body = CreateRequest,
     responses((status = 200, body = CreateReply),
         (status = 400, description = "A model or channel could not be prepared", body = ErrorBody),
-        (status = 422, description = "Body failed validation", body = ValidationBody),
+        (status = 422, description = "Body failed validation (a missing field, a wrong type, or a name over 92 characters)", body = ValidationBody),
         (status = 500, description = "Created but failed to start", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     Body(request): Body<CreateRequest>,
 ) -> Result<Json<CreateReply>, ApiError> {
+    check_name(&request.name)?;
     let env = request.environment();
     let (persona, phrase) = state.manager.create(request.name, env).await?;
     Ok(Json(CreateReply {

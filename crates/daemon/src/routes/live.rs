@@ -1,7 +1,8 @@
 //! Live-agent routes: what reaches her while she runs (read, hear, attach, feed, pair), and the
 //! read-only views of what she keeps (conversation, knowledge, calendar, diagnose, media).
 //!
-//! The perception routes need her running (409 `Persona is not active.` otherwise). The read
+//! The perception routes need her running (409 `Persona is not active.` when she exists but is
+//! stopped, 404 `Persona not found.` when nobody has that id). The read
 //! routes read her files, so they answer whether she runs or not (404 for an unknown persona),
 //! as the documentation of the knowledge API says.
 
@@ -37,12 +38,14 @@ impl From<MindError> for ApiError {
     }
 }
 
+/// Her running agent; an id nobody has is `404 Persona not found.`, and only a persona who
+/// exists but is stopped is `409 Persona is not active.`.
 async fn running(state: &AppState, id: Uuid) -> Result<Arc<Agent>, ApiError> {
-    state
-        .manager
-        .agent(id)
-        .await
-        .ok_or_else(ApiError::not_active)
+    match state.manager.agent(id).await {
+        Some(agent) => Ok(agent),
+        None if !state.manager.store().exists(id) => Err(ApiError::persona_not_found()),
+        None => Err(ApiError::not_active()),
+    }
 }
 
 fn known(state: &AppState, id: Uuid) -> Result<mind::home::Home, ApiError> {
@@ -77,6 +80,7 @@ impl Validated for ReadRequest {
     request_body = ReadRequest,
     responses((status = 200, body = Received),
         (status = 400, description = "Empty message", body = ErrorBody),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 422, description = "message missing or not a string", body = ValidationBody)))]
 pub async fn read(
@@ -106,6 +110,7 @@ pub struct HearForm {
         (ReadRequest = "application/json"))),
     responses((status = 200, body = Received),
         (status = 400, description = "Her ear could not transcribe it, or an empty message", body = ErrorBody),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
         (status = 415, description = "She has no ear organ", body = ErrorBody),
@@ -202,6 +207,7 @@ pub struct AttachForm {
     params(("persona_id" = String, Path, description = "Her UUID")),
     request_body(content = AttachForm, content_type = "multipart/form-data"),
     responses((status = 200, body = Received),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
         (status = 415, description = "No organ of hers can perceive this type", body = ErrorBody),
@@ -245,6 +251,7 @@ pub struct FedReply {
     request_body(content = FeedForm, content_type = "multipart/form-data"),
     responses((status = 200, body = FedReply),
         (status = 400, description = "Unparseable export, or her Mind could not analyze it", body = ErrorBody),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
         (status = 422, description = "history or source missing", body = ValidationBody)))]
@@ -294,6 +301,7 @@ pub struct PairReply {
     request_body = PairRequest,
     responses((status = 200, body = PairReply),
         (status = 400, description = "Invalid or expired code, no such channel, or already verified", body = ErrorBody),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 422, description = "code missing", body = ValidationBody)))]
 pub async fn pair(
