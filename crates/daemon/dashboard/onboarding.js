@@ -52,13 +52,15 @@ export async function create(main, go, refresh) {
     h('div.actions', submit));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const body = { name: name.value.trim() };
+    // Empty fields are left out, so a forgotten name or model comes back as the daemon's
+    // "Field required" next to that field.
+    const body = {};
+    if (name.value.trim()) body.name = name.value.trim();
     const put = (slot, v) => {
       if (!v) return;
       for (const [k, val] of Object.entries(v)) if (val !== '') body[`${slot}_${k}`] = val;
     };
-    put('thinking', mind.value() || { model: '' });
-    if (!('thinking_model' in body)) body.thinking_model = '';
+    put('thinking', mind.value());
     for (const [slot, ed] of Object.entries(more.editors)) put(slot, ed.value());
     for (const t of ['telegram_token', 'discord_token']) {
       const v = form.querySelector(`[name=${t}]`).value.trim();
