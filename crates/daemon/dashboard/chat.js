@@ -77,8 +77,8 @@ export async function chat(main, persona, go) {
 
   const text = h('textarea', { rows: 1, placeholder: `Write to ${persona.name}…`, 'aria-label': 'Message' });
   const fileInput = h('input', { type: 'file', hidden: true, id: 'attach-file' });
-  const attachBtn = h('button.icon', { type: 'button', title: 'Attach a file', 'aria-label': 'Attach a file', onclick: () => fileInput.click() }, '📎');
-  const recordBtn = h('button.icon', { type: 'button', title: 'Record a voice note', 'aria-label': 'Record a voice note' }, '🎙');
+  const attachBtn = h('button.icon', { type: 'button', title: 'Attach a file', 'aria-label': 'Attach a file', onclick: () => fileInput.click() }, 'Attach');
+  const recordBtn = h('button.icon', { type: 'button', title: 'Record a voice note', 'aria-label': 'Record a voice note' }, 'Voice');
   const send = h('button.primary', { type: 'submit' }, 'Send');
   const form = h('form.composer', text, fileInput, attachBtn, recordBtn, send);
 
@@ -124,7 +124,7 @@ export async function chat(main, persona, go) {
         data.append('audio', blob, 'voice-note.webm');
         try {
           await post(personaPath(id, '/hear'), data);
-          add({ role: 'person', content: '🎙 voice note', time: new Date().toISOString() });
+          add({ role: 'person', content: 'Voice note', time: new Date().toISOString() });
           setThinking(true);
         } catch (e) {
           toast(e.message, 'error');
@@ -143,13 +143,19 @@ export async function chat(main, persona, go) {
     e.preventDefault();
     const message = text.value.trim();
     if (!message) return;
+    // Her reply can arrive before the POST answers, so her person's line goes in first.
+    const mine = bubble(id, { role: 'person', content: message, time: new Date().toISOString() });
+    list.append(mine);
+    scroll();
+    text.value = '';
+    setThinking(true);
     await busy(send, async () => {
       try {
         await post(personaPath(id, '/read'), { message });
-        add({ role: 'person', content: message, time: new Date().toISOString() });
-        text.value = '';
-        setThinking(true);
       } catch (err) {
+        mine.remove();
+        text.value = message;
+        setThinking(false);
         toast(err.message, 'error');
       }
     });

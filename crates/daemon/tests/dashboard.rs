@@ -294,8 +294,57 @@ async fn create_a_persona_confirm_her_phrase_and_talk_with_her_live() {
     )
     .await;
 
-    // The other screens draw.
     let id = d.personas().await[0]["id"].as_str().unwrap().to_string();
+
+    // Re-saving her Mind without retyping the key keeps the key; giving her an Eye lights its
+    // chip on the organ strip.
+    b.goto(&format!("{}/persona/{id}/settings/organs", d.url))
+        .await;
+    b.until(
+        "the organ cards",
+        "return document.querySelector('#organ-eye')",
+    )
+    .await;
+    b.click("#organ-thinking button[type=submit]").await;
+    b.until("the Mind saved", "return [...document.querySelectorAll('.toast')].some(t => t.textContent === 'Mind saved.')").await;
+    b.until(
+        "the organ cards again",
+        "return document.querySelector('#organ-eye input[value=openai]')",
+    )
+    .await;
+    b.click("#organ-eye input[value=openai]").await;
+    b.set("input[name='eye.model']", "gpt-4o").await;
+    b.set("input[name='eye.api_key']", OPENAI_KEY).await;
+    b.click("#organ-eye button[type=submit]").await;
+    b.until(
+        "the Eye saved",
+        "return [...document.querySelectorAll('.toast')].some(t => t.textContent === 'Eye saved.')",
+    )
+    .await;
+    b.goto(&format!("{}/persona/{id}/chat", d.url)).await;
+    b.until(
+        "the Eye chip set",
+        "return document.querySelector('.chip.set[data-organ=eye]')",
+    )
+    .await;
+
+    // Attach an image through the file input.
+    b.run(
+        "const png = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='), c => c.charCodeAt(0));
+         const t = new DataTransfer(); t.items.add(new File([png], 'dot.png', {type: 'image/png'}));
+         const i = document.getElementById('attach-file'); i.files = t.files; i.dispatchEvent(new Event('change'));",
+        json!([]),
+    )
+    .await;
+    b.until("the attachment sent", "return [...document.querySelectorAll('.msg.mine')].some(m => m.textContent.includes('dot.png'))").await;
+    assert!(
+        snapshot(&d.home)
+            .iter()
+            .any(|(path, _)| path.ends_with("dot.png")),
+        "the image reached her media folder"
+    );
+
+    // The other screens draw.
     for screen in [
         "calendar",
         "memory",
