@@ -444,3 +444,72 @@ async fn deep_links_serve_the_app_and_unknown_api_paths_stay_json() {
     );
     d.shutdown().await;
 }
+
+fn reference_diary() -> (String, Vec<u8>, String) {
+    let dir = match std::env::var_os("ETERNEGO_SHARED") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+    }
+    .join("fixtures/reference-diary");
+    let diary = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "diary"))
+        .expect("the reference diary");
+    let name = diary.file_name().unwrap().to_string_lossy().to_string();
+    let phrase = std::fs::read_to_string(dir.join("phrase.txt"))
+        .unwrap()
+        .trim()
+        .to_string();
+    (name, std::fs::read(diary).unwrap(), phrase)
+}
+
+#[tokio::test]
+async fn restore_her_from_a_diary_dropped_or_chosen() {
+    let Some(b) = browser().await else { return };
+    let fakes = Fakes::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let d = Harness::start(home.path(), &fakes).await;
+    let (name, bytes, phrase) = reference_diary();
+    let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let make_file = "const b = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0)); const t = new DataTransfer(); t.items.add(new File([b], arguments[1])); ";
+
+    b.goto(&format!("{}/onboarding/migrate", d.url)).await;
+    b.until(
+        "the drop zone",
+        "return document.querySelector('.dropzone')",
+    )
+    .await;
+    // A synthetic drop event on the drop zone picks the file.
+    b.run(
+        &format!("{make_file} document.querySelector('.dropzone').dispatchEvent(new DragEvent('drop', {{dataTransfer: t, bubbles: true, cancelable: true}}));"),
+        json!([data, name]),
+    )
+    .await;
+    b.until(
+        "the dropped file named",
+        "return document.querySelector('.picked').textContent.includes('.diary')",
+    )
+    .await;
+    // The file input picks it too (the path a keyboard takes).
+    b.run(
+        &format!("{make_file} const i = document.getElementById('diary-file'); i.files = t.files; i.dispatchEvent(new Event('change'));"),
+        json!([data, name]),
+    )
+    .await;
+    b.set("textarea[name=phrase]", &phrase).await;
+    b.set("input[name=model]", "llama3.2:1b").await;
+    b.shot("restore").await;
+    b.click("form button[type=submit]").await;
+    b.until(
+        "her chat after the restore",
+        "return document.querySelector('.composer')",
+    )
+    .await;
+    assert_eq!(d.personas().await.len(), 1);
+    let errors = b.console_errors(&[]).await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    b.quit().await;
+    d.shutdown().await;
+}
