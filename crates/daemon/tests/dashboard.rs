@@ -285,6 +285,19 @@ async fn create_a_persona_confirm_her_phrase_and_talk_with_her_live() {
     )
     .await;
     b.shot("chat").await;
+    b.call(
+        reqwest::Method::POST,
+        "/window/rect",
+        Some(json!({"width": 390, "height": 844})),
+    )
+    .await;
+    b.shot("chat-390px").await;
+    b.call(
+        reqwest::Method::POST,
+        "/window/rect",
+        Some(json!({"width": 1280, "height": 900})),
+    )
+    .await;
 
     // It survives a reload (from her conversation).
     b.run("location.reload()", json!([])).await;
@@ -511,5 +524,48 @@ async fn restore_her_from_a_diary_dropped_or_chosen() {
     let errors = b.console_errors(&[]).await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
     b.quit().await;
+    d.shutdown().await;
+}
+
+/// The dashboard never shows a stored key, so re-saving a cloud organ without one must keep it
+/// — but only for the same provider and URL: a key is never sent somewhere it was not given for.
+#[tokio::test]
+async fn an_organ_re_saved_without_its_key_keeps_it_only_for_the_same_provider_and_url() {
+    let fakes = Fakes::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let d = Harness::start(home.path(), &fakes).await;
+    let (status, created) = d
+        .post(
+            "/api/persona/create",
+            json!({"name": "Iris", "thinking_model": "gpt-5.4", "thinking_provider": "openai", "thinking_api_key": OPENAI_KEY}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["persona"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/persona/{id}/update");
+
+    let (status, body) = d
+        .post(
+            &path,
+            json!({"thinking": {"model": "gpt-4o", "provider": "openai"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "same provider and URL keeps the key: {body}");
+    assert_eq!(d.personas().await[0]["thinking"]["name"], "gpt-4o");
+
+    let (status, body) = d
+        .post(
+            &path,
+            json!({"thinking": {"model": "gpt-4o", "provider": "openai", "url": fakes.xai.url()}}),
+        )
+        .await;
+    assert_eq!(status, 400, "another URL needs its own key: {body}");
+    let (status, body) = d
+        .post(
+            &path,
+            json!({"thinking": {"model": "grok-4", "provider": "xai"}}),
+        )
+        .await;
+    assert_eq!(status, 400, "another provider needs its own key: {body}");
     d.shutdown().await;
 }
