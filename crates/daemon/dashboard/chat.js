@@ -190,6 +190,9 @@ export async function chat(main, persona, go) {
     if (frame.type === 'chat_message') {
       list.querySelector('.empty-chat')?.remove();
       add({ role: 'assistant', content: frame.content, time: new Date().toISOString() });
+    } else if (frame.type === 'Message' && frame.title === 'Said') {
+      // Heard and Said come down the same signal feed, in order; her chat line travels on
+      // another, so only Said ends the thinking sign.
       setThinking(false);
     } else if (frame.type === 'Message' && frame.title === 'Heard') {
       const channel = frame.details?.channel;

@@ -284,6 +284,11 @@ async fn create_a_persona_confirm_her_phrase_and_talk_with_her_live() {
         "return document.querySelector('.msg.hers strong')?.textContent === 'lovely'",
     )
     .await;
+    b.until(
+        "the thinking sign to go",
+        "return document.querySelector('.thinking').hidden",
+    )
+    .await;
     b.shot("chat").await;
     b.call(
         reqwest::Method::POST,
