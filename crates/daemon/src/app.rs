@@ -230,8 +230,15 @@ impl Daemon {
     }
 }
 
-async fn not_found(_: Uri) -> ApiError {
-    ApiError::NotFound("Not Found".into())
+/// The dashboard's pages and files, else the API's JSON 404.
+async fn not_found(method: Method, uri: Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if matches!(method, Method::GET | Method::HEAD)
+        && let Some(page) = crate::dashboard::serve(uri.path())
+    {
+        return page;
+    }
+    ApiError::NotFound("Not Found".into()).into_response()
 }
 
 async fn method_not_allowed(_: Method) -> (axum::http::StatusCode, Json<serde_json::Value>) {

@@ -3,11 +3,15 @@
 //! Layout: `config` (one typed struct read once), `app` (router, launch, shutdown), `guard`
 //! (Host/Origin checks), `body` (FastAPI-compatible extractors), `error` (every error's status
 //! and body), `manager` (agent registry and persona flows), `view` (what the API shows), `pulls` (model pulls in the background),
+//! Layout: `config` (one typed struct read once), `app` (router, launch, shutdown), `dashboard`
+//! (the embedded browser app), `guard` (Host/Origin checks), `body` (FastAPI-compatible extractors), `error` (every error's status
+//! and body), `manager` (agent registry and persona flows), `view` (what the API shows),
 //! `routes/*` (thin handlers).
 
 pub mod app;
 pub mod body;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod guard;
 pub mod manager;

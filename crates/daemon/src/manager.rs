@@ -258,6 +258,33 @@ impl Manager {
     }
 
     /// Prepares one organ, turning a refusal into the 400 that names the organ and why.
+    /// An organ re-saved with the same cloud provider and URL but no `api_key` keeps the key
+    /// she already has: a form that never shows a stored key (the dashboard's) can re-save an
+    /// organ, changing only its model, without asking the person to type the key again. A new
+    /// provider or URL needs a key of its own, so a key is never sent somewhere it was not
+    /// given for.
+    fn keep_stored_key(&self, current: Option<&Organ>, ask: &OrganRequest) -> OrganRequest {
+        let mut ask = ask.clone();
+        let blank = ask.api_key.as_deref().is_none_or(|k| k.trim().is_empty());
+        let Some(current) = current.filter(|c| blank && c.api_key.is_some()) else {
+            return ask;
+        };
+        let Ok(provider) = persona::Provider::parse(ask.provider.as_deref()) else {
+            return ask;
+        };
+        let url = ask
+            .url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .unwrap_or(self.preparer.endpoints().url_for(provider))
+            .trim_end_matches('/');
+        if provider.is_some() && provider == current.provider && url == current.url {
+            ask.api_key = current.api_key.clone();
+        }
+        ask
+    }
+
     async fn prepare_organ(
         &self,
         slot: OrganSlot,
@@ -422,7 +449,8 @@ impl Manager {
             if changes.clear.contains(slot) {
                 continue;
             }
-            replaced.push((*slot, self.prepare_organ(*slot, ask).await?));
+            let ask = self.keep_stored_key(persona.organ(*slot), ask);
+            replaced.push((*slot, self.prepare_organ(*slot, &ask).await?));
         }
         let before = persona.clone();
         let old_mind = persona.thinking.clone();
