@@ -313,7 +313,9 @@ impl Worker<'_> {
     ) -> Result<Output, EngineError> {
         let seq = id as i32;
         let decode_error = |e: &dyn std::fmt::Display| EngineError::Decode(e.to_string());
-        let held = self.sequences[id].as_ref().map_or(&[][..], |s| &s.tokens[..]);
+        let held = self.sequences[id]
+            .as_ref()
+            .map_or(&[][..], |s| &s.tokens[..]);
         let mut keep = if self.config.prefix_reuse {
             common_prefix(held, tokens)
         } else {
@@ -332,7 +334,16 @@ impl Worker<'_> {
         for chunk in tokens[keep..].chunks(BATCH) {
             if request.cancel.is_cancelled() {
                 self.sequences[id].as_mut().expect("her sequence").tokens = held;
-                return Ok(self.output(String::new(), Stop::Cancelled, tokens.len(), keep, 0, started, prompt_started, None));
+                return Ok(self.output(
+                    String::new(),
+                    Stop::Cancelled,
+                    tokens.len(),
+                    keep,
+                    0,
+                    started,
+                    prompt_started,
+                    None,
+                ));
             }
             batch.clear();
             let end = held.len() + chunk.len() == tokens.len();
@@ -395,7 +406,16 @@ impl Worker<'_> {
         let sequence = self.sequences[id].as_mut().expect("her sequence");
         sequence.tokens = held;
         sequence.used = Instant::now();
-        let mut out = self.output(text, stop, tokens.len(), keep, generated, started, prompt_started, first_token);
+        let mut out = self.output(
+            text,
+            stop,
+            tokens.len(),
+            keep,
+            generated,
+            started,
+            prompt_started,
+            first_token,
+        );
         out.prompt_time = prompt_time;
         out.generation_time = generation_started.elapsed();
         Ok(out)

