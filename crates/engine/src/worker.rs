@@ -2,7 +2,7 @@
 //! and the queue of requests it serves in turn.
 
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Weak;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -143,8 +143,8 @@ fn run(
                 worker.evict_idle();
                 if last_job.elapsed() >= config.model_idle {
                     match retire(&registry, &path, &queue) {
-                        Ok(()) => break,
-                        Err(job) => {
+                        None => break,
+                        Some(job) => {
                             worker.serve(job);
                             last_job = Instant::now();
                         }
@@ -162,18 +162,17 @@ fn run(
     tracing::info!(model = %path.display(), "model unloaded");
 }
 
-/// Takes this model out of the registry, unless a job is waiting (handed back to be served).
+/// Takes this model out of the registry, unless a job is waiting (handed back to be served);
+/// `None` means the worker may stop.
 /// Jobs are only sent under the registry lock, so once removed here no job can arrive.
-fn retire(registry: &Weak<Registry>, path: &PathBuf, queue: &Receiver<Job>) -> Result<(), Job> {
-    let Some(registry) = registry.upgrade() else {
-        return Ok(());
-    };
+fn retire(registry: &Weak<Registry>, path: &Path, queue: &Receiver<Job>) -> Option<Job> {
+    let registry = registry.upgrade()?;
     let mut models = registry.lock().expect("engine registry poisoned");
     if let Ok(job) = queue.try_recv() {
-        return Err(job);
+        return Some(job);
     }
     models.remove(path);
-    Ok(())
+    None
 }
 
 struct Worker<'m> {
