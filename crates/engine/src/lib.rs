@@ -202,6 +202,9 @@ struct Job {
 struct Handle {
     jobs: SyncSender<Job>,
     info: ModelInfo,
+    /// Tells this worker apart from a later one for the same file (after an unload), so a
+    /// retiring worker only ever removes its own entry.
+    id: u64,
 }
 
 type Registry = Mutex<HashMap<PathBuf, Handle>>;

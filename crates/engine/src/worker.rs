@@ -4,6 +4,7 @@
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Weak;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,6 +38,8 @@ pub(crate) fn spawn(
     config: EngineConfig,
     registry: Weak<Registry>,
 ) -> Result<Handle, EngineError> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let (jobs, queue) = mpsc::sync_channel(config.queue.max(1));
     let (ready, loaded) = mpsc::channel();
     let name = format!(
@@ -46,7 +49,7 @@ pub(crate) fn spawn(
     let thread_path = path.clone();
     thread::Builder::new()
         .name(name)
-        .spawn(move || run(backend, thread_path, config, queue, registry, ready))
+        .spawn(move || run(backend, thread_path, id, config, queue, registry, ready))
         .map_err(|e| EngineError::Load {
             path: path.clone(),
             reason: format!("no thread for the model ({e})"),
@@ -55,12 +58,13 @@ pub(crate) fn spawn(
         path,
         reason: "the loader stopped".into(),
     })??;
-    Ok(Handle { jobs, info })
+    Ok(Handle { jobs, info, id })
 }
 
 fn run(
     backend: &'static LlamaBackend,
     path: PathBuf,
+    id: u64,
     config: EngineConfig,
     queue: Receiver<Job>,
     registry: Weak<Registry>,
@@ -142,7 +146,7 @@ fn run(
             Err(RecvTimeoutError::Timeout) => {
                 worker.evict_idle();
                 if last_job.elapsed() >= config.model_idle {
-                    match retire(&registry, &path, &queue) {
+                    match retire(&registry, &path, id, &queue) {
                         None => break,
                         Some(job) => {
                             worker.serve(job);
@@ -165,13 +169,15 @@ fn run(
 /// Takes this model out of the registry, unless a job is waiting (handed back to be served);
 /// `None` means the worker may stop.
 /// Jobs are only sent under the registry lock, so once removed here no job can arrive.
-fn retire(registry: &Weak<Registry>, path: &Path, queue: &Receiver<Job>) -> Option<Job> {
+fn retire(registry: &Weak<Registry>, path: &Path, id: u64, queue: &Receiver<Job>) -> Option<Job> {
     let registry = registry.upgrade()?;
     let mut models = registry.lock().expect("engine registry poisoned");
     if let Ok(job) = queue.try_recv() {
         return Some(job);
     }
-    models.remove(path);
+    if models.get(path).is_some_and(|h| h.id == id) {
+        models.remove(path);
+    }
     None
 }
 
