@@ -292,7 +292,9 @@ impl Store {
 
     /// Her record without secrets, from the index (checked against the disk).
     pub fn record(&self, id: Uuid) -> Option<Indexed> {
-        let stamp = std::fs::metadata(self.config(id)).ok().map(|m| Stamp::of(&m));
+        let stamp = std::fs::metadata(self.config(id))
+            .ok()
+            .map(|m| Stamp::of(&m));
         {
             let index = self.index.read().unwrap();
             if let (Some(e), Some(stamp)) = (index.entries.get(&id), stamp)
@@ -608,7 +610,10 @@ impl Store {
         done.temporary += sweep_temporary(&self.root.join("secrets"))?;
         if let Ok(diaries) = std::fs::read_dir(self.root.join("diary")) {
             for entry in diaries.filter_map(|e| e.ok()) {
-                let owner = entry.file_name().to_str().and_then(|n| Uuid::parse_str(n).ok());
+                let owner = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| Uuid::parse_str(n).ok());
                 match owner {
                     Some(id) if !ids.contains(&id) => {
                         std::fs::remove_dir_all(entry.path())?;
@@ -651,7 +656,10 @@ impl Store {
             !(legacy || stale)
         })?;
         if done != Recovered::default() {
-            tracing::info!(?done, "finished or rolled back what an interrupted write left");
+            tracing::info!(
+                ?done,
+                "finished or rolled back what an interrupted write left"
+            );
         }
         Ok(done)
     }

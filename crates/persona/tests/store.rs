@@ -90,7 +90,10 @@ fn a_save_keeps_one_generation_and_a_record_without_one_still_finds_its_keys() {
         iris.thinking.api_key = Some(key.into());
         store.save(&iris).unwrap();
     }
-    assert_eq!(store.load(iris.id).unwrap().thinking.api_key.as_deref(), Some("sk-3"));
+    assert_eq!(
+        store.load(iris.id).unwrap().thinking.api_key.as_deref(),
+        Some("sk-3")
+    );
     assert_eq!(her_vault_entries(dir.path(), iris.id).len(), 2);
     let text = std::fs::read_to_string(store.home(iris.id).join("config.json")).unwrap();
     assert!(text.contains("secrets_generation") && !text.contains("sk-3"));
@@ -111,7 +114,10 @@ fn a_save_keeps_one_generation_and_a_record_without_one_still_finds_its_keys() {
     .unwrap();
     store
         .secrets()
-        .set(&format!("persona/{}/config/organ/thinking", ada.id), "sk-legacy")
+        .set(
+            &format!("persona/{}/config/organ/thinking", ada.id),
+            "sk-legacy",
+        )
         .unwrap();
     let store = restart(dir.path());
     assert_eq!(
@@ -204,12 +210,18 @@ fn the_index_follows_hand_edits_and_folders_added_or_removed_by_hand() {
     let iris = born(&store, cloud(Provider::Anthropic, "sk-iris"));
     let first = store.records();
     assert_eq!(first.len(), 1);
-    assert!(first[0].record.thinking.api_key.is_none(), "views carry no secret");
+    assert!(
+        first[0].record.thinking.api_key.is_none(),
+        "views carry no secret"
+    );
     assert_eq!(first[0].record.name, "Iris");
 
     // Unchanged: the same indexed version (its derived slot survives).
     first[0].derived.set(b"cached".to_vec()).unwrap();
-    assert_eq!(store.records()[0].derived.get().map(Vec::as_slice), Some(&b"cached"[..]));
+    assert_eq!(
+        store.records()[0].derived.get().map(Vec::as_slice),
+        Some(&b"cached"[..])
+    );
 
     // A person renames her in an editor that writes in place.
     let config = store.home(iris.id).join("config.json");
@@ -217,22 +229,32 @@ fn the_index_follows_hand_edits_and_folders_added_or_removed_by_hand() {
     std::fs::write(&config, text.replace("\"Iris\"", "\"Iris Prime\"")).unwrap();
     let again = store.records();
     assert_eq!(again[0].record.name, "Iris Prime");
-    assert!(again[0].derived.get().is_none(), "a changed record drops what was derived");
+    assert!(
+        again[0].derived.get().is_none(),
+        "a changed record drops what was derived"
+    );
 
     // A daemon write shows at once.
     let mut changed = store.load(iris.id).unwrap();
     changed.status = Status::Hibernate;
     store.save(&changed).unwrap();
-    assert_eq!(store.record(iris.id).unwrap().record.status, Status::Hibernate);
+    assert_eq!(
+        store.record(iris.id).unwrap().record.status,
+        Status::Hibernate
+    );
 
     // A persona folder copied in by hand, and one removed by hand.
     let elsewhere = tempfile::tempdir().unwrap();
     let other = Store::open(elsewhere.path(), &Keyring::none()).unwrap();
     let ada = born(&other, cloud(Provider::Xai, "sk-ada"));
     std::fs::rename(other.persona_dir(ada.id), store.persona_dir(ada.id)).unwrap();
-    let names: Vec<String> = store.records().iter().map(|i| i.record.name.clone()).collect();
+    let names: Vec<String> = store
+        .records()
+        .iter()
+        .map(|i| i.record.name.clone())
+        .collect();
     assert_eq!(names.len(), 2, "{names:?}");
     std::fs::remove_dir_all(store.persona_dir(iris.id)).unwrap();
-    let names: Vec<String> = store.records().iter().map(|i| i.record.name.clone()).collect();
-    assert_eq!(names, vec!["Ada".to_string()]);
+    let ids: Vec<Uuid> = store.records().iter().map(|i| i.record.id).collect();
+    assert_eq!(ids, vec![ada.id]);
 }
