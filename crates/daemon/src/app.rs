@@ -97,6 +97,10 @@ impl Daemon {
             persona::secrets::Keyring::none()
         };
         let store = persona::Store::open(&config.home, &keyring).map_err(|e| home_error(&e))?;
+        // Before anything writes: a create in flight would look like a leftover.
+        store.recover().map_err(|e| home_error(&e))?;
+        // Warm the index so the first list reads no record.
+        store.records();
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
@@ -195,12 +199,16 @@ impl Daemon {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), LaunchError> {
         let port = listener.local_addr()?.port();
-        self.state.manager.boot().await;
         let app = self.router(port);
-        axum::serve(listener, app)
+        // Serve at once; her start (which probes her Mind) runs beside the server.
+        let boot = self.state.manager.boot();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        boot.abort();
+        let _ = boot.await;
         self.state.manager.stop_all().await;
+        served?;
         Ok(())
     }
 }

@@ -40,7 +40,7 @@ impl From<MindError> for ApiError {
 async fn running(state: &AppState, id: Uuid) -> Result<Arc<Agent>, ApiError> {
     state
         .manager
-        .agent(id)
+        .agent_ready(id)
         .await
         .ok_or_else(ApiError::not_active)
 }
