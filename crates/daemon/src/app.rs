@@ -99,6 +99,10 @@ impl Daemon {
             persona::secrets::Keyring::none()
         };
         let store = persona::Store::open(&config.home, &keyring).map_err(|e| home_error(&e))?;
+        // Before anything writes: a create in flight would look like a leftover.
+        store.recover().map_err(|e| home_error(&e))?;
+        // Warm the index so the first list reads no record.
+        store.records();
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
@@ -213,7 +217,6 @@ impl Daemon {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), LaunchError> {
         let port = listener.local_addr()?.port();
-        self.state.manager.boot().await;
         let app = self.router(port);
         // Without TCP_NODELAY a streamed answer's first event waits behind the headers for the
         // client's delayed ACK (about 40 ms on Linux): Nagle holds the second small write.
@@ -222,10 +225,15 @@ impl Daemon {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
             }
         });
-        axum::serve(listener, app)
+        // Serve at once; her start (which probes her Mind) runs beside the server.
+        let boot = self.state.manager.boot();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        boot.abort();
+        let _ = boot.await;
         self.state.manager.stop_all().await;
+        served?;
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! them and end them. Routes call these; every failure is a [`ManagerError`] whose variant decides
 //! the status code in one place (`impl From<ManagerError> for ApiError`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -84,6 +84,20 @@ pub struct Changes {
 
 type Agents = Arc<Mutex<HashMap<Uuid, Arc<Agent>>>>;
 
+/// How many personas boot brings up at once: each start probes her Mind, and a provider that
+/// does not answer costs a connect timeout, which must not be paid one persona after another.
+const BOOT_CONCURRENCY: usize = 16;
+
+/// How long a request that needs her running waits for a start already under way.
+const START_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where a persona is in her life on this daemon, for the views.
+pub enum Live {
+    Running(Arc<Agent>),
+    /// Boot is bringing her up.
+    Starting,
+}
+
 pub struct Manager {
     store: Store,
     preparer: Preparer,
@@ -98,6 +112,10 @@ pub struct Manager {
     feed: broadcast::Sender<Signal>,
     /// One lifecycle change at a time per persona, without holding up the others.
     locks: std::sync::Mutex<HashMap<Uuid, Arc<Mutex<()>>>>,
+    /// Personas boot has yet to bring up (or is bringing up).
+    starting: std::sync::Mutex<HashSet<Uuid>>,
+    /// Woken whenever boot is done with a persona, for requests waiting on her start.
+    started: tokio::sync::Notify,
 }
 
 impl Manager {
@@ -118,6 +136,8 @@ impl Manager {
             hub: broadcast::channel(256).0,
             feed: broadcast::channel(256).0,
             locks: std::sync::Mutex::new(HashMap::new()),
+            starting: std::sync::Mutex::new(HashSet::new()),
+            started: tokio::sync::Notify::new(),
         }
     }
 
@@ -138,19 +158,71 @@ impl Manager {
         self.agents.lock().await.get(&id).cloned()
     }
 
-    /// Starts every persona whose status is `active`. A persona that fails to start is logged
-    /// and left stopped; the others still come up.
-    pub async fn boot(&self) {
-        for persona in self.store.list() {
-            if persona.status != Status::Active {
-                tracing::info!(persona = %persona.id, status = persona.status.as_str(), "not starting inactive persona");
-                continue;
+    /// Her running agent, waiting (bounded) while boot is still bringing her up, so a request
+    /// that arrives just after the daemon starts is answered instead of refused.
+    pub async fn agent_ready(&self, id: Uuid) -> Option<Arc<Agent>> {
+        let deadline = tokio::time::Instant::now() + START_WAIT;
+        loop {
+            let woken = self.started.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if let Some(agent) = self.agent(id).await {
+                return Some(agent);
             }
-            let id = persona.id;
-            if let Err(e) = self.start(id).await {
-                tracing::warn!(persona = %id, error = %e, "could not start persona at boot");
+            if !self.starting.lock().unwrap().contains(&id) {
+                return None;
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                return None;
             }
         }
+    }
+
+    /// Every persona running or being started, for the list.
+    pub async fn live(&self) -> HashMap<Uuid, Live> {
+        let mut live: HashMap<Uuid, Live> = self
+            .starting
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|id| (*id, Live::Starting))
+            .collect();
+        for (id, agent) in self.agents.lock().await.iter() {
+            live.insert(*id, Live::Running(agent.clone()));
+        }
+        live
+    }
+
+    /// Starts every persona whose status is `active`, at most [`BOOT_CONCURRENCY`] at a time,
+    /// in the background: the daemon serves meanwhile, showing them as `starting`. A persona
+    /// that fails to start is logged and left stopped; the others still come up.
+    pub fn boot(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let mut active = Vec::new();
+        for indexed in self.store.records() {
+            let persona = &indexed.record;
+            if persona.status == Status::Active {
+                active.push(persona.id);
+            } else {
+                tracing::info!(persona = %persona.id, status = persona.status.as_str(), "not starting inactive persona");
+            }
+        }
+        self.starting.lock().unwrap().extend(active.iter().copied());
+        let manager = self.clone();
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            futures::stream::iter(active)
+                .for_each_concurrent(BOOT_CONCURRENCY, |id| {
+                    let manager = manager.clone();
+                    async move {
+                        if let Err(e) = manager.start(id).await {
+                            tracing::warn!(persona = %id, error = %e, "could not start persona at boot");
+                        }
+                        manager.starting.lock().unwrap().remove(&id);
+                        manager.started.notify_waiters();
+                    }
+                })
+                .await;
+        })
     }
 
     /// Stops every running persona; used at shutdown.
@@ -250,7 +322,7 @@ impl Manager {
     }
 
     pub async fn sleep(&self, id: Uuid) -> Result<(), ManagerError> {
-        let agent = self.agent(id).await.ok_or(ManagerError::NotActive)?;
+        let agent = self.agent_ready(id).await.ok_or(ManagerError::NotActive)?;
         agent.sleep().await.map_err(|e| {
             tracing::error!(persona = %id, error = %e, "sleep failed");
             ManagerError::Invalid("Sleep failed unexpectedly.".into())

@@ -27,6 +27,8 @@ pub struct PersonaView {
     pub base_model: String,
     pub birthday: String,
     pub running: bool,
+    /// `starting` while the daemon is bringing her up (at boot), `running`, or `stopped`.
+    pub state: String,
     pub status: String,
     /// Why she is sick, when she is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +84,7 @@ impl PersonaView {
             base_model: persona.base_model.clone(),
             birthday: persona.birthday.clone(),
             running,
+            state: if running { "running" } else { "stopped" }.to_string(),
             status: persona.status.as_str().to_string(),
             sickness: persona.sickness.clone(),
             life,

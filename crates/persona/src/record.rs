@@ -286,7 +286,12 @@ impl Persona {
     /// Reads a record as any version of the original wrote it. Older records name the eye
     /// `vision` and the teacher `frontier`; a record without `base_model` uses the Mind's name.
     pub fn from_json(bytes: &[u8]) -> Result<Persona, serde_json::Error> {
-        let value: serde_json::Value = serde_json::from_slice(bytes)?;
+        Persona::from_value(serde_json::from_slice(bytes)?)
+    }
+
+    /// [`Persona::from_json`] for a record already parsed (the store reads a field of its own
+    /// from the same document).
+    pub fn from_value(value: serde_json::Value) -> Result<Persona, serde_json::Error> {
         let has_base = value.get("base_model").is_some();
         let mut persona: Persona = serde_json::from_value(value)?;
         if !has_base {

@@ -210,6 +210,20 @@ impl SecretStore {
         self.replace_prefix(prefix, &[])
     }
 
+    /// Keeps only the entries `keep` accepts, in one durable write (none when nothing goes).
+    /// Returns how many were removed.
+    pub fn retain(&self, mut keep: impl FnMut(&str) -> bool) -> Result<usize, SecretError> {
+        let mut map = self.cache.lock().unwrap();
+        let mut next = map.clone();
+        next.retain(|k, _| keep(k));
+        let removed = map.len() - next.len();
+        if removed > 0 {
+            self.persist(&next)?;
+            *map = next;
+        }
+        Ok(removed)
+    }
+
     fn persist(&self, map: &BTreeMap<String, String>) -> Result<(), SecretError> {
         let json = serde_json::to_vec(map).map_err(|e| SecretError::Corrupt(e.to_string()))?;
         crate::atomic::write(&self.path, self.fernet.encrypt(&json).as_bytes())?;

@@ -41,7 +41,7 @@ impl From<MindError> for ApiError {
 /// Her running agent; an id nobody has is `404 Persona not found.`, and only a persona who
 /// exists but is stopped is `409 Persona is not active.`.
 async fn running(state: &AppState, id: Uuid) -> Result<Arc<Agent>, ApiError> {
-    match state.manager.agent(id).await {
+    match state.manager.agent_ready(id).await {
         Some(agent) => Ok(agent),
         None if !state.manager.store().exists(id) => Err(ApiError::persona_not_found()),
         None => Err(ApiError::not_active()),

@@ -2,10 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::error::ApiError;
+use crate::manager::Live;
 use crate::view::PersonaView;
 
 #[derive(Serialize, ToSchema)]
@@ -29,16 +33,50 @@ pub struct Providers {
     pub xai: ProviderUrl,
 }
 
-/// Every persona on this machine with her configuration view.
+/// Every persona on this machine with her configuration view. Built from the store's index
+/// (no record read, no secret opened); a stopped persona's view is serialised once per version
+/// of her record and reused, a running or starting one's is filled in per request.
 #[utoipa::path(get, path = "/api/personas", tag = "personas",
     responses((status = 200, description = "Every persona", body = PersonaList)))]
-pub async fn list(State(state): State<AppState>) -> Json<PersonaList> {
-    let mut personas = Vec::new();
-    for persona in state.manager.store().list() {
-        let life = state.manager.agent(persona.id).await.map(|a| a.status());
-        personas.push(PersonaView::of(&persona, life));
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let store = state.manager.store().clone();
+    let records = tokio::task::spawn_blocking(move || store.records())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let live = state.manager.live().await;
+    let mut body = Vec::with_capacity(64 + records.len() * 512);
+    body.extend_from_slice(b"{\"personas\":[");
+    for (n, indexed) in records.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        let id = indexed.record.id;
+        let fresh = |life, starting: bool| {
+            let mut view = PersonaView::of(&indexed.record, life);
+            if starting {
+                view.state = "starting".into();
+            }
+            serde_json::to_vec(&view)
+        };
+        let bytes = match live.get(&id) {
+            Some(Live::Running(agent)) => fresh(Some(agent.status()), false),
+            Some(Live::Starting) => fresh(None, true),
+            None => match indexed.derived.get() {
+                Some(cached) => {
+                    body.extend_from_slice(cached);
+                    continue;
+                }
+                None => {
+                    let bytes = fresh(None, false).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    body.extend_from_slice(indexed.derived.get_or_init(|| bytes));
+                    continue;
+                }
+            },
+        };
+        body.extend_from_slice(&bytes.map_err(|e| ApiError::Internal(e.to_string()))?);
     }
-    Json(PersonaList { personas })
+    body.extend_from_slice(b"]}");
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The base URL each model provider defaults to.
