@@ -145,6 +145,7 @@ async fn main() {
         allowed_hosts: vec![],
         system_keyring: false,
         chat_timeout: Duration::from_secs(60),
+        hugging_face: "http://127.0.0.1:9".into(),
     };
     let listener = daemon::bind(&config).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
