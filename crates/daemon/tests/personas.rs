@@ -162,7 +162,7 @@ async fn a_cloud_persona_keeps_her_keys_out_of_views_logs_and_files() {
     // The secrets come back from the secret store after a restart.
     d.shutdown().await;
     let d = Harness::start(home.path(), &fakes).await;
-    let listed = d.personas().await;
+    let listed = d.personas_settled().await;
     assert_eq!(
         listed[0]["running"], true,
         "an active persona is started at boot, with her key from the secret store"

@@ -67,7 +67,7 @@ pub struct PullStarted {
 }
 
 /// Her embedded models and Ollama's, side by side.
-#[utoipa::path(get, path = "/api/models", tag = "models", operation_id = "list_models",
+#[utoipa::path(get, path = "/api/models", tag = "models", operation_id = "list_local_models",
     responses((status = 200, description = "Embedded and Ollama models", body = ModelList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
     let home = state.config.home.clone();

@@ -188,6 +188,19 @@ impl Harness {
         assert_eq!(status, 200);
         body["personas"].as_array().unwrap().clone()
     }
+
+    /// The list once no persona is still `starting`: boot starts active personas beside the
+    /// server, so a test about what boot did waits for that start to end (bounded).
+    pub async fn personas_settled(&self) -> Vec<Value> {
+        for _ in 0..400 {
+            let listed = self.personas().await;
+            if listed.iter().all(|p| p["state"] != "starting") {
+                return listed;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("a persona was still starting after 10 s");
+    }
 }
 
 pub async fn read(r: reqwest::Response) -> (u16, Value) {
