@@ -6,7 +6,7 @@ pub mod channels;
 pub mod diary;
 pub mod lifecycle;
 pub mod live;
-pub mod openai;
 pub mod models;
+pub mod openai;
 pub mod personas;
 pub mod socket;

@@ -67,7 +67,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
                     continue;
                 }
                 None => {
-                    let bytes = fresh(None, false).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let bytes =
+                        fresh(None, false).map_err(|e| ApiError::Internal(e.to_string()))?;
                     body.extend_from_slice(indexed.derived.get_or_init(|| bytes));
                     continue;
                 }
