@@ -170,6 +170,7 @@ pub struct SeeForm {
     params(("persona_id" = String, Path, description = "Her UUID")),
     request_body(content = SeeForm, content_type = "multipart/form-data"),
     responses((status = 200, body = Received),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
         (status = 415, description = "No organ of hers can perceive this type", body = ErrorBody),
@@ -179,15 +180,7 @@ pub async fn see(
     PersonaId(id): PersonaId,
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Received>, ApiError> {
-    let agent = running(&state, id).await?;
-    let mut form = upload::read(upload).await?;
-    upload::require(&form, &["image"], &[])?;
-    let image = form.files.remove("image").expect("required above");
-    let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
-    agent
-        .attach(&image.name, &image.mime, &image.bytes, caption)
-        .await?;
-    Ok(Json(RECEIVED))
+    attach_from(&state, id, upload, "image").await
 }
 
 /// The multipart form of `attach`.
@@ -217,10 +210,20 @@ pub async fn attach(
     PersonaId(id): PersonaId,
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Received>, ApiError> {
-    let agent = running(&state, id).await?;
+    attach_from(&state, id, upload, "file").await
+}
+
+/// `attach` and the original's `see` differ only in the name of the form's file field.
+async fn attach_from(
+    state: &AppState,
+    id: Uuid,
+    upload: Result<Multipart, MultipartRejection>,
+    field: &str,
+) -> Result<Json<Received>, ApiError> {
+    let agent = running(state, id).await?;
     let mut form = upload::read(upload).await?;
-    upload::require(&form, &["file"], &[])?;
-    let file = form.files.remove("file").expect("required above");
+    upload::require(&form, &[field], &[])?;
+    let file = form.files.remove(field).expect("required above");
     let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
     agent
         .attach(&file.name, &file.mime, &file.bytes, caption)
