@@ -71,11 +71,17 @@ export function download(name, blob) {
 
 export function field(label, input, hint) {
   const id = input.id || (input.id = 'f-' + Math.random().toString(36).slice(2, 9));
+  const error = h('small.error', { role: 'alert' });
+  // A message about a field is about what was sent: once the person edits it, it no longer applies.
+  input.addEventListener('input', () => {
+    error.textContent = '';
+    input.classList.remove('invalid');
+  });
   return h('div.field', { dataset: { field: input.name || '' } },
     h('label', { htmlFor: id }, label),
     input,
     hint ? h('small.hint', hint) : null,
-    h('small.error', { role: 'alert' }));
+    error);
 }
 
 /** Shows each 422 message next to its field (matched by name), the rest at `general`. */
