@@ -4,6 +4,7 @@
 import { h, clear, toast, when } from './dom.js';
 import { get, personaPath } from './api.js';
 import { markdown } from './markdown.js';
+import { regulationChart } from './chart.js';
 
 const pad = (n) => String(n).padStart(2, '0');
 const iso = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
@@ -104,17 +105,35 @@ export async function status(main, persona, signals) {
     : h('p.muted', 'Nothing since this page opened.')));
 }
 
-/** Her identity regulation: what the identity engine allows her right now. */
+/**
+ * Her identity regulation: what the identity engine allows her, and a chart of her stress and
+ * energy over her last cycles. Read from her identity instance, so a stopped persona shows the
+ * last known state.
+ */
 function regulation(persona) {
-  const r = persona.life?.regulation;
-  if (!r) return h('article.card', h('h2', 'Identity regulation'), h('p.muted', 'Shown while she runs: wake her to see it.'));
-  const energy = Math.max(0, Math.min(1, Number(r.energy) || 0));
-  return h('article.card', h('h2', 'Identity regulation'), h('dl',
-    h('dt', 'Stress'), h('dd', h(`span.badge.stress-${String(r.stress).toLowerCase()}`, r.stress)),
-    h('dt', 'Energy'), h('dd', h('meter', { min: 0, max: 1, value: energy }), ` ${Math.round(energy * 100)}%`),
-    h('dt', 'Decision style'), h('dd', Object.entries(r.decision_style || {}).map(([k, v]) => `${k}: ${v}`).join(', ')),
-    h('dt', 'Allowed'), h('dd', (r.allowed_actions || []).join(', ') || '—'),
-    h('dt', 'Forbidden'), h('dd', (r.forbidden_actions || []).join(', ') || '—'),
-    h('dt', 'Modes'), h('dd', (r.dominant_modes || []).join(', ') || '—'),
-    r.should_pause ? [h('dt', 'Advice'), h('dd', 'She should pause.')] : null));
+  const card = h('article.card.wide.regulation', h('h2', 'Identity regulation'), h('p.muted', 'Loading…'));
+  get(personaPath(persona.id, '/regulation?last=50')).then((data) => {
+    const r = data.now;
+    if (!r) {
+      clear(card, h('h2', 'Identity regulation'), h('p.muted', 'Nothing yet: her identity starts with her first wake.'));
+      return;
+    }
+    const energy = Math.max(0, Math.min(1, Number(r.energy) || 0));
+    clear(card, h('h2', 'Identity regulation'),
+      persona.running ? null : h('p.hint', 'She is not running: this is her last known state.'),
+      h('dl',
+        h('dt', 'Stress'), h('dd', h(`span.badge.stress-${String(r.stress).toLowerCase()}`, r.stress)),
+        h('dt', 'Energy'), h('dd', h('meter', { min: 0, max: 1, value: energy }), ` ${Math.round(energy * 100)}%`),
+        h('dt', 'Decision style'), h('dd', Object.entries(r.decision_style || {}).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v}`).join(', ')),
+        h('dt', 'Allowed'), h('dd', (r.allowed_actions || []).join(', ') || '—'),
+        h('dt', 'Forbidden'), h('dd', (r.forbidden_actions || []).join(', ') || '—'),
+        h('dt', 'Modes'), h('dd', (r.dominant_modes || []).join(', ') || '—'),
+        r.should_pause ? [h('dt', 'Advice'), h('dd', 'She should pause.')] : null),
+      h('h3', 'Stress and energy, cycle by cycle'),
+      data.cycles.length
+        ? [regulationChart(data.cycles), h('p.legend', h('span.key.stress', 'Stress'), ' ', h('span.key.energy', 'Energy'),
+          h('span.muted', ` — her last ${data.cycles.length} cycles; each cycle is one thing that happened to her.`))]
+        : h('p.muted', 'No cycles yet: the chart fills in as she lives.'));
+  }).catch((e) => clear(card, h('h2', 'Identity regulation'), h('p.form-error', e.message)));
+  return card;
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub manager: Arc<Manager>,
     /// Model pulls in the background and their frames for `/ws/system`.
     pub pulls: Arc<crate::pulls::Pulls>,
+    /// Her identity instances, read for her regulation while she runs or not.
+    pub regulation: Arc<crate::regulator::Hosted>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,9 +116,13 @@ impl Daemon {
         };
         let identity = instances::Service::open(&config.home.join("identity"), settings)
             .map_err(|e| LaunchError::Identity(e.to_string()))?;
+        let regulation = Arc::new(crate::regulator::Hosted::new(
+            identity.clone(),
+            config.home.join("identity").join("regulation"),
+        ));
         let surroundings = mind::Surroundings {
             http: http.clone(),
-            identity: Arc::new(crate::regulator::Hosted(identity.clone())),
+            identity: regulation.clone(),
             clock: Arc::new(mind::SystemClock),
             platforms: config.platforms.clone(),
         };
@@ -138,6 +144,7 @@ impl Daemon {
                 config: Arc::new(config),
                 manager: Arc::new(manager),
                 pulls: Arc::new(pulls),
+                regulation,
             },
             identity,
         })
@@ -163,6 +170,7 @@ impl Daemon {
             .routes(routes!(live::knowledge))
             .routes(routes!(live::calendar))
             .routes(routes!(live::diagnose))
+            .routes(routes!(crate::routes::regulation::regulation))
             .routes(routes!(live::media))
             .routes(routes!(channels::add))
             .routes(routes!(channels::remove))

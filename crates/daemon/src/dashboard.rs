@@ -48,6 +48,7 @@ const ASSETS: &[Asset] = &[
     asset!("chat.js", JS),
     asset!("settings.js", JS),
     asset!("views.js", JS),
+    asset!("chart.js", JS),
     asset!("theme.js", JS),
     asset!("icon.svg", "image/svg+xml"),
 ];

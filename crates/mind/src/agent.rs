@@ -322,19 +322,25 @@ fn begin(life: &Arc<Life>, tx: &mpsc::UnboundedSender<Command>, generation: &mut
     *generation += 1;
     let cancel = CancellationToken::new();
     let (life, tx, token, g) = (life.clone(), tx.clone(), cancel.clone(), *generation);
-    let task = tokio::spawn(async move {
-        life.vitals.set_thinking(true);
-        life.read_contract().await;
-        let outcome = cycle::run(&life, &token).await;
-        if !matches!(outcome, Err(Halt::Interrupted)) {
-            life.regulation.regulate_soon();
-        }
-        life.vitals.set_thinking(false);
-        let _ = tx.send(Command::Settled {
-            generation: g,
-            outcome,
-        });
-    });
+    // Every line logged during the beat (her organs' calls, her tools, the identity engine)
+    // names her, even where the call site does not know whose beat it is.
+    let span = tracing::info_span!("beat", persona = %life.persona.id);
+    let task = tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            life.vitals.set_thinking(true);
+            life.read_contract().await;
+            let outcome = cycle::run(&life, &token).await;
+            if !matches!(outcome, Err(Halt::Interrupted)) {
+                life.regulation.regulate_soon();
+            }
+            life.vitals.set_thinking(false);
+            let _ = tx.send(Command::Settled {
+                generation: g,
+                outcome,
+            });
+        },
+        span,
+    ));
     Running {
         generation: *generation,
         cancel,

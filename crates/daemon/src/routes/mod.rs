@@ -9,4 +9,5 @@ pub mod live;
 pub mod models;
 pub mod openai;
 pub mod personas;
+pub mod regulation;
 pub mod socket;
