@@ -1,7 +1,7 @@
 //! `eternego talk`: a chat with her in the terminal, over the same routes and socket as the
 //! dashboard. What you type goes to `read`; her replies are printed as her socket delivers them.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -77,6 +77,7 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .context("opening her socket")?;
     let (_, mut frames) = socket.split();
     let mut lines = typed_lines();
+    let mut sign = Thinking::new(&name, std::io::stdout().is_terminal());
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     say(&format!(
@@ -86,7 +87,7 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         tokio::select! {
             _ = &mut ctrl_c => break,
             frame = frames.next() => match frame {
-                Some(Ok(Message::Text(text))) => show(&name, &text),
+                Some(Ok(Message::Text(text))) => show(&name, &text, &mut sign),
                 Some(Ok(Message::Close(_))) | None => bail!("the daemon closed her socket (did it stop?)"),
                 Some(Err(e)) => bail!("her socket failed: {e}"),
                 Some(Ok(_)) => {}
@@ -116,17 +117,71 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints what she says. Her socket also carries her signals (what she heard, decided, did);
-/// the terminal shows only her words.
-fn show(name: &str, frame: &str) {
+/// the terminal shows her words, and a "thinking" sign between hearing and speaking.
+fn show(name: &str, frame: &str, sign: &mut Thinking) {
     let Ok(frame) = serde_json::from_str::<Value>(frame) else {
         return;
     };
-    if frame["type"] == "chat_message"
-        && let Some(content) = frame["content"].as_str()
-    {
-        say(&format!("{name}: {}", printable(content)));
+    let title = frame["title"].as_str().unwrap_or("");
+    match frame["type"].as_str().unwrap_or("") {
+        "chat_message" => {
+            if let Some(content) = frame["content"].as_str() {
+                sign.clear();
+                say(&format!("{name}: {}", printable(content)));
+            }
+        }
+        // Heard starts her beat; Said, a fault, falling sick or asleep ends what she was doing
+        // for her person (the dashboard reads the same signals).
+        "Message" if title == "Heard" => sign.show(),
+        "Message" if title == "Said" => sign.clear(),
+        "BrainFault" => sign.clear(),
+        "Event" if matches!(title, "Sick" | "Slept") => sign.clear(),
+        _ => {}
     }
 }
+
+/// The "thinking" sign: one line without a newline while her beat runs, erased (carriage
+/// return, erase line) when she speaks, so her reply takes its place. Only on a terminal: a
+/// script reading the output sees her words alone.
+struct Thinking {
+    text: String,
+    terminal: bool,
+    shown: bool,
+}
+
+impl Thinking {
+    fn new(name: &str, terminal: bool) -> Thinking {
+        Thinking {
+            text: format!("{name} is thinking…"),
+            terminal,
+            shown: false,
+        }
+    }
+
+    fn show(&mut self) {
+        if self.terminal && !self.shown {
+            self.shown = true;
+            Self::write(&self.text);
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            self.shown = false;
+            Self::write(ERASE_LINE);
+        }
+    }
+
+    fn write(text: &str) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// Back to the line's start and erase it.
+const ERASE_LINE: &str = "\r\x1b[2K";
 
 /// Lines typed on stdin, read on a thread of their own: a blocking read must not keep the
 /// process alive after Ctrl-C, as a read on the async runtime's blocking pool would.

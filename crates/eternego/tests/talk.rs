@@ -116,6 +116,46 @@ async fn talk_sends_what_is_typed_and_prints_her_reply() {
     );
 }
 
+/// While her beat runs `talk` shows "Iris is thinking…"; when she speaks the sign is erased
+/// (carriage return, erase line) and her reply takes its place. Her Mind is held until the sign
+/// has been seen, so the order does not depend on timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talk_shows_a_thinking_sign_until_she_speaks() {
+    let fake_ollama = ollama::start(&["llama3.2:1b"]).await;
+    let fake_openai = openai::start(&[OPENAI_KEY], &["gpt-5.4"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let daemon = daemon_with(&home, &fake_ollama.url(), &fake_openai.url());
+    create_cloud(&daemon, "Iris").await;
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let held = gate.clone();
+    fake_openai.set_responder(responder(move |_| {
+        let (open, opened) = &*held;
+        let mut open = open.lock().unwrap();
+        while !*open {
+            open = opened.wait(open).unwrap();
+        }
+        ScriptedReply::text(REPLY)
+    }));
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_eternego"));
+    cmd.env("ETERNEGO_HOME", &home)
+        .env("ETERNEGO_KEYRING", "file")
+        .env_remove("WEB_PORT")
+        .env_remove("WEB_HOST")
+        .args(["talk", "iris"]);
+    let mut session = Session::spawn(cmd).expect("spawn talk in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(60)));
+    session.expect("Talking with Iris.").unwrap();
+    session.send_line("Are you awake?").unwrap();
+    session.expect("Iris is thinking…").unwrap();
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    session.expect(format!("\r\x1b[2KIris: {REPLY}")).unwrap();
+    session.send(ControlCode::EndOfText).unwrap();
+    session.expect("Bye.").unwrap();
+}
+
 async fn created_id(daemon: &Daemon) -> String {
     let list: serde_json::Value = reqwest::get(format!("{}/api/personas", daemon.url))
         .await

@@ -230,8 +230,8 @@ async fn onboarding_can_be_walked_with_the_keyboard_alone() {
         "input:thinking_model",
         "input:thinking_url",
         "button:Download this model",
-        "summary:More organs (option",
-        "summary:Channels (optional)",
+        "summary:More organs (optiona",
+        "summary:Channels (optional):",
         "button:Bring her to life",
     ];
     for (i, expected) in order.iter().enumerate() {
