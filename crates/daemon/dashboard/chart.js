@@ -4,7 +4,7 @@
 const NS = 'http://www.w3.org/2000/svg';
 const W = 600;
 const H = 160;
-const PAD = { left: 34, right: 8, top: 10, bottom: 22 };
+const PAD = { left: 44, right: 8, top: 10, bottom: 22 };
 
 function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag);

@@ -73,7 +73,8 @@ export async function chat(main, persona, go) {
     }
   }));
   const scroll = () => { list.scrollTop = list.scrollHeight; };
-  const add = (m) => { list.append(bubble(id, m)); scroll(); };
+  // The first message, hers or the person's, replaces the "Say hello" hint.
+  const add = (m) => { list.querySelector('.empty-chat')?.remove(); list.append(bubble(id, m)); scroll(); };
 
   const text = h('textarea', { rows: 1, placeholder: `Write to ${persona.name}…`, 'aria-label': 'Message' });
   const fileInput = h('input', { type: 'file', hidden: true, id: 'attach-file' });
@@ -188,7 +189,6 @@ export async function chat(main, persona, go) {
 
   const socket = live(`/ws/${encodeURIComponent(id)}`, (frame) => {
     if (frame.type === 'chat_message') {
-      list.querySelector('.empty-chat')?.remove();
       add({ role: 'assistant', content: frame.content, time: new Date().toISOString() });
     } else if (frame.type === 'Message' && frame.title === 'Said') {
       // Heard and Said come down the same signal feed, in order; her chat line travels on

@@ -68,7 +68,7 @@ async function channels(body, persona, ctx) {
         toast(e.message, 'error');
       }
     }));
-    list.append(h('li', h('strong', c.type), ' ', h('span.badge' + (c.verified ? '.ok' : '.wait'), c.verified ? 'paired' : 'waiting for pairing'), ' ', remove));
+    list.append(h('li', h('strong', { telegram: 'Telegram', discord: 'Discord' }[c.type] || c.type), ' ', h('span.badge' + (c.verified ? '.ok' : '.wait'), c.verified ? 'paired' : 'waiting for pairing'), ' ', remove));
   }
   if (!persona.channels.length) list.append(h('li.muted', 'No channels yet: she talks only here.'));
 

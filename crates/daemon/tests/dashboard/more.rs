@@ -329,6 +329,11 @@ async fn her_stress_and_energy_chart_shows_her_last_known_state_while_she_is_sto
             text.as_str().unwrap().contains("last known state"),
             "{text}"
         );
+        b.run(
+            "document.querySelector('svg.regulation-chart').scrollIntoView({block: 'center'})",
+            json!([]),
+        )
+        .await;
         b.shot("status-regulation").await;
         let errors = b.console_errors(&[]).await;
         assert!(errors.is_empty(), "console errors: {errors:?}");
