@@ -118,7 +118,7 @@ async fn talk_sends_what_is_typed_and_prints_her_reply() {
 
 /// While her beat runs `talk` shows "Iris is thinking…"; when she speaks the sign is erased
 /// (carriage return, erase line) and her reply takes its place. Her Mind is held until the sign
-/// has been seen, so the order does not depend on timing.
+/// has been seen, so the order does not depend on timing. Her beat's log lines name her.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn talk_shows_a_thinking_sign_until_she_speaks() {
     let fake_ollama = ollama::start(&["llama3.2:1b"]).await;
@@ -126,7 +126,7 @@ async fn talk_shows_a_thinking_sign_until_she_speaks() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let daemon = daemon_with(&home, &fake_ollama.url(), &fake_openai.url());
-    create_cloud(&daemon, "Iris").await;
+    let id = create_cloud(&daemon, "Iris").await;
     let gate = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
     let held = gate.clone();
     fake_openai.set_responder(responder(move |_| {
@@ -154,6 +154,19 @@ async fn talk_shows_a_thinking_sign_until_she_speaks() {
     session.expect(format!("\r\x1b[2KIris: {REPLY}")).unwrap();
     session.send(ControlCode::EndOfText).unwrap();
     session.expect("Bye.").unwrap();
+
+    // Her Mind answered prose where JSON was asked for, which her beat logs: that line, like
+    // every line of a beat, carries the `beat` span with her id.
+    let logs = std::fs::read_dir(home.join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(&format!("beat{{persona={id}}}"))),
+        "a line logged in her beat names her: {logs}"
+    );
 }
 
 async fn created_id(daemon: &Daemon) -> String {
