@@ -115,9 +115,9 @@ async fn a_model_download_shows_its_bytes_and_percent() {
     .await;
     // Every figure the bar shows, kept as it changes.
     b.run(
-        "window.figures = []; new MutationObserver(() => document.querySelectorAll('#pulls .pull-figure')
-           .forEach(f => window.figures.push(f.textContent))).observe(document.getElementById('pulls'),
-           {subtree: true, childList: true, characterData: true});",
+        "window.figures = []; new MutationObserver(() => document.querySelectorAll('#pulls .pull')
+           .forEach(p => window.figures.push(p.querySelector('.pull-figure').textContent + '|' + p.querySelector('progress').value)))
+           .observe(document.getElementById('pulls'), {subtree: true, childList: true, characterData: true});",
         json!([]),
     )
     .await;
@@ -125,11 +125,15 @@ async fn a_model_download_shows_its_bytes_and_percent() {
     b.click(".pullrow button").await;
     b.until(
         "the download done",
-        "return window.figures.includes('ready') && document.querySelector('#pulls progress').value === 100",
+        "return window.figures.some(f => f.startsWith('ready') || f.startsWith('failed'))",
     )
     .await;
     b.shot("model-download").await;
     let figures = b.run("return window.figures", json!([])).await;
+    assert!(
+        figures.as_array().unwrap().iter().any(|f| f == "ready|100"),
+        "the bar ends full and says ready: {figures}"
+    );
     assert!(
         figures
             .as_array()
