@@ -4,8 +4,8 @@
 //! her memory: the Fernet key is PBKDF2-HMAC-SHA256 of the phrase with her id string as salt.
 //! `docs/diary.md` describes the format, the retention of earlier nights and the limits.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Cursor, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -17,9 +17,12 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 use uuid::Uuid;
 use zip::write::{PreparedZipFile, SimpleFileOptions, ZipFileBuilder};
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
+use zip::{CompressionMethod, ZipWriter};
 
 use crate::Phrase;
+
+mod token;
+mod unpack;
 
 /// PBKDF2 rounds of the original; changing it would lock every existing diary.
 pub const KDF_ITERATIONS: u32 = 480_000;
@@ -30,6 +33,38 @@ pub const MAX_HOME_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Most entries a restore will unpack; empty entries cost an inode each and no bytes.
 pub const MAX_ENTRIES: usize = 200_000;
+
+/// Most bytes one file of a restore may hold. Above the daemon's default upload cap (256 MiB),
+/// so anything she was sent comes back with her.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Most bytes a restore unpacks per byte of the (decrypted) ZIP. Deflate cannot inflate one
+/// stream past about 1032:1, so an honest diary never reaches this; entries that share
+/// compressed data (the overlapping-file ZIP bomb) do, and are stopped as soon as they pass it.
+pub const MAX_RATIO: u64 = 1100;
+
+/// What a restore may unpack. Every byte bound is counted as bytes are written, never as the
+/// ZIP's headers claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes in all.
+    pub total: u64,
+    /// Bytes of one file.
+    pub file: u64,
+    /// Entries (files and folders).
+    pub entries: usize,
+    /// Bytes unpacked per byte of the ZIP.
+    pub ratio: u64,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        total: MAX_HOME_BYTES,
+        file: MAX_FILE_BYTES,
+        entries: MAX_ENTRIES,
+        ratio: MAX_RATIO,
+    };
+}
 
 /// Earlier diaries kept under `nights/`: the newest of each of this many most recent days...
 pub const KEEP_DAYS: usize = 30;
@@ -49,13 +84,21 @@ pub enum DiaryError {
     Unsafe(String),
     #[error("The diary unpacks to more than {limit} bytes or {MAX_ENTRIES} entries.")]
     TooLarge { limit: u64 },
+    #[error("The diary holds {name}, which unpacks to more than {limit} bytes.")]
+    FileTooLarge { name: String, limit: u64 },
+    #[error("The diary unpacks to more than {ratio} times its own size.")]
+    Inflated { ratio: u64 },
     #[error("Could not write the diary: {0}")]
     Io(#[from] io::Error),
 }
 
 /// The Fernet key of one persona's diary. Deriving it is deliberately slow (PBKDF2), so callers
 /// that seal or open several times derive it once.
-pub struct DiaryKey(Fernet);
+pub struct DiaryKey {
+    fernet: Fernet,
+    /// The 32 raw bytes (signing half, encryption half), for opening a token streamed from disk.
+    raw: [u8; 32],
+}
 
 impl DiaryKey {
     pub fn derive(phrase: &Phrase, id: Uuid) -> DiaryKey {
@@ -69,25 +112,32 @@ impl DiaryKey {
         );
         let fernet =
             Fernet::new(&URL_SAFE.encode(raw)).expect("a 32-byte key is a valid Fernet key");
-        DiaryKey(fernet)
+        DiaryKey { fernet, raw }
     }
 
     /// The ZIP inside a token. Every failure (not base64, wrong key, tampered, truncated) is the
     /// same `Unreadable`: Fernet's HMAC cannot tell a wrong phrase from a damaged file.
     pub fn open(&self, token: &[u8]) -> Result<Vec<u8>, DiaryError> {
-        let text = std::str::from_utf8(token).map_err(|_| DiaryError::Unreadable)?;
-        // The original never checks the token's timestamp; a diary from a machine whose clock ran
-        // ahead must still open, so the clock-skew check is given a "now" no token reaches.
-        self.0
-            .decrypt_at_time(text.trim(), None, u64::MAX / 2)
-            .map_err(|_| DiaryError::Unreadable)
+        let mut zip = Vec::new();
+        self.open_into(&mut Cursor::new(token), &mut zip)?;
+        Ok(zip)
+    }
+
+    /// [`DiaryKey::open`] reading the token from `token` and writing the ZIP to `out`, holding
+    /// neither whole: see [`token`].
+    pub fn open_into<R: Read + Seek>(
+        &self,
+        token: &mut R,
+        out: &mut impl Write,
+    ) -> Result<(), DiaryError> {
+        token::open(&self.raw, token, out)
     }
 }
 
 /// Packs `home` as a ZIP and encrypts it: the diary's whole content, as base64url text.
 pub fn seal(home: &Path, key: &DiaryKey) -> Result<String, DiaryError> {
     let zip = pack(home)?;
-    Ok(key.0.encrypt(&zip))
+    Ok(key.fernet.encrypt(&zip))
 }
 
 /// Seals `home` and writes it as `<diary_dir>/<id>.diary`, keeping earlier nights.
@@ -141,15 +191,54 @@ pub fn restore(token: &[u8], id: Uuid, phrase: &Phrase, dest: &Path) -> Result<(
     restore_with(token, &DiaryKey::derive(phrase, id), dest, MAX_HOME_BYTES)
 }
 
+/// [`restore`] from a token file (an uploaded diary), which is read twice and never held whole.
+pub fn restore_file(
+    token: &Path,
+    id: Uuid,
+    phrase: &Phrase,
+    dest: &Path,
+) -> Result<(), DiaryError> {
+    let mut file = io::BufReader::new(File::open(token)?);
+    restore_from(
+        &mut file,
+        &DiaryKey::derive(phrase, id),
+        dest,
+        &Limits::DEFAULT,
+    )
+}
+
 /// [`restore`] with the key already derived and a chosen cap on the unpacked size.
-///
-/// Her home is unpacked into a staging folder beside `dest`, put on disk, and renamed into
-/// place only then, so neither a failure nor a power cut leaves a half-restored home at `dest`.
 pub fn restore_with(
     token: &[u8],
     key: &DiaryKey,
     dest: &Path,
     limit: u64,
+) -> Result<(), DiaryError> {
+    let limits = Limits {
+        total: limit,
+        ..Limits::DEFAULT
+    };
+    restore_within(token, key, dest, &limits)
+}
+
+/// [`restore`] with the key already derived and every bound chosen.
+pub fn restore_within(
+    token: &[u8],
+    key: &DiaryKey,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<(), DiaryError> {
+    restore_from(&mut Cursor::new(token), key, dest, limits)
+}
+
+/// Her home is unpacked into a staging folder beside `dest`, put on disk, and renamed into
+/// place only then, so neither a failure nor a power cut leaves a half-restored home at `dest`.
+/// The decrypted ZIP goes to a temporary file beside it, removed on return.
+fn restore_from<R: Read + Seek>(
+    token: &mut R,
+    key: &DiaryKey,
+    dest: &Path,
+    limits: &Limits,
 ) -> Result<(), DiaryError> {
     if fs::symlink_metadata(dest).is_ok() {
         return Err(io::Error::new(
@@ -158,16 +247,26 @@ pub fn restore_with(
         )
         .into());
     }
-    let zip = key.open(token)?;
     let parent = dest.parent().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "restore target has no parent")
     })?;
+    let mut zip = tempfile::Builder::new()
+        .prefix(".tmp-diary-")
+        .tempfile_in(parent)?;
+    {
+        let mut out = io::BufWriter::new(zip.as_file_mut());
+        key.open_into(token, &mut out)?;
+        out.flush()?;
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".restore-");
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
     let staging = builder.tempdir_in(parent)?;
-    unpack(&zip, staging.path(), limit)?;
+    let mut zip_file = zip.reopen()?;
+    zip_file.seek(io::SeekFrom::Start(0))?;
+    unpack::unpack(io::BufReader::new(zip_file), staging.path(), limits)?;
+    drop(zip);
     crate::atomic::sync_tree(staging.path())?;
     let staged = staging.keep();
     if let Err(e) = fs::rename(&staged, dest) {
@@ -409,89 +508,4 @@ fn zip_io(e: zip::result::ZipError) -> io::Error {
         zip::result::ZipError::Io(e) => e,
         other => io::Error::other(other),
     }
-}
-
-/// Unpacks a ZIP into `root`, refusing anything that would land outside it, links, and more
-/// than `limit` bytes (counted as they are written, not as the headers claim).
-fn unpack(zip: &[u8], root: &Path, limit: u64) -> Result<(), DiaryError> {
-    let mut archive = ZipArchive::new(Cursor::new(zip)).map_err(|_| DiaryError::Unreadable)?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(DiaryError::TooLarge { limit });
-    }
-    // The archive indexes entries by name, so a second `config.json` would silently replace
-    // the first and never reach the `create_new` check below: ask the central directory.
-    if archive.has_duplicate_names() {
-        return Err(DiaryError::Unsafe("an entry appears twice".into()));
-    }
-    let mut written = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut made = std::collections::HashSet::new();
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|_| DiaryError::Unreadable)?;
-        let name = entry
-            .name()
-            .map_err(|_| DiaryError::Unreadable)?
-            .into_owned();
-        let rel = safe_relative(&name)?;
-        if entry.is_symlink() {
-            return Err(DiaryError::Unsafe(format!("{name} is a link")));
-        }
-        let path = root.join(&rel);
-        if entry.is_dir() {
-            fs::create_dir_all(&path)?;
-            made.insert(path);
-            continue;
-        }
-        let parent = path.parent().expect("an entry path is below the root");
-        if !made.contains(parent) {
-            fs::create_dir_all(parent)?;
-            made.insert(parent.to_path_buf());
-        }
-        let mut out = create_new(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => DiaryError::Unsafe(format!("{name} appears twice")),
-            _ => e.into(),
-        })?;
-        loop {
-            let n = entry.read(&mut buf).map_err(|_| DiaryError::Unreadable)?;
-            if n == 0 {
-                break;
-            }
-            written += n as u64;
-            if written > limit {
-                return Err(DiaryError::TooLarge { limit });
-            }
-            out.write_all(&buf[..n])?;
-        }
-    }
-    Ok(())
-}
-
-/// Her files hold keys and tokens, so they are created readable by her owner only.
-fn create_new(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
-/// The entry's path below her home, or `Unsafe` if it is absolute, climbs out with `..`, or uses
-/// a separator other than `/`.
-fn safe_relative(name: &str) -> Result<PathBuf, DiaryError> {
-    let unsafe_entry = || DiaryError::Unsafe(name.to_string());
-    if name.starts_with('/') || name.contains('\\') || name.contains('\0') {
-        return Err(unsafe_entry());
-    }
-    let trimmed = name.strip_suffix('/').unwrap_or(name);
-    let mut rel = PathBuf::new();
-    for part in trimmed.split('/') {
-        if part.is_empty() || part == "." || part == ".." {
-            return Err(unsafe_entry());
-        }
-        if rel.as_os_str().is_empty() && part.len() == 2 && part.ends_with(':') {
-            return Err(unsafe_entry());
-        }
-        rel.push(part);
-    }
-    Ok(rel)
 }
