@@ -4,6 +4,12 @@
 //! clock. They are kept in `pairing.json` too, so a code already sent still works after her
 //! restart (a settings change restarts her) or the daemon's: pairing that does not persist is
 //! among the commonest complaints about other companions.
+//!
+//! Codes cannot be brute-forced: a chat holds at most [`CODES_PER_CHAT`] live codes (more
+//! messages get its newest code again, not a new one, so the pool of codes one could hit by
+//! luck stays small), and after [`MOST_WRONG`] wrong codes within [`WRONG_WINDOW`] every
+//! attempt is refused, the right code included, until the window has passed. With 32^6 codes
+//! and at most 16 alive, that is about 10^7 years of guessing on average.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -18,6 +24,12 @@ const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// Codes waiting at once; past this the oldest is dropped, so strangers writing to her bot
 /// cannot grow the file.
 const MOST_PENDING: usize = 16;
+/// Live codes one chat may hold at once.
+pub const CODES_PER_CHAT: usize = 3;
+/// Wrong codes tolerated per [`WRONG_WINDOW`] across her whole panel (one persona).
+pub const MOST_WRONG: usize = 5;
+/// Shorter than [`CODE_LIFETIME`], so the person who mistyped can still use the code she got.
+pub const WRONG_WINDOW: Duration = Duration::minutes(5);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PairError {
@@ -27,6 +39,8 @@ pub enum PairError {
     NoChannel,
     #[error("This channel is already verified.")]
     AlreadyVerified,
+    #[error("Too many wrong pairing codes; try again in a few minutes.")]
+    TooManyAttempts,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,6 +56,10 @@ struct Pending {
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pairings {
     codes: BTreeMap<String, Pending>,
+    /// When the recent wrong codes were entered. Kept in memory only: restarting her takes the
+    /// same access as entering codes, and a restart costs far more than the window.
+    #[serde(skip)]
+    wrong: Vec<OffsetDateTime>,
 }
 
 impl Pairings {
@@ -65,9 +83,22 @@ impl Pairings {
         self.codes.retain(|_, p| now - p.issued < CODE_LIFETIME);
     }
 
-    /// A new 6-character code for `chat` on a channel of `kind`.
+    /// A new 6-character code for `chat` on a channel of `kind`; a chat that already holds
+    /// [`CODES_PER_CHAT`] live codes is given its newest one again (any of the newest when
+    /// they were issued in the same instant).
     pub fn issue(&mut self, kind: ChannelKind, chat: &str, now: OffsetDateTime) -> String {
         self.forget_expired(now);
+        let mut held: Vec<_> = self
+            .codes
+            .iter()
+            .filter(|(_, p)| p.chat == chat && p.kind == kind)
+            .collect();
+        if held.len() >= CODES_PER_CHAT {
+            held.sort_by_key(|(_, p)| p.issued);
+            if let Some((newest, _)) = held.last() {
+                return (*newest).clone();
+            }
+        }
         while self.codes.len() >= MOST_PENDING {
             let Some(oldest) = self
                 .codes
@@ -103,11 +134,19 @@ impl Pairings {
         channels: &mut [Channel],
         now: OffsetDateTime,
     ) -> Result<Channel, PairError> {
-        let code = code.trim().to_ascii_uppercase();
-        let pending = self.codes.remove(&code).ok_or(PairError::Invalid)?;
-        if now - pending.issued >= CODE_LIFETIME {
-            return Err(PairError::Invalid);
+        self.wrong.retain(|at| now - *at < WRONG_WINDOW);
+        if self.wrong.len() >= MOST_WRONG {
+            return Err(PairError::TooManyAttempts);
         }
+        let code = code.trim().to_ascii_uppercase();
+        let Some(pending) = self
+            .codes
+            .remove(&code)
+            .filter(|p| now - p.issued < CODE_LIFETIME)
+        else {
+            self.wrong.push(now);
+            return Err(PairError::Invalid);
+        };
         let channel = channels
             .iter_mut()
             .find(|c| c.kind == pending.kind)
@@ -209,6 +248,57 @@ mod tests {
         assert_eq!(
             Pairings::load(&dir.path().join("missing.json"), now),
             Pairings::default()
+        );
+    }
+
+    fn telegram() -> Vec<Channel> {
+        vec![Channel {
+            kind: ChannelKind::Telegram,
+            name: String::new(),
+            credentials: None,
+            verified_at: None,
+        }]
+    }
+
+    #[test]
+    fn wrong_codes_lock_pairing_for_the_window_then_the_right_code_still_works() {
+        let now = datetime!(2026-05-18 08:00 UTC);
+        let mut channels = telegram();
+        let mut p = Pairings::default();
+        let code = p.issue(ChannelKind::Telegram, "4242", now);
+        for guess in 0..MOST_WRONG {
+            let wrong = format!("ZZZZZ{guess}");
+            assert_eq!(
+                p.redeem(&wrong, &mut channels, now),
+                Err(PairError::Invalid)
+            );
+        }
+        let soon = now + WRONG_WINDOW - Duration::seconds(1);
+        assert_eq!(
+            p.redeem(&code, &mut channels, soon),
+            Err(PairError::TooManyAttempts),
+            "while locked even the right code is refused (and not used up)"
+        );
+        let bound = p.redeem(&code, &mut channels, now + WRONG_WINDOW).unwrap();
+        assert_eq!(bound.name, "4242");
+    }
+
+    #[test]
+    fn a_chat_holds_at_most_a_few_codes_and_is_sent_its_newest_again() {
+        let now = datetime!(2026-05-18 08:00 UTC);
+        let mut p = Pairings::default();
+        let issued: Vec<String> = (0..CODES_PER_CHAT as i64)
+            .map(|i| p.issue(ChannelKind::Telegram, "666", now + Duration::seconds(i)))
+            .collect();
+        let again = p.issue(ChannelKind::Telegram, "666", now + Duration::seconds(9));
+        assert_eq!(&again, issued.last().unwrap());
+        assert_eq!(p.codes.len(), CODES_PER_CHAT);
+        let other = p.issue(ChannelKind::Telegram, "777", now);
+        assert!(!issued.contains(&other), "another chat still gets its own");
+        let later = p.issue(ChannelKind::Telegram, "666", now + CODE_LIFETIME);
+        assert!(
+            !issued.contains(&later),
+            "once they expire she may ask again"
         );
     }
 
