@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ChannelError;
 use crate::discord::Discord;
 use crate::transport::{describe, refusal, scrub};
+use crate::backoff::Backoff;
 use crate::validate::DISCORD_USER_AGENT;
 
 /// GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT. Without the last (a privileged intent,
@@ -34,7 +35,6 @@ use crate::validate::DISCORD_USER_AGENT;
 pub const INTENTS: u64 = (1 << 9) | (1 << 12) | (1 << 15);
 /// How long connecting, the REST lookup and waiting for Hello may take before we retry.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// A message someone wrote where the bot can read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +82,8 @@ struct Link {
     seq: Option<u64>,
     /// Her own user id, so her own messages are not heard as someone else's.
     me: Option<String>,
-    /// Failed connections in a row; a READY or RESUMED clears it.
-    failures: u32,
+    /// The wait after failed connections in a row; a READY or RESUMED resets it.
+    backoff: Backoff,
     heard: Heard,
 }
 
@@ -165,9 +165,7 @@ impl Discord {
                     if !resume {
                         link.forget_session();
                     }
-                    link.failures += 1;
-                    let wait =
-                        Duration::from_secs(1 << (link.failures - 1).min(6)).min(MAX_BACKOFF);
+                    let wait = link.backoff.next_wait();
                     tracing::warn!(%reason, retry_in_s = wait.as_secs(), "Discord gateway connection failed");
                     wait
                 }
@@ -374,9 +372,9 @@ impl Discord {
                                 }),
                                 _ => None,
                             };
-                            link.failures = 0;
+                            link.backoff.reset();
                         }
-                        Some("RESUMED") => link.failures = 0,
+                        Some("RESUMED") => link.backoff.reset(),
                         Some(event @ ("MESSAGE_CREATE" | "MESSAGE_UPDATE")) => {
                             let Some(mut message) = message(d, link.me.as_deref()) else {
                                 continue;

@@ -4,6 +4,7 @@
 //! Bot tokens are secrets. Telegram carries them in every URL, so no error or log line here
 //! ever shows a URL or the text of a transport error that might hold one.
 
+mod backoff;
 pub mod discord;
 pub mod discord_gateway;
 mod error;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::transport::{self, describe, refusal, scrub, split};
 use crate::{ChannelError, PlatformUrls};
 
@@ -19,7 +20,6 @@ pub const POLL_SECONDS: u64 = 30;
 const MAX_TEXT: usize = 4096;
 /// Ordinary calls (send, getFile) answer quickly; this bounds a hung one.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// A message someone sent the bot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,7 +260,7 @@ impl Telegram {
         cancel: CancellationToken,
     ) -> Result<(), ChannelError> {
         let mut offset = None;
-        let mut failures = 0u32;
+        let mut backoff = Backoff::new();
         loop {
             let batch = tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
@@ -268,7 +268,7 @@ impl Telegram {
             };
             match batch {
                 Ok((messages, next)) => {
-                    failures = 0;
+                    backoff.reset();
                     offset = next.or(offset);
                     for message in messages {
                         if inbound.send(message).await.is_err() {
@@ -287,8 +287,7 @@ impl Telegram {
                     });
                 }
                 Err(failure) => {
-                    failures += 1;
-                    let wait = Duration::from_secs(1 << failures.min(6)).min(MAX_BACKOFF);
+                    let wait = backoff.next_wait();
                     tracing::warn!(reason = %failure.reason, retry_in_s = wait.as_secs(), "Telegram polling failed");
                     tokio::select! {
                         _ = cancel.cancelled() => return Ok(()),

@@ -105,10 +105,9 @@ impl Daemon {
         store.recover().map_err(|e| home_error(&e))?;
         // Warm the index so the first list reads no record.
         store.records();
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| home_error(&e))?;
+        // The one client builder (bounded connect time, our user agent), shared by her organs,
+        // her channels and model pulls.
+        let http = organs::http_client();
         let preparer = organs::Preparer::new(http.clone(), config.providers.clone());
         let settings = instances::Settings {
             min_interval: config.identity_min_interval,

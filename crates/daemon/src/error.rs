@@ -1,9 +1,16 @@
-//! Every error the API answers with, mapped to its status and FastAPI-shaped body in one place.
+//! Every error the API answers with, mapped to its status and FastAPI-shaped body in one place:
+//! the domain errors the routes meet ([`ManagerError`], [`MindError`]) become an [`ApiError`]
+//! here and nowhere else, by exhaustive matches, so a new variant cannot go unmapped. (The
+//! OpenAI dialect has its own table in `routes/openai.rs`; the identity dialects theirs in
+//! `instances::http`.)
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
+
+use crate::manager::{ManagerError, StartError};
+use mind::MindError;
 
 /// One entry of a 422 `detail` list, as FastAPI (pydantic 2) writes it.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -102,5 +109,63 @@ impl IntoResponse for ApiError {
             other => json!({ "detail": other.to_string() }),
         };
         (status, axum::Json(body)).into_response()
+    }
+}
+
+/// The status of every manager failure. A disk failure is a 500 (`OSError: ...`), except where
+/// the spec says 400: a create that failed on its way down, a delete that could not remove her
+/// files. An organ that cannot be reached is a 400 whose detail names the organ.
+impl From<ManagerError> for ApiError {
+    fn from(e: ManagerError) -> ApiError {
+        let detail = e.to_string();
+        match e {
+            ManagerError::NotFound | ManagerError::NotRunning | ManagerError::ChannelNotFound => {
+                ApiError::NotFound(detail)
+            }
+            ManagerError::NotActive | ManagerError::Running => ApiError::Conflict(detail),
+            ManagerError::InvalidStatus
+            | ManagerError::UnknownChannelKind(_)
+            | ManagerError::ChannelTaken { .. }
+            | ManagerError::Organ(_)
+            | ManagerError::Channel(_)
+            | ManagerError::Register(_)
+            | ManagerError::Unregister(_)
+            | ManagerError::Sleep(_)
+            | ManagerError::Restore(_)
+            | ManagerError::Corrupt
+            | ManagerError::NameTooLong { .. }
+            | ManagerError::Start(_)
+            | ManagerError::Create(_)
+            | ManagerError::Delete(_) => ApiError::BadRequest(detail),
+            ManagerError::Lifecycle { .. } | ManagerError::Save { .. } => ApiError::Internal(detail),
+            ManagerError::Disk(_) => ApiError::Internal(format!("OSError: {detail}")),
+        }
+    }
+}
+
+impl From<StartError> for ApiError {
+    fn from(e: StartError) -> ApiError {
+        ManagerError::Start(e).into()
+    }
+}
+
+/// The status of every failure of a running agent's acts (read, hear, attach, feed, pair).
+impl From<MindError> for ApiError {
+    fn from(e: MindError) -> ApiError {
+        let detail = e.to_string();
+        match e {
+            MindError::Stopped => ApiError::Conflict(detail),
+            MindError::Unperceivable(_) => ApiError::Unsupported(detail),
+            MindError::Invalid(_) | MindError::Pair(_) | MindError::Organ(_) => {
+                ApiError::BadRequest(detail)
+            }
+            MindError::Faulted { .. }
+            | MindError::NoPhrase
+            | MindError::Store(_)
+            | MindError::Diary(_)
+            | MindError::Join(_)
+            | MindError::Io(_)
+            | MindError::Identity(_) => ApiError::Internal(detail),
+        }
     }
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+use tokio_util::codec::{FramedRead, LinesCodec};
+use tokio_util::io::StreamReader;
 
 /// Least time between two progress frames of one pull.
 const FRAME_EVERY: Duration = Duration::from_millis(250);
@@ -133,36 +135,33 @@ impl Pulls {
                 .unwrap_or_else(|| format!("Ollama answered {status}"));
             return Err(message);
         }
-        let mut body = response.bytes_stream();
-        let mut pending: Vec<u8> = Vec::new();
+        // NDJSON: one progress object per line, split by `LinesCodec`.
+        let body = response
+            .bytes_stream()
+            .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.without_url())));
+        let mut lines = FramedRead::new(StreamReader::new(body), LinesCodec::new());
         let mut success = false;
         loop {
-            let chunk = match tokio::time::timeout(OLLAMA_IDLE, body.next()).await {
+            let line = match tokio::time::timeout(OLLAMA_IDLE, lines.next()).await {
                 Err(_) => return Err("Ollama stopped sending progress".into()),
                 Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    return Err(format!("the pull stream broke: {}", e.without_url()));
-                }
-                Ok(Some(Ok(chunk))) => chunk,
+                Ok(Some(Err(e))) => return Err(format!("the pull stream broke: {e}")),
+                Ok(Some(Ok(line))) => line,
             };
-            pending.extend_from_slice(&chunk);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                let Ok(line) = serde_json::from_slice::<Value>(&line) else {
-                    continue;
-                };
-                if let Some(error) = line.get("error").and_then(Value::as_str) {
-                    return Err(error.to_string());
-                }
-                let status = line.get("status").and_then(Value::as_str).unwrap_or("");
-                if status == "success" {
-                    success = true;
-                } else if status.starts_with("verifying") {
-                    reporter.progress("verifying", reporter.completed, reporter.total);
-                } else if let Some(total) = line.get("total").and_then(Value::as_u64) {
-                    let completed = line.get("completed").and_then(Value::as_u64).unwrap_or(0);
-                    reporter.progress("downloading", completed, Some(total));
-                }
+            let Ok(line) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if let Some(error) = line.get("error").and_then(Value::as_str) {
+                return Err(error.to_string());
+            }
+            let status = line.get("status").and_then(Value::as_str).unwrap_or("");
+            if status == "success" {
+                success = true;
+            } else if status.starts_with("verifying") {
+                reporter.progress("verifying", reporter.completed, reporter.total);
+            } else if let Some(total) = line.get("total").and_then(Value::as_u64) {
+                let completed = line.get("completed").and_then(Value::as_u64).unwrap_or(0);
+                reporter.progress("downloading", completed, Some(total));
             }
         }
         if success {

@@ -4,12 +4,9 @@
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-/// The time source, injectable so tests and replays are deterministic.
-pub type Clock = std::sync::Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    std::sync::Arc::new(OffsetDateTime::now_utc)
-}
+/// The time source, injectable so tests and replays are deterministic: the shared `clock`
+/// crate's, the same one her mind uses.
+pub use ::clock::{Clock, ManualClock, SystemClock};
 
 /// Normalises to UTC and drops sub-microsecond precision.
 pub fn normalize(t: OffsetDateTime) -> OffsetDateTime {

@@ -2,7 +2,6 @@
 //! chooses, per-instance serialisation, and the HTTP routers of both dialects.
 
 pub mod clock;
-mod durable;
 mod error;
 mod group_commit;
 mod http;

@@ -31,14 +31,14 @@ pub struct Settings {
     /// Observations closer together than this are answered with the unchanged state
     /// (measured on the caller's `timestamp` when given, else on the clock).
     pub min_interval: Duration,
-    pub clock: Clock,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             min_interval: Duration::from_secs(1),
-            clock: clock::system_clock(),
+            clock: Arc::new(clock::SystemClock),
         }
     }
 }
@@ -342,7 +342,7 @@ impl Service {
     }
 
     fn now(&self) -> OffsetDateTime {
-        clock::normalize((self.settings.clock)())
+        clock::normalize(self.settings.clock.now_utc())
     }
 
     pub async fn create(
@@ -465,7 +465,7 @@ impl Service {
             let from = root.join(&id);
             let doomed = root.join(format!(".deleted-{id}"));
             std::fs::rename(&from, &doomed).map_err(InstancesError::storage(&from))?;
-            crate::durable::sync_dir(&root).map_err(InstancesError::storage(&root))?;
+            durable::sync_dir(&root).map_err(InstancesError::storage(&root))?;
             std::fs::remove_dir_all(&doomed).map_err(InstancesError::storage(&doomed))
         })
         .await

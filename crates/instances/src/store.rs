@@ -205,7 +205,7 @@ pub fn create(root: &Path, meta: &Meta, committer: &Committer) -> Result<Live, I
     std::fs::create_dir(&dir).map_err(InstancesError::storage(&dir))?;
     write_meta(&dir, meta)?;
     let journal = open_journal(&dir)?;
-    crate::durable::sync_dir(root).map_err(InstancesError::storage(root))?;
+    durable::sync_dir(root).map_err(InstancesError::storage(root))?;
     Ok(Live {
         state: State::new(&meta.initial_config()),
         meta: meta.clone(),
@@ -221,7 +221,7 @@ pub fn create(root: &Path, meta: &Meta, committer: &Committer) -> Result<Live, I
 pub fn write_meta(dir: &Path, meta: &Meta) -> Result<(), InstancesError> {
     let path = dir.join(META);
     let bytes = serde_json::to_vec_pretty(meta).expect("meta always serialises");
-    crate::durable::write_atomic(&path, &bytes).map_err(InstancesError::storage(&path))
+    durable::write(&path, &bytes).map_err(InstancesError::storage(&path))
 }
 
 fn open_journal(dir: &Path) -> Result<File, InstancesError> {

@@ -1,76 +1,10 @@
-//! Her sense of time. Everything that depends on "now" (the heartbeat, due reminders, the
-//! nightly routine, timestamps in her files) asks a [`Clock`], so tests can move time by hand
-//! instead of sleeping.
-
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+//! Her sense of time: the shared [`Clock`] (tests move it by hand instead of sleeping) and how
+//! she writes and says the time.
 
 use time::{Duration, OffsetDateTime};
-use tokio::sync::watch;
 
-pub type Wait = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-pub trait Clock: Send + Sync {
-    /// The current local time.
-    fn now(&self) -> OffsetDateTime;
-    /// Resolves once `now() >= at`.
-    fn wait_until(&self, at: OffsetDateTime) -> Wait;
-}
-
-/// The wall clock, in the machine's local offset (UTC when the offset cannot be read).
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_local().unwrap_or_else(|_| OffsetDateTime::now_utc())
-    }
-
-    fn wait_until(&self, at: OffsetDateTime) -> Wait {
-        let now = self.now();
-        Box::pin(async move {
-            let gap = at - now;
-            if gap.is_positive() {
-                tokio::time::sleep(std::time::Duration::from_secs_f64(gap.as_seconds_f64())).await;
-            }
-        })
-    }
-}
-
-/// A clock that only moves when told to. Waiters wake as soon as it passes their instant.
-#[derive(Clone)]
-pub struct ManualClock {
-    now: Arc<watch::Sender<OffsetDateTime>>,
-}
-
-impl ManualClock {
-    pub fn at(start: OffsetDateTime) -> ManualClock {
-        ManualClock {
-            now: Arc::new(watch::Sender::new(start)),
-        }
-    }
-
-    pub fn advance(&self, by: Duration) {
-        self.now.send_modify(|t| *t += by);
-    }
-
-    pub fn set(&self, to: OffsetDateTime) {
-        self.now.send_replace(to);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.now.borrow()
-    }
-
-    fn wait_until(&self, at: OffsetDateTime) -> Wait {
-        let mut rx = self.now.subscribe();
-        Box::pin(async move {
-            let _ = rx.wait_for(|t| *t >= at).await;
-        })
-    }
-}
+/// The time source itself is the shared `clock` crate's, the same one identity instances use.
+pub use ::clock::{Clock, ManualClock, SystemClock, Wait};
 
 /// The start of the minute after `t`.
 pub fn next_minute(t: OffsetDateTime) -> OffsetDateTime {
@@ -120,14 +54,5 @@ mod tests {
         assert_eq!(minute(t), "2026-05-18 17:12");
         assert_eq!(spoken(t), "It is Monday, May 18, 2026, 17:12.");
         assert_eq!(next_minute(t), datetime!(2026-05-18 17:13 +02:00));
-    }
-
-    #[tokio::test]
-    async fn manual_clock_wakes_waiters_when_passed() {
-        let clock = ManualClock::at(datetime!(2026-05-18 08:59 UTC));
-        let wait = clock.wait_until(datetime!(2026-05-18 09:00 UTC));
-        let handle = tokio::spawn(wait);
-        clock.advance(Duration::minutes(1));
-        handle.await.unwrap();
     }
 }

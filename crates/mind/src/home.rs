@@ -75,8 +75,12 @@ impl Home {
     pub fn media(&self) -> PathBuf {
         self.file("media")
     }
+    pub fn training(&self) -> PathBuf {
+        self.file("training")
+    }
 
-    /// Creates the folders a beat may write into. Cheap when they exist.
+    /// Creates the folders and files every home starts with (the one layout: the daemon lays
+    /// out a new home with it, a beat re-checks it). Cheap when they exist.
     pub fn ensure(&self) -> io::Result<()> {
         for dir in [
             self.destiny(),
@@ -84,6 +88,7 @@ impl Home {
             self.lessons(),
             self.meanings(),
             self.media(),
+            self.training(),
         ] {
             std::fs::create_dir_all(dir)?;
         }

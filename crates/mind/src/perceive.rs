@@ -28,12 +28,6 @@ pub enum Kind {
     Pdf,
 }
 
-fn extension(name: &str) -> String {
-    name.rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
 pub fn classify(file_name: &str, mime: &str) -> Option<Kind> {
     let mime = mime
         .split(';')
@@ -41,24 +35,20 @@ pub fn classify(file_name: &str, mime: &str) -> Option<Kind> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let ext = extension(file_name);
-    if matches!(
-        mime.as_str(),
-        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
-    ) || matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "gif" | "webp")
-    {
-        return Some(Kind::Image);
+    // What the sender declared, else what the name says (the one table, `persona::media_type`).
+    [mime.as_str(), persona::media_type::of_name(file_name)]
+        .into_iter()
+        .find_map(kind_of)
+}
+
+fn kind_of(mime: &str) -> Option<Kind> {
+    match mime {
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" => Some(Kind::Image),
+        "application/pdf" => Some(Kind::Pdf),
+        "application/json" => Some(Kind::Text),
+        m if m.starts_with("text/") => Some(Kind::Text),
+        _ => None,
     }
-    if mime == "application/pdf" || ext == "pdf" {
-        return Some(Kind::Pdf);
-    }
-    if mime.starts_with("text/")
-        || mime == "application/json"
-        || matches!(ext.as_str(), "txt" | "md" | "csv" | "json")
-    {
-        return Some(Kind::Text);
-    }
-    None
 }
 
 /// Who reads her documents: her researcher, or her Mind when she has none.
@@ -328,16 +318,10 @@ async fn read(
     })
 }
 
+/// The media type of an image she keeps, by its name; JPEG when the name does not say.
 pub fn mime_of(path: &str) -> &'static str {
-    match path
-        .rsplit('.')
-        .next()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => "image/png",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
+    match persona::media_type::of_name(path) {
+        image if image.starts_with("image/") => image,
         _ => "image/jpeg",
     }
 }

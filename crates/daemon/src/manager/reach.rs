@@ -12,9 +12,7 @@ pub fn parse_kind(kind: &str) -> Result<ChannelKind, ManagerError> {
     match kind.trim().to_ascii_lowercase().as_str() {
         "telegram" => Ok(ChannelKind::Telegram),
         "discord" => Ok(ChannelKind::Discord),
-        _ => Err(ManagerError::Invalid(format!(
-            "Unknown channel kind: {kind}. Use telegram or discord."
-        ))),
+        _ => Err(ManagerError::UnknownChannelKind(kind.to_string())),
     }
 }
 
@@ -36,21 +34,16 @@ impl Manager {
     ) -> Result<Channel, ManagerError> {
         let lock = self.lock_for(id);
         let _held = lock.lock().await;
-        let mut persona = self.load(id)?;
+        let mut persona = self.load(id).await?;
         if let Some(existing) = persona.channels.iter().find(|c| c.kind == kind) {
-            return Err(ManagerError::Invalid(format!(
-                "She already has a {} channel ({}); remove it first.",
-                kind.as_str(),
-                existing.name
-            )));
+            return Err(ManagerError::ChannelTaken {
+                kind: kind.as_str(),
+                name: existing.name.clone(),
+            });
         }
-        let channel = channels::validate(&self.http, &self.platforms, kind, token)
-            .await
-            .map_err(|e| ManagerError::Invalid(e.to_string()))?;
+        let channel = channels::validate(&self.http, &self.platforms, kind, token).await?;
         persona.channels.push(channel.clone());
-        self.store.save(&persona).map_err(|e| {
-            ManagerError::Internal(format!("Could not save the persona's channels. ({e})"))
-        })?;
+        self.save(&persona, "channels").await?;
         self.reload_if_running(id, "Channel added but restart failed")
             .await?;
         Ok(channel)
@@ -61,29 +54,34 @@ impl Manager {
     pub async fn remove_channel(&self, id: Uuid, name: &str) -> Result<Channel, ManagerError> {
         let lock = self.lock_for(id);
         let _held = lock.lock().await;
-        let mut persona = self.load(id)?;
+        let mut persona = self.load(id).await?;
         let at = persona
             .channels
             .iter()
             .position(|c| c.kind != ChannelKind::Web && named(c, name))
             .ok_or(ManagerError::ChannelNotFound)?;
         let channel = persona.channels.remove(at);
-        self.store.save(&persona).map_err(|e| {
-            ManagerError::Internal(format!("Could not save the persona's channels. ({e})"))
-        })?;
+        self.save(&persona, "channels").await?;
         self.reload_if_running(id, "Channel removed but restart failed")
             .await?;
         Ok(channel)
     }
 
     /// Rebuilds a running agent from the record just saved; a stopped one stays stopped.
-    async fn reload_if_running(&self, id: Uuid, failed: &str) -> Result<(), ManagerError> {
+    async fn reload_if_running(
+        &self,
+        id: Uuid,
+        failed: &'static str,
+    ) -> Result<(), ManagerError> {
         if !self.is_running(id).await {
             return Ok(());
         }
-        let persona = self.load(id)?;
+        let persona = self.load(id).await?;
         self.relaunch(persona)
             .await
-            .map_err(|e| ManagerError::Lifecycle(format!("{failed}: {e}")))
+            .map_err(|e| ManagerError::Lifecycle {
+                context: failed,
+                source: Box::new(e.into()),
+            })
     }
 }

@@ -61,9 +61,7 @@ pub async fn add(
     Body(request): Body<AddChannelRequest>,
 ) -> Result<Json<ChannelReply>, ApiError> {
     let id = parse_id(&raw).ok_or_else(ApiError::persona_not_found)?;
-    if !state.manager.store().exists(id) {
-        return Err(ApiError::persona_not_found());
-    }
+    state.manager.known(id)?;
     let kind = parse_kind(&request.kind)?;
     let channel = state
         .manager

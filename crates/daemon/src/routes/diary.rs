@@ -119,11 +119,8 @@ pub async fn export(
     State(state): State<AppState>,
     PersonaId(id): PersonaId,
 ) -> Result<Response, ApiError> {
-    let store = state.manager.store();
-    if !store.exists(id) {
-        return Err(ApiError::persona_not_found());
-    }
-    let path = persona::diary::latest(&store.diary_dir(id), id).ok_or_else(|| {
+    state.manager.known(id)?;
+    let path = persona::diary::latest(&state.manager.diary_dir(id), id).ok_or_else(|| {
         ApiError::NotFound(
             "No diary file yet — wait until the persona's first nightly sleep.".into(),
         )

@@ -13,7 +13,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use mind::{Agent, MindError};
+use mind::Agent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -25,35 +25,14 @@ use crate::error::{ApiError, ErrorBody, ValidationBody};
 use crate::upload;
 use crate::view::PersonaView;
 
-impl From<MindError> for ApiError {
-    fn from(e: MindError) -> ApiError {
-        match e {
-            MindError::Stopped => ApiError::not_active(),
-            MindError::Unperceivable(m) => ApiError::Unsupported(m),
-            MindError::Invalid(m) => ApiError::BadRequest(m),
-            MindError::Pair(p) => ApiError::BadRequest(p.to_string()),
-            MindError::Organ(o) => ApiError::BadRequest(o.to_string()),
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
 /// Her running agent; an id nobody has is `404 Persona not found.`, and only a persona who
 /// exists but is stopped is `409 Persona is not active.`.
 async fn running(state: &AppState, id: Uuid) -> Result<Arc<Agent>, ApiError> {
-    match state.manager.agent_ready(id).await {
-        Some(agent) => Ok(agent),
-        None if !state.manager.store().exists(id) => Err(ApiError::persona_not_found()),
-        None => Err(ApiError::not_active()),
-    }
+    Ok(state.manager.running(id).await?)
 }
 
 fn known(state: &AppState, id: Uuid) -> Result<mind::home::Home, ApiError> {
-    let store = state.manager.store();
-    if !store.exists(id) {
-        return Err(ApiError::persona_not_found());
-    }
-    Ok(mind::home::Home::new(store.home(id), store.workspace(id)))
+    Ok(state.manager.home(id)?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -410,9 +389,8 @@ pub async fn diagnose(
     let home = known(&state, id)?;
     let record = state
         .manager
-        .store()
-        .load(id)
-        .map_err(|_| ApiError::persona_not_found())?;
+        .record(id)
+        .ok_or_else(ApiError::persona_not_found)?;
     let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let agent = state.manager.agent(id).await;
     let mut view = mind::views::diagnose(
@@ -445,21 +423,6 @@ pub async fn media(
     let bytes = tokio::fs::read(home.media().join(&file))
         .await
         .map_err(|_| not_found())?;
-    let mime = match file
-        .rsplit('.')
-        .next()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("mp3") => "audio/mpeg",
-        Some("wav") => "audio/wav",
-        Some("txt" | "md") => "text/plain; charset=utf-8",
-        Some("json" | "jsonl") => "application/json",
-        _ => "application/octet-stream",
-    };
+    let mime = persona::media_type::content_type(&file);
     Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
 }

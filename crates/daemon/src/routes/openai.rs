@@ -2,6 +2,7 @@
 //! for OpenAI can talk with her. Errors here take OpenAI's shape
 //! (`{"error": {"message", "type", "param", "code"}}`), which those clients parse.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -120,20 +121,31 @@ fn model(persona: &Persona) -> Model {
 }
 
 /// The persona a `model` names, or OpenAI's 404.
-pub fn persona_for(state: &AppState, model_id: &str) -> Result<Persona, OpenAiError> {
+pub fn persona_for(state: &AppState, model_id: &str) -> Result<Arc<Persona>, OpenAiError> {
     parse_id(model_id)
-        .and_then(|id| state.manager.store().load(id).ok())
+        .and_then(|id| state.manager.record(id))
         .ok_or_else(|| OpenAiError::model_not_found(model_id))
 }
 
 /// Every persona on this machine, as OpenAI models.
 #[utoipa::path(get, path = "/v1/models", tag = "openai", operation_id = "list_models",
     responses((status = 200, body = ModelList)))]
-pub async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
-    Json(ModelList {
+pub async fn list_models(State(state): State<AppState>) -> Result<Json<ModelList>, OpenAiError> {
+    let records = state
+        .manager
+        .records()
+        .await
+        .map_err(|e| OpenAiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            kind: "server_error",
+            code: "internal",
+            param: None,
+            message: e.to_string(),
+        })?;
+    Ok(Json(ModelList {
         object: "list",
-        data: state.manager.store().list().iter().map(model).collect(),
-    })
+        data: records.iter().map(|i| model(&i.record)).collect(),
+    }))
 }
 
 /// One persona as an OpenAI model.
@@ -145,7 +157,8 @@ pub async fn retrieve_model(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
 ) -> Result<Json<Model>, OpenAiError> {
-    Ok(Json(model(&persona_for(&state, &model_id)?)))
+    let persona = persona_for(&state, &model_id)?;
+    Ok(Json(model(&persona)))
 }
 
 /// The channel her exchanges with OpenAI clients are on, in her conversation and signals.

@@ -39,10 +39,7 @@ pub struct Providers {
 #[utoipa::path(get, path = "/api/personas", tag = "personas",
     responses((status = 200, description = "Every persona", body = PersonaList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let store = state.manager.store().clone();
-    let records = tokio::task::spawn_blocking(move || store.records())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let records = state.manager.records().await?;
     let live = state.manager.live().await;
     let mut body = Vec::with_capacity(64 + records.len() * 512);
     body.extend_from_slice(b"{\"personas\":[");

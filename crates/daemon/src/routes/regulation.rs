@@ -52,11 +52,7 @@ pub async fn regulation(
     if !(1..=500).contains(&last) {
         return Err(bad());
     }
-    let store = state.manager.store();
-    if !store.exists(id) {
-        return Err(ApiError::persona_not_found());
-    }
-    let home = mind::home::Home::new(store.home(id), store.workspace(id));
+    let home = state.manager.home(id)?;
     let Some(instance) = std::fs::read(home.identity())
         .ok()
         .and_then(|b| serde_json::from_slice::<Bound>(&b).ok())

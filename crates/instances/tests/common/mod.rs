@@ -5,33 +5,28 @@ use instances::{Service, Settings};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use time::OffsetDateTime;
 
-/// A clock that only moves when told to; starts at 2026-03-24T10:15:30Z.
+/// The shared hand-moved clock, starting at 2026-03-24T10:15:30Z.
 #[derive(Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
+pub struct ManualClock(instances::clock::ManualClock);
 
 impl ManualClock {
     pub fn new() -> Self {
-        ManualClock(Arc::new(AtomicI64::new(1_774_347_330_000_000)))
+        ManualClock(instances::clock::ManualClock::at(
+            time::macros::datetime!(2026-03-24 10:15:30 UTC),
+        ))
     }
 
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_micros() as i64, Ordering::SeqCst);
+        self.0
+            .advance(time::Duration::try_from(d).expect("a test step fits"));
     }
 
     pub fn settings(&self, min_interval: Duration) -> Settings {
-        let micros = self.0.clone();
         Settings {
             min_interval,
-            clock: Arc::new(move || {
-                OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(micros.load(Ordering::SeqCst)) * 1000,
-                )
-                .unwrap()
-            }),
+            clock: Arc::new(self.0.clone()),
         }
     }
 }

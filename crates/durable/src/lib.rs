@@ -1,5 +1,8 @@
-//! Crash-safe file replacement. A persona's files must never be seen half-written, so every write
-//! goes to a temporary file in the same directory, is fsynced, then renamed over the target.
+//! Crash-safe file replacement. A persona's files and an identity instance's state must never be
+//! seen half-written, so every write goes to a temporary file in the same directory, is fsynced,
+//! then renamed over the target, and the directory is fsynced so the rename survives power loss.
+//! The one helper for both `persona` (re-exported as `persona::atomic`) and `instances`; journal
+//! appends with group commit stay in `instances::group_commit`.
 
 use std::io::{self, Write};
 use std::path::Path;
