@@ -146,6 +146,7 @@ export async function chat(main, persona, go) {
     if (!message) return;
     // Her reply can arrive before the POST answers, so her person's line goes in first.
     const mine = bubble(id, { role: 'person', content: message, time: new Date().toISOString() });
+    list.querySelector('.empty-chat')?.remove();
     list.append(mine);
     scroll();
     text.value = '';

@@ -97,7 +97,7 @@ async fn create_a_persona_confirm_her_phrase_and_talk_with_her_live() {
     .await;
     b.until(
         "the thinking sign to go",
-        "return document.querySelector('.thinking').hidden",
+        "return document.querySelector('.thinking').hidden && getComputedStyle(document.querySelector('.thinking')).display === 'none'",
     )
     .await;
     b.shot("chat").await;

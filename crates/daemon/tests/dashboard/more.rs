@@ -193,13 +193,25 @@ async fn stop_cancels_the_beat_she_is_in() {
         "return [...document.querySelectorAll('.toast')].some(t => t.textContent === 'Stopped her current thought.')",
     )
     .await;
-    let hidden = b
+    let shown = b
         .run(
-            "return document.querySelector('.thinking').hidden",
+            "return getComputedStyle(document.querySelector('.thinking')).display",
             json!([]),
         )
         .await;
-    assert_eq!(hidden, json!(true), "the thinking sign is gone");
+    assert_eq!(
+        shown,
+        json!("none"),
+        "the thinking sign is gone from the screen"
+    );
+    let hint = b
+        .run("return document.querySelector('.empty-chat')", json!([]))
+        .await;
+    assert_eq!(
+        hint,
+        json!(null),
+        "'Say hello' goes with her person's first message"
+    );
     b.shot("chat-stopped").await;
     release();
     let (status, body) = d.post_empty(&format!("/api/persona/{id}/interrupt")).await;
