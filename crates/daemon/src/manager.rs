@@ -607,7 +607,7 @@ impl Manager {
     pub async fn migrate(
         &self,
         id: Uuid,
-        token: Vec<u8>,
+        token: tempfile::TempPath,
         phrase: Phrase,
         env: Environment,
     ) -> Result<Persona, ManagerError> {
@@ -624,7 +624,7 @@ impl Manager {
         {
             let (home, phrase) = (home.clone(), phrase.clone());
             tokio::task::spawn_blocking(move || {
-                persona::diary::restore(&token, id, &phrase, &home)
+                persona::diary::restore_file(&token, id, &phrase, &home)
             })
             .await
             .map_err(internal)?
