@@ -170,8 +170,8 @@ mod tests {
             transcripts,
             ["person: How often do I feed it?\nassistant: Twice a day."]
         );
-        assert!(parse(b"{\"not\": \"a list\"}", "chatgpt").is_err());
-        assert!(parse(b"[]", "claude").is_err());
+        assert!(parse(&b"{\"not\": \"a list\"}"[..], "chatgpt").is_err());
+        assert!(parse(&b"[]"[..], "claude").is_err());
         assert!(
             parse(export.to_string().as_bytes(), "claude").is_err(),
             "a ChatGPT export is not a Claude one"
