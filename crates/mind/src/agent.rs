@@ -211,9 +211,7 @@ impl Agent {
         bytes: &[u8],
         caption: &str,
     ) -> Result<(), MindError> {
-        let kind = crate::perceive::classify(file_name, mime).ok_or_else(|| {
-            MindError::Unperceivable(format!("No organ of hers can perceive {mime} files."))
-        })?;
+        let kind = perceivable(file_name, mime)?;
         crate::perceive::check_readable(&self.persona, kind, file_name, bytes)?;
         let path = crate::perceive::store_media(
             &self.life.home,
@@ -222,6 +220,36 @@ impl Agent {
             bytes,
             self.life.clock.now(),
         )?;
+        self.perceive_file(path, caption).await
+    }
+
+    /// [`Agent::attach`] for a file already on disk on her home's file system (an upload
+    /// spooled by the daemon): it is checked without being read whole and moved into her
+    /// media, never copied. On a refusal it is left where it was.
+    pub async fn attach_file(
+        &self,
+        file_name: &str,
+        mime: &str,
+        spooled: &std::path::Path,
+        caption: &str,
+    ) -> Result<(), MindError> {
+        let kind = perceivable(file_name, mime)?;
+        crate::perceive::check_readable_file(&self.persona, kind, file_name, spooled)?;
+        let path = crate::perceive::store_media_file(
+            &self.life.home,
+            "web",
+            file_name,
+            spooled,
+            self.life.clock.now(),
+        )?;
+        self.perceive_file(path, caption).await
+    }
+
+    async fn perceive_file(
+        &self,
+        path: std::path::PathBuf,
+        caption: &str,
+    ) -> Result<(), MindError> {
         self.inlet()
             .file(path.display().to_string(), caption, self.life.outbox.web())
             .await
@@ -250,6 +278,16 @@ impl Agent {
     /// `POST .../feed`: consolidates each imported conversation into her files. Returns how
     /// many conversations were folded in.
     pub async fn feed(&self, export: &[u8], source: &str) -> Result<usize, MindError> {
+        self.feed_from(export, source).await
+    }
+
+    /// [`Agent::feed`] reading the export from `export` (a spooled upload), so its raw bytes
+    /// are never held beside the parsed conversations.
+    pub async fn feed_from(
+        &self,
+        export: impl std::io::Read,
+        source: &str,
+    ) -> Result<usize, MindError> {
         let conversations = crate::feed::parse(export, source).map_err(|_| {
             MindError::Invalid(
                 "Could not parse the external data. Please check the file format.".into(),
@@ -259,6 +297,13 @@ impl Agent {
         self.send(Command::Feed(conversations, tx))?;
         rx.await.map_err(|_| MindError::Stopped)?
     }
+}
+
+/// The kind of a file she was sent, or the 415 when no organ of hers can perceive it.
+fn perceivable(file_name: &str, mime: &str) -> Result<crate::perceive::Kind, MindError> {
+    crate::perceive::classify(file_name, mime).ok_or_else(|| {
+        MindError::Unperceivable(format!("No organ of hers can perceive {mime} files."))
+    })
 }
 
 /// Sends one beat per minute of her clock, catching up on minutes the clock jumped over as

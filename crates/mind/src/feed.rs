@@ -16,9 +16,11 @@ use crate::reflect;
 #[error("not a chat export")]
 pub struct NotAnExport;
 
-/// One transcript per conversation, `role: text` per turn.
-pub fn parse(bytes: &[u8], source: &str) -> Result<Vec<String>, NotAnExport> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| NotAnExport)?;
+/// One transcript per conversation, `role: text` per turn. The export is read from `reader`
+/// (buffered here), so a spooled upload's raw bytes are never held beside its parsed tree.
+pub fn parse(reader: impl std::io::Read, source: &str) -> Result<Vec<String>, NotAnExport> {
+    let value: Value =
+        serde_json::from_reader(std::io::BufReader::new(reader)).map_err(|_| NotAnExport)?;
     let list = value.as_array().ok_or(NotAnExport)?;
     let conversations: Vec<String> = if source.eq_ignore_ascii_case("claude") {
         list.iter()
@@ -168,8 +170,8 @@ mod tests {
             transcripts,
             ["person: How often do I feed it?\nassistant: Twice a day."]
         );
-        assert!(parse(b"{\"not\": \"a list\"}", "chatgpt").is_err());
-        assert!(parse(b"[]", "claude").is_err());
+        assert!(parse(&b"{\"not\": \"a list\"}"[..], "chatgpt").is_err());
+        assert!(parse(&b"[]"[..], "claude").is_err());
         assert!(
             parse(export.to_string().as_bytes(), "claude").is_err(),
             "a ChatGPT export is not a Claude one"

@@ -4,7 +4,8 @@
 //! the conversation as it is and a PDF is read by her Mind if it can read PDFs. Anything else
 //! no organ of hers can perceive.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -64,8 +65,34 @@ pub fn check_readable(
     bytes: &[u8],
 ) -> Result<(), MindError> {
     match kind {
-        Kind::Image => Ok(()),
         Kind::Text => document_text(file_name, bytes).map(drop),
+        _ => check_reader(persona, kind),
+    }
+}
+
+/// [`check_readable`] for a file already on disk (a spooled upload): a text document is checked
+/// to be UTF-8 a buffer at a time, never read whole.
+pub fn check_readable_file(
+    persona: &persona::Persona,
+    kind: Kind,
+    file_name: &str,
+    path: &Path,
+) -> Result<(), MindError> {
+    match kind {
+        Kind::Text => {
+            if utf8_file(path)? {
+                Ok(())
+            } else {
+                Err(not_utf8(file_name))
+            }
+        }
+        _ => check_reader(persona, kind),
+    }
+}
+
+fn check_reader(persona: &persona::Persona, kind: Kind) -> Result<(), MindError> {
+    match kind {
+        Kind::Image | Kind::Text => Ok(()),
         Kind::Pdf if organs::reads_documents(reader(persona).provider) => Ok(()),
         Kind::Pdf => Err(MindError::Unperceivable(format!(
             "She cannot read PDF files: her {} must be an Anthropic or Gemini model.",
@@ -78,15 +105,37 @@ pub fn check_readable(
     }
 }
 
-/// Saves a file she was sent as `media/<origin>-<stamp>-<name>` (`web`, `discord`; flat, and
-/// the name reduced to safe characters).
-pub fn store_media(
-    home: &Home,
-    origin: &str,
-    file_name: &str,
-    bytes: &[u8],
-    now: OffsetDateTime,
-) -> Result<PathBuf, MindError> {
+fn not_utf8(file_name: &str) -> MindError {
+    MindError::Unperceivable(format!("{file_name} is not UTF-8 text."))
+}
+
+/// Whether the whole file is UTF-8, read 64 KiB at a time (a character cut by a buffer's end
+/// is carried into the next).
+fn utf8_file(path: &Path) -> Result<bool, MindError> {
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut carried = 0;
+    loop {
+        let n = file.read(&mut buf[carried..])?;
+        let end = carried + n;
+        if n == 0 {
+            return Ok(carried == 0);
+        }
+        match std::str::from_utf8(&buf[..end]) {
+            Ok(_) => carried = 0,
+            Err(e) if e.error_len().is_none() => {
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..end, 0);
+                carried = end - valid;
+            }
+            Err(_) => return Ok(false),
+        }
+    }
+}
+
+/// Where a file she was sent is kept: `media/<origin>-<stamp>-<name>` (`web`, `discord`; flat,
+/// and the name reduced to safe characters).
+fn media_path(home: &Home, origin: &str, file_name: &str, now: OffsetDateTime) -> PathBuf {
     let f = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
     let safe: String = std::path::Path::new(file_name)
         .file_name()
@@ -101,26 +150,108 @@ pub fn store_media(
             }
         })
         .collect();
-    let path = home.media().join(format!(
+    home.media().join(format!(
         "{origin}-{}-{safe}",
         now.format(&f).unwrap_or_default()
-    ));
+    ))
+}
+
+/// Saves a file she was sent under [`media_path`].
+pub fn store_media(
+    home: &Home,
+    origin: &str,
+    file_name: &str,
+    bytes: &[u8],
+    now: OffsetDateTime,
+) -> Result<PathBuf, MindError> {
+    let path = media_path(home, origin, file_name, now);
     persona::atomic::write(&path, bytes)?;
     Ok(path)
 }
 
+/// Keeps a file already on disk (a spooled upload, on the same file system as her home) under
+/// [`media_path`] by renaming it there after an fsync, so it is never copied or read.
+pub fn store_media_file(
+    home: &Home,
+    origin: &str,
+    file_name: &str,
+    spooled: &Path,
+    now: OffsetDateTime,
+) -> Result<PathBuf, MindError> {
+    let path = media_path(home, origin, file_name, now);
+    let dir = home.media();
+    std::fs::create_dir_all(&dir)?;
+    std::fs::File::open(spooled)?.sync_all()?;
+    std::fs::rename(spooled, &path)?;
+    persona::atomic::sync_dir(&dir)?;
+    Ok(path)
+}
+
 pub fn document_text(file_name: &str, bytes: &[u8]) -> Result<String, MindError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| MindError::Unperceivable(format!("{file_name} is not UTF-8 text.")))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| not_utf8(file_name))?;
+    Ok(cut_document(text, text.len()))
+}
+
+/// At most [`DOCUMENT_LIMIT`] bytes of `text` (cut at a character), marked when the document
+/// (`len` bytes in all) was longer.
+fn cut_document(text: &str, len: usize) -> String {
     let mut cut = text.len().min(DOCUMENT_LIMIT);
     while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    Ok(if cut < text.len() {
+    if cut < len {
         format!("{}\n[truncated]", &text[..cut])
     } else {
         text.to_string()
-    })
+    }
+}
+
+/// The text of a kept document as [`document_text`] gives it, reading only the bytes it keeps
+/// (a character cut at the end of what was read is dropped; one invalid before it is an error).
+/// The error is what her memory is told.
+fn read_document(path: &Path, file_name: &str) -> Result<String, String> {
+    let unopened = |e: std::io::Error| format!("could not open {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(unopened)?;
+    let len = file.metadata().map_err(unopened)?.len();
+    let mut head = Vec::new();
+    file.take(DOCUMENT_LIMIT as u64 + 4)
+        .read_to_end(&mut head)
+        .map_err(unopened)?;
+    let text = match std::str::from_utf8(&head) {
+        Ok(text) => text,
+        Err(e) if e.error_len().is_none() && (head.len() as u64) < len => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).expect("valid up to here")
+        }
+        Err(_) => return Err(not_utf8(file_name).to_string()),
+    };
+    Ok(cut_document(
+        text,
+        usize::try_from(len).unwrap_or(usize::MAX),
+    ))
+}
+
+/// Most bytes of an image or PDF read back from her media to be sent to an organ. Providers
+/// refuse larger files in a request (20 to 32 MB), and reading one whole would make her memory
+/// follow whatever size someone sent her.
+pub const MEDIA_READ_LIMIT: u64 = 32 * 1024 * 1024;
+
+/// A kept image or PDF, whole, or what her memory is told when it cannot be opened or is larger
+/// than [`MEDIA_READ_LIMIT`].
+fn read_media(path: &Path) -> Result<Vec<u8>, String> {
+    let unopened = |e: std::io::Error| format!("could not open {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(unopened)?;
+    let len = file.metadata().map_err(unopened)?.len();
+    if len > MEDIA_READ_LIMIT {
+        return Err(format!(
+            "{} holds {len} bytes, more than the {MEDIA_READ_LIMIT} her senses are sent",
+            path.display()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MEDIA_READ_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(unopened)?;
+    Ok(bytes)
 }
 
 /// Turns files she has not perceived yet into turns of her memory: what her eye saw in an
@@ -145,14 +276,21 @@ pub(crate) async fn realize(life: &Life, cancel: &CancellationToken) -> Step<()>
             .unwrap_or("")
             .to_string();
         let kind = classify(&file, "").unwrap_or(Kind::Image);
-        let perceived = match std::fs::read(&media.source) {
-            Err(e) => Perceived::Report {
+        let source = Path::new(&media.source);
+        let content = match kind {
+            Kind::Text => read_document(source, &file).map(Content::Text),
+            _ => read_media(source).map(Content::Bytes),
+        };
+        let perceived = match content {
+            Err(answer) => Perceived::Report {
                 status: "error",
-                answer: format!("could not open {}: {e}", media.source),
+                answer,
                 question: String::new(),
             },
-            Ok(bytes) if kind == Kind::Image => look(life, cancel, &media, bytes).await?,
-            Ok(bytes) => read(life, cancel, &message.content, &file, kind, bytes).await?,
+            Ok(Content::Bytes(bytes)) if kind == Kind::Image => {
+                look(life, cancel, &media, bytes).await?
+            }
+            Ok(content) => read(life, cancel, &message.content, &file, content).await?,
         };
         let (label, tool) = if kind == Kind::Image {
             ("image", "look_at")
@@ -198,6 +336,12 @@ pub(crate) async fn realize(life: &Life, cancel: &CancellationToken) -> Step<()>
         });
     }
     Ok(())
+}
+
+/// What is read back of a kept file: a document's text, or an image's or a PDF's bytes.
+enum Content {
+    Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// What one of her senses made of a file.
@@ -260,21 +404,11 @@ async fn read(
     cancel: &CancellationToken,
     caption: &str,
     file: &str,
-    kind: Kind,
-    bytes: Vec<u8>,
+    content: Content,
 ) -> Step<Perceived> {
-    let text = match kind {
-        Kind::Pdf => None,
-        _ => match document_text(file, &bytes) {
-            Ok(text) => Some(text),
-            Err(e) => {
-                return Ok(Perceived::Report {
-                    status: "error",
-                    answer: e.to_string(),
-                    question: String::new(),
-                });
-            }
-        },
+    let (text, bytes) = match content {
+        Content::Text(text) => (Some(text), Vec::new()),
+        Content::Bytes(bytes) => (None, bytes),
     };
     if let (Some(text), None) = (&text, &life.persona.researcher) {
         return Ok(Perceived::Text(text.clone()));

@@ -16,7 +16,7 @@ impl Manager {
     pub async fn migrate(
         &self,
         id: Uuid,
-        token: Vec<u8>,
+        token: tempfile::TempPath,
         phrase: Phrase,
         env: Environment,
     ) -> Result<Persona, ManagerError> {
@@ -78,13 +78,13 @@ impl Manager {
 /// she is already here. Blocking.
 fn restore(
     store: &Store,
-    token: &[u8],
+    token: &std::path::Path,
     id: Uuid,
     phrase: &Phrase,
 ) -> Result<(tempfile::TempDir, Persona, Option<Persona>), ManagerError> {
     let staging = store.staging()?;
     let home = staging.path().join("home");
-    persona::diary::restore(token, id, phrase, &home).map_err(ManagerError::Restore)?;
+    persona::diary::restore_file(token, id, phrase, &home).map_err(ManagerError::Restore)?;
     let bytes = std::fs::read(home.join("config.json")).map_err(|_| ManagerError::Corrupt)?;
     let persona = Persona::from_json(&bytes).map_err(|_| ManagerError::Corrupt)?;
     if persona.id != id {

@@ -73,7 +73,7 @@ pub async fn migrate(
     State(state): State<AppState>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<PersonaReply>, ApiError> {
-    let mut form = upload::read(form).await?;
+    let mut form = upload::read(form, &upload::spool_dir(state.manager.store())).await?;
     upload::alias(&mut form, MIGRATE_ALIASES);
     upload::require(&form, &["diary"], &["phrase", "model"])?;
     let diary = form.files.remove("diary").expect("required above");
@@ -106,7 +106,7 @@ pub async fn migrate(
         discord_token: get("discord_token"),
     };
     let phrase = Phrase::parse(&fields["phrase"]);
-    let persona = state.manager.migrate(id, diary.bytes, phrase, env).await?;
+    let persona = state.manager.migrate(id, diary.file, phrase, env).await?;
     Ok(Json(PersonaReply { persona }))
 }
 
@@ -125,9 +125,16 @@ pub async fn export(
             "No diary file yet — wait until the persona's first nightly sleep.".into(),
         )
     })?;
-    let bytes = tokio::fs::read(&path)
+    let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::Internal(format!("OSError: {e}")))?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::Internal(format!("OSError: {e}")))?
+        .len();
+    // Streamed: a diary is as large as her home, compressed.
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -135,8 +142,9 @@ pub async fn export(
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{id}.diary\""),
             ),
+            (header::CONTENT_LENGTH, len.to_string()),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }

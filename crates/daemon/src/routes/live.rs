@@ -91,7 +91,7 @@ pub struct HearForm {
         (status = 400, description = "Her ear could not transcribe it, or an empty message", body = ErrorBody),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
-        (status = 413, description = "The upload is too large", body = ErrorBody),
+        (status = 413, description = "The upload is too large, or the voice note is over 25 MiB", body = ErrorBody),
         (status = 415, description = "She has no ear organ", body = ErrorBody),
         (status = 422, description = "audio (or message) missing", body = ValidationBody)))]
 pub async fn hear(
@@ -105,18 +105,29 @@ pub async fn hear(
         agent.read(&text.message).await?;
         return Ok(Json(RECEIVED));
     }
-    let mut form = upload::read(Multipart::from_request(request, &state).await).await?;
+    let spool = upload::spool_dir(state.manager.store());
+    let mut form = upload::read(Multipart::from_request(request, &state).await, &spool).await?;
     upload::require(&form, &["audio"], &[])?;
     let audio = form.files.remove("audio").expect("required above");
+    let bytes = audio.read_bounded(EAR_LIMIT).await?.ok_or_else(|| {
+        ApiError::TooLarge(format!(
+            "The voice note is larger than her ear accepts ({} MiB).",
+            EAR_LIMIT >> 20
+        ))
+    })?;
     agent
         .hear(organs::Audio {
-            bytes: audio.bytes,
+            bytes,
             mime: audio.mime,
             file_name: audio.name,
         })
         .await?;
     Ok(Json(RECEIVED))
 }
+
+/// Largest voice note read back from its spooled file and sent to her ear: the transcription
+/// APIs refuse more (OpenAI's takes 25 MB), so nothing larger is held in memory for them.
+pub const EAR_LIMIT: u64 = 25 * 1024 * 1024;
 
 /// Whether the body is declared as JSON (`application/json`, or any `+json` type).
 fn is_json(request: &Request) -> bool {
@@ -200,12 +211,12 @@ async fn attach_from(
     field: &str,
 ) -> Result<Json<Received>, ApiError> {
     let agent = running(state, id).await?;
-    let mut form = upload::read(upload).await?;
+    let mut form = upload::read(upload, &upload::spool_dir(state.manager.store())).await?;
     upload::require(&form, &[field], &[])?;
     let file = form.files.remove(field).expect("required above");
     let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
     agent
-        .attach(&file.name, &file.mime, &file.bytes, caption)
+        .attach_file(&file.name, &file.mime, file.path(), caption)
         .await?;
     Ok(Json(RECEIVED))
 }
@@ -243,11 +254,13 @@ pub async fn feed(
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<FedReply>, ApiError> {
     let agent = running(&state, id).await?;
-    let mut form = upload::read(upload).await?;
+    let mut form = upload::read(upload, &upload::spool_dir(state.manager.store())).await?;
     upload::require(&form, &["history"], &["source"])?;
     let history = form.files.remove("history").expect("required above");
     let source = &form.texts["source"];
-    agent.feed(&history.bytes, source).await?;
+    let export = std::fs::File::open(history.path())
+        .map_err(|e| ApiError::Internal(format!("could not read back the upload: {e}")))?;
+    agent.feed_from(export, source).await?;
     Ok(Json(FedReply {
         persona: PersonaView::of(agent.persona(), Some(agent.status())),
     }))
@@ -420,9 +433,22 @@ pub async fn media(
     if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
         return Err(not_found());
     }
-    let bytes = tokio::fs::read(home.media().join(&file))
+    let opened = tokio::fs::File::open(home.media().join(&file))
         .await
         .map_err(|_| not_found())?;
+    let meta = opened.metadata().await.map_err(|_| not_found())?;
+    if !meta.is_file() {
+        return Err(not_found());
+    }
     let mime = persona::media_type::content_type(&file);
-    Ok(([(header::CONTENT_TYPE, mime)], bytes).into_response())
+    // Streamed from disk a buffer at a time: a file her diary unpacked can be gigabytes.
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(opened));
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CONTENT_LENGTH, meta.len().to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -137,7 +137,7 @@ fn verify<R: Read + Seek>(
             held = TAG;
         }
     }
-    if held < TAG || body == 0 || body % BLOCK as u64 != 0 {
+    if held < TAG || body == 0 || !body.is_multiple_of(BLOCK as u64) {
         return Err(DiaryError::Unreadable);
     }
     mac.verify_slice(&buf[..TAG])
