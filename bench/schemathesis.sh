@@ -33,6 +33,7 @@ schemathesis run "$URL/openapi.json" \
     --max-examples "$EXAMPLES" \
     --seed "$SEED" \
     --generation-deterministic \
+    --generation-database none \
     --workers 1 \
     --request-timeout 30 \
     --suppress-health-check all \
