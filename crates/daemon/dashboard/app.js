@@ -12,6 +12,21 @@ import { calendar, memory, instructions, status } from './views.js';
 
 applyTheme();
 
+// A daemon bound beyond loopback hands out links ending in `#token=...`: the fragment never
+// leaves the browser in a request line, so no proxy or log sees it. Trade it once for the
+// HttpOnly session cookie that carries every later request, socket, image and sound, and take
+// it out of the address bar and history before anything else runs.
+const key = new URLSearchParams(location.hash.slice(1)).get('token');
+if (key) {
+  history.replaceState(null, '', location.pathname + location.search);
+  try {
+    const r = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: key }) });
+    if (!r.ok) toast('This link has expired or was already used; ask for a new one.', 'error');
+  } catch (e) {
+    toast(e.message, 'error');
+  }
+}
+
 const main = document.getElementById('main');
 const sidebar = document.getElementById('sidebar');
 let personas = [];

@@ -44,6 +44,13 @@ pub enum LaunchError {
     Home { path: String, reason: String },
     #[error("Could not open the identity store: {0}")]
     Identity(String),
+    #[error(
+        "Refusing to listen on {host} without an access token: anyone who can reach it could drive her. \
+         Create one with `eternego token create`, or bind 127.0.0.1."
+    )]
+    NoAccessToken { host: std::net::IpAddr },
+    #[error("Could not read the access tokens: {0}")]
+    Access(#[from] crate::access::TokenError),
     #[error("Server error: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -87,6 +94,8 @@ pub async fn bind(config: &Config) -> Result<TcpListener, LaunchError> {
 pub struct Daemon {
     pub state: AppState,
     pub identity: Arc<instances::Service>,
+    /// Tokens and sessions when the daemon is exposed beyond loopback; `None` on loopback.
+    pub access: Option<Arc<crate::access::Access>>,
 }
 
 impl Daemon {
@@ -99,6 +108,17 @@ impl Daemon {
             persona::secrets::Keyring::system()
         } else {
             persona::secrets::Keyring::none()
+        };
+        // Before anything is opened: an exposed daemon without a token must not start at all.
+        let access = match config.exposed() {
+            true => {
+                let access = crate::access::Access::open(&config.home)?;
+                if !access.has_tokens() {
+                    return Err(LaunchError::NoAccessToken { host: config.host });
+                }
+                Some(Arc::new(access))
+            }
+            false => None,
         };
         let store = persona::Store::open(&config.home, &keyring).map_err(|e| home_error(&e))?;
         // Before anything writes: a create in flight would look like a leftover.
@@ -146,6 +166,7 @@ impl Daemon {
                 regulation,
             },
             identity,
+            access,
         })
     }
 
@@ -194,6 +215,7 @@ impl Daemon {
         let guard = Guard {
             port,
             allowed_hosts: Arc::new(self.state.config.allowed_hosts.clone()),
+            access: self.access.clone(),
         };
         let sockets = Router::new()
             .route("/ws/system", get(crate::routes::socket::system_socket))
@@ -202,6 +224,14 @@ impl Daemon {
                 get(crate::routes::socket::persona_socket),
             )
             .with_state(self.state.clone());
+        let sockets = match &self.access {
+            Some(access) => sockets.merge(
+                Router::new()
+                    .route("/api/session", axum::routing::post(crate::access::exchange))
+                    .with_state(access.clone()),
+            ),
+            None => sockets,
+        };
         api.route(
             "/openapi.json",
             get(move || async move { Json(openapi.as_ref().clone()) }),
@@ -234,6 +264,8 @@ impl Daemon {
         });
         // Serve at once; her start (which probes her Mind) runs beside the server.
         let boot = self.state.manager.boot();
+        // The peer address keys the access-token failure counts.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

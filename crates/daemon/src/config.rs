@@ -32,6 +32,9 @@ pub struct Config {
     pub chat_timeout: Duration,
     /// `HF_ENDPOINT`: where `hf.co/...` models are pulled from (a mirror, or a test server).
     pub hugging_face: String,
+    /// `ETERNEGO_REQUIRE_TOKEN=1`: ask for an access token even on loopback (a reverse proxy on
+    /// this machine makes her reachable from elsewhere; tests use it too). See [`Config::exposed`].
+    pub require_token: bool,
 }
 
 /// Defaults shared by [`Config::from_env`] and tests.
@@ -112,6 +115,7 @@ impl Config {
             None => DEFAULT_CHAT_TIMEOUT,
         };
         let hugging_face = url("HF_ENDPOINT", "https://huggingface.co");
+        let require_token = var("ETERNEGO_REQUIRE_TOKEN").is_some_and(|v| v.trim() == "1");
         Ok(Config {
             host,
             port,
@@ -124,7 +128,15 @@ impl Config {
             system_keyring,
             chat_timeout,
             hugging_face,
+            require_token,
         })
+    }
+
+    /// Whether every API request needs an access token: decided from the address bound (any
+    /// non-loopback one, `0.0.0.0` included, is reachable from other machines), not from each
+    /// request's peer, since a proxy would make every peer look local.
+    pub fn exposed(&self) -> bool {
+        self.require_token || !self.host.is_loopback()
     }
 }
 

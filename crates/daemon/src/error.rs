@@ -17,14 +17,26 @@ use mind::MindError;
 pub struct FieldError {
     #[serde(rename = "type")]
     pub kind: String,
-    #[schema(value_type = Vec<Object>)]
+    /// Where the error is: field names and list indexes, e.g. `["body", "organs", 0]`.
+    #[schema(schema_with = loc_schema)]
     pub loc: Vec<Value>,
     pub msg: String,
-    #[schema(value_type = Object)]
+    /// What was sent there, whatever its type (`null` when it was missing).
     pub input: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub ctx: Option<Value>,
+}
+
+/// `loc` items are strings or integers, as pydantic writes them.
+fn loc_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(Type::String))
+                .item(ObjectBuilder::new().schema_type(Type::Integer)),
+        )
+        .build()
 }
 
 impl FieldError {

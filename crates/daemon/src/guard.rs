@@ -8,21 +8,28 @@
 //!   otherwise drive her and read every frame. Reads need no check: the browser will not hand a
 //!   cross-origin page the response (no CORS headers are ever sent).
 //! * Two `Host` headers are ambiguous (which one did the browser mean?), so they are refused.
+//! * Beyond loopback (see [`crate::access`]) every request but the dashboard's own files and the
+//!   session exchange needs an access token or a session cookie.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::access::{Access, Verdict};
 use crate::error::ApiError;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Guard {
     pub port: u16,
     pub allowed_hosts: Arc<Vec<String>>,
+    /// Present on an exposed daemon only: on loopback no key is asked for, and an
+    /// `Authorization` header (the openai client and the identity SDK always send one) is ignored.
+    pub access: Option<Arc<Access>>,
 }
 
 impl Guard {
@@ -101,11 +108,33 @@ fn split_authority(value: &str) -> (&str, Option<u16>) {
     }
 }
 
-pub async fn middleware(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    match guard.verdict(request.method(), request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
+/// What an exposed daemon hands out without a key: the dashboard's own files (they hold nothing
+/// of hers, and its page must load to trade its link for a session) and that trade itself, which
+/// counts its own failures.
+fn needs_key(method: &Method, path: &str) -> bool {
+    if path == "/api/session" {
+        return false;
     }
+    !(matches!(*method, Method::GET | Method::HEAD) && crate::dashboard::serve(path).is_some())
+}
+
+pub async fn middleware(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    if let Err(e) = guard.verdict(request.method(), request.headers()) {
+        return e.into_response();
+    }
+    if let Some(access) = &guard.access
+        && needs_key(request.method(), request.uri().path())
+    {
+        let client = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let verdict = access.check(request.headers(), client, Instant::now());
+        if verdict != Verdict::Allowed {
+            return verdict.response();
+        }
+    }
+    next.run(request).await
 }
 
 #[cfg(test)]
@@ -117,6 +146,7 @@ mod tests {
         Guard {
             port: 5000,
             allowed_hosts: Arc::new(vec!["eternego.lan".into()]),
+            access: None,
         }
     }
 
@@ -215,6 +245,32 @@ mod tests {
             g.verdict(&Method::GET, &h),
             Err(ApiError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn only_the_dashboards_files_and_the_exchange_go_without_a_key() {
+        for (method, path) in [
+            (Method::GET, "/"),
+            (Method::GET, "/assets/app.js"),
+            (
+                Method::GET,
+                "/persona/0b9e3c1a-1111-4222-8333-444455556666/chat",
+            ),
+            (Method::POST, "/api/session"),
+        ] {
+            assert!(!needs_key(&method, path), "{method} {path}");
+        }
+        for (method, path) in [
+            (Method::GET, "/api/personas"),
+            (Method::GET, "/ws/system"),
+            (Method::GET, "/openapi.json"),
+            (Method::GET, "/instances"),
+            (Method::GET, "/v1/models"),
+            (Method::POST, "/"),
+            (Method::GET, "/nothing-here"),
+        ] {
+            assert!(needs_key(&method, path), "{method} {path}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! and body), `manager` (agent registry and persona flows), `view` (what the API shows),
 //! `routes/*` (thin handlers).
 
+pub mod access;
 pub mod app;
 pub mod body;
 pub mod config;

@@ -18,12 +18,22 @@ pub struct Args {
 }
 
 pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    serve(globals, &args, |_| {}).await?;
+    use std::io::IsTerminal;
+    // A service's or a redirected stdout ends up in a file: the one-time link must not.
+    let link = std::io::stdout().is_terminal();
+    serve(globals, &args, link, |_| {}).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the daemon; `ready` is called with the dashboard's URL once it is listening.
-pub async fn serve(globals: &Globals, args: &Args, ready: impl FnOnce(&str)) -> anyhow::Result<()> {
+/// Runs the daemon; `ready` is called with the dashboard's URL once it is listening. On a daemon
+/// exposed beyond loopback that URL carries a one-time key in its fragment when `link` is set
+/// (an interactive terminal, or `launch`); it is printed, never logged.
+pub async fn serve(
+    globals: &Globals,
+    args: &Args,
+    link: bool,
+    ready: impl FnOnce(&str),
+) -> anyhow::Result<()> {
     let config = globals.config()?;
     home::secure(&config.home)?;
     logging::to_files(&config.home, args.log_format, globals.verbose)?;
@@ -32,13 +42,18 @@ pub async fn serve(globals: &Globals, args: &Args, ready: impl FnOnce(&str)) -> 
     let address = listener.local_addr().context("reading the bound address")?;
     let data = config.home.clone();
     let daemon = daemon::Daemon::open(config)?;
-    let dashboard = format!("{}/", home::base_url(address.ip(), address.port()));
+    let mut dashboard = format!("{}/", home::base_url(address.ip(), address.port()));
     // Written before the lines below, so whoever reads them finds the daemon already.
     let running = Running::write(&data, dashboard.trim_end_matches('/'))?;
     say(&format!(
         "Eternego is listening on http://{address} (data: {})",
         data.display()
     ));
+    match &daemon.access {
+        Some(access) if link => dashboard = format!("{dashboard}#token={}", access.mint_link()),
+        Some(_) => say("Access tokens are required on this address (`eternego token create`)."),
+        None => {}
+    }
     say(&format!("Dashboard: {dashboard}"));
     tracing::info!(%address, "listening");
     ready(&dashboard);

@@ -17,7 +17,7 @@ pub struct Args {
 
 pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let no_browser = args.no_browser;
-    daemon::serve(globals, &args.daemon, |url| {
+    daemon::serve(globals, &args.daemon, true, |url| {
         if !no_browser {
             open(url);
         }

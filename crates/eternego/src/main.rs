@@ -17,6 +17,7 @@ mod model;
 mod personas;
 mod service;
 mod talk;
+mod token;
 mod uninstall;
 
 /// `--version` shows the commit the binary was built from.
@@ -50,6 +51,8 @@ enum Command {
     Personas,
     /// Talk with her from the terminal.
     Talk(talk::Args),
+    /// Access tokens for a daemon bound beyond loopback: create, list, revoke.
+    Token(token::Args),
     /// Print the daemon's logs.
     Logs(logs::Args),
     /// Her local models: add a GGUF file, list, remove, or pull one from Hugging Face.
@@ -92,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Personas => personas::run(g).await,
         Command::Talk(args) => talk::run(g, args).await,
         Command::Logs(args) => logs::run(g, args).await,
+        Command::Token(args) => token::run(g, args).await,
         Command::Model(args) => model::run(g, args).await,
         Command::Completions(args) => completions::run(args),
         Command::Uninstall(args) => uninstall::run(g, args).await,

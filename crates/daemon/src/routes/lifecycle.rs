@@ -71,6 +71,7 @@ pub async fn restart(
 #[utoipa::path(post, path = "/api/persona/{persona_id}/sleep", tag = "lifecycle",
     params(("persona_id" = String, Path, description = "Her UUID")),
     responses((status = 200, description = "null"),
+        (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 400, description = "Sleep failed unexpectedly.", body = ErrorBody)))]
 pub async fn sleep(
