@@ -150,7 +150,12 @@ async fn send(request: reqwest::RequestBuilder) -> Outcome {
             Ok(b) => Outcome::Acked(serde_json::from_slice(&b).unwrap_or(Value::Null)),
             Err(_) => Outcome::InDoubt,
         },
-        Ok(r) if r.status().is_server_error() => Outcome::InDoubt,
+        Ok(r) if r.status().is_server_error() => {
+            // Not a kill (the connection would have dropped): worth a look, and in doubt.
+            let status = r.status();
+            eprintln!("answered {status}: {}", r.text().await.unwrap_or_default());
+            Outcome::InDoubt
+        }
         Ok(_) => Outcome::Refused,
         Err(_) => Outcome::InDoubt,
     }
