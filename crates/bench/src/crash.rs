@@ -150,7 +150,12 @@ async fn send(request: reqwest::RequestBuilder) -> Outcome {
             Ok(b) => Outcome::Acked(serde_json::from_slice(&b).unwrap_or(Value::Null)),
             Err(_) => Outcome::InDoubt,
         },
-        Ok(r) if r.status().is_server_error() => Outcome::InDoubt,
+        Ok(r) if r.status().is_server_error() => {
+            // Not a kill (the connection would have dropped): worth a look, and in doubt.
+            let status = r.status();
+            eprintln!("answered {status}: {}", r.text().await.unwrap_or_default());
+            Outcome::InDoubt
+        }
         Ok(_) => Outcome::Refused,
         Err(_) => Outcome::InDoubt,
     }
@@ -364,18 +369,12 @@ async fn operate(
     let answer = tokio::spawn(send(request));
     tokio::time::sleep_until(kill_at.into()).await;
     let pid = daemon.pid();
-    kill(pid);
+    crate::daemon::kill_now(pid);
     let outcome = answer.await?;
     let took = matches!(outcome, Outcome::Acked(_) | Outcome::Refused).then(|| sent.elapsed());
     let doubt = matches!(outcome, Outcome::InDoubt);
     apply(model, kind, target, mind, outcome);
     Ok((kind, took, doubt))
-}
-
-fn kill(pid: u32) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-    }
 }
 
 /// Records in the model what an operation's outcome means.
@@ -478,7 +477,7 @@ async fn identity_burst(
         (acked, sent)
     });
     tokio::time::sleep(delay).await;
-    kill(daemon.pid());
+    crate::daemon::kill_now(daemon.pid());
     let (acked, sent) = burst.await?;
     model.observations_acked += acked;
     model.observations_sent += sent;

@@ -126,6 +126,13 @@ impl Drop for Daemon {
     }
 }
 
+/// SIGKILL by pid, from code that only borrows the [`Daemon`] (it is reaped when dropped).
+pub fn kill_now(pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
 pub fn rss_of(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: u64 = status

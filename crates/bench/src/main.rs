@@ -49,6 +49,11 @@ enum Command {
         #[arg(long, default_value = "bench/results")]
         out: PathBuf,
     },
+    /// Only the index's disk check, stat vs notify, on this many hibernating personas.
+    DiskCheck {
+        #[arg(long, default_value_t = 10000)]
+        personas: usize,
+    },
     /// Kill the daemon with SIGKILL at random points of create, update, sleep, migrate, delete
     /// and identity bursts; after each restart check every invariant. Exits non-zero on any
     /// violation.
@@ -114,6 +119,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ));
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("written to {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DiskCheck { personas } => {
+            let root = tempfile::tempdir()?;
+            let written = populate::fill(
+                root.path(),
+                personas,
+                persona::Status::Hibernate,
+                "http://127.0.0.1:9",
+            )?;
+            eprintln!("{} personas written in {:.1?}", written.0, written.1);
+            println!("{:#?}", micro::disk_check(root.path(), 10)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Crash { trials, seed } => {

@@ -69,7 +69,7 @@ pub fn diary_seal(mib: usize) -> anyhow::Result<(f64, Duration)> {
                 .collect()
         } else {
             let mut text = String::new();
-            let mut k = n;
+            let mut k = n as u64;
             while text.len() < 16 * 1024 {
                 k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                 text.push_str(words[(k >> 33) as usize % words.len()]);
