@@ -146,6 +146,7 @@ async fn main() {
         system_keyring: false,
         chat_timeout: Duration::from_secs(60),
         hugging_face: "http://127.0.0.1:9".into(),
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
     };
     let listener = daemon::bind(&config).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -107,7 +107,17 @@ impl Daemon {
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| home_error(&e))?;
-        let preparer = organs::Preparer::new(http.clone(), config.providers.clone());
+        // One embedded engine per daemon, started by the first request for a model in her
+        // library; each persona thinks in her own sequence of it.
+        let embedded = organs::Embedded::new(
+            &config.home,
+            organs::EngineConfig {
+                model_idle: config.model_idle,
+                ..Default::default()
+            },
+        );
+        let preparer = organs::Preparer::new(http.clone(), config.providers.clone())
+            .with_embedded(embedded.clone());
         let settings = instances::Settings {
             min_interval: config.identity_min_interval,
             ..Default::default()
@@ -119,6 +129,7 @@ impl Daemon {
             identity: Arc::new(crate::regulator::Hosted(identity.clone())),
             clock: Arc::new(mind::SystemClock),
             platforms: config.platforms.clone(),
+            embedded: Some(embedded),
         };
         let pulls = crate::pulls::Pulls::new(
             http.clone(),

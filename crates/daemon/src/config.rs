@@ -32,6 +32,9 @@ pub struct Config {
     pub chat_timeout: Duration,
     /// `HF_ENDPOINT`: where `hf.co/...` models are pulled from (a mirror, or a test server).
     pub hugging_face: String,
+    /// `ETERNEGO_MODEL_IDLE_S`: an embedded model nobody has used this long is unloaded and its
+    /// memory returned (it loads again on the next request).
+    pub model_idle: Duration,
 }
 
 /// Defaults shared by [`Config::from_env`] and tests.
@@ -39,6 +42,8 @@ pub const DEFAULT_PORT: u16 = 5000;
 pub const DEFAULT_UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
 /// Generous enough for a small local model on a CPU to think a whole beat through.
 pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an embedded model stays loaded with nothing to do.
+pub const DEFAULT_MODEL_IDLE: Duration = Duration::from_secs(15 * 60);
 
 impl Config {
     /// Reads the environment. `host`/`port` may then be overridden by command-line flags.
@@ -65,16 +70,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string()
         };
-        let providers = Endpoints {
-            local: url("OLLAMA_BASE_URL", "http://localhost:11434"),
-            anthropic: url("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
-            openai: url("OPENAI_BASE_URL", "https://api.openai.com"),
-            xai: url("XAI_BASE_URL", "https://api.x.ai"),
-            gemini: url(
-                "GEMINI_BASE_URL",
-                "https://generativelanguage.googleapis.com",
-            ),
-        };
+        let providers = Endpoints::from_env(var);
         let platforms = PlatformUrls {
             telegram: url("TELEGRAM_BASE_URL", "https://api.telegram.org"),
             discord: url("DISCORD_BASE_URL", "https://discord.com/api/v10"),
@@ -112,6 +108,13 @@ impl Config {
             None => DEFAULT_CHAT_TIMEOUT,
         };
         let hugging_face = url("HF_ENDPOINT", "https://huggingface.co");
+        let model_idle =
+            match var("ETERNEGO_MODEL_IDLE_S") {
+                Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| {
+                    format!("ETERNEGO_MODEL_IDLE_S must be whole seconds, got '{s}'")
+                })?),
+                None => DEFAULT_MODEL_IDLE,
+            };
         Ok(Config {
             host,
             port,
@@ -124,6 +127,7 @@ impl Config {
             system_keyring,
             chat_timeout,
             hugging_face,
+            model_idle,
         })
     }
 }

@@ -86,6 +86,7 @@ pub fn config(home: &Path, fakes: &Fakes) -> Config {
         system_keyring: false,
         chat_timeout: daemon::config::DEFAULT_CHAT_TIMEOUT,
         hugging_face: "http://127.0.0.1:9".into(),
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
     }
 }
 
