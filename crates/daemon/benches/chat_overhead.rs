@@ -147,6 +147,7 @@ async fn main() {
         chat_timeout: Duration::from_secs(60),
         hugging_face: "http://127.0.0.1:9".into(),
         require_token: false,
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
     };
     let listener = daemon::bind(&config).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

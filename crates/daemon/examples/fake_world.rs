@@ -49,6 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         chat_timeout: Duration::from_secs(30),
         hugging_face: hugging_face.url(),
         require_token: false,
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
     };
     let listener = daemon::bind(&config).await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -50,6 +50,8 @@ async fn main() {
         system_keyring: false,
         chat_timeout: daemon::config::DEFAULT_CHAT_TIMEOUT,
         hugging_face: nowhere,
+        require_token: false,
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
     };
     let listener = daemon::bind(&config).await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));

@@ -128,7 +128,17 @@ impl Daemon {
         // The one client builder (bounded connect time, our user agent), shared by her organs,
         // her channels and model pulls.
         let http = organs::http_client();
-        let preparer = organs::Preparer::new(http.clone(), config.providers.clone());
+        // One embedded engine per daemon, started by the first request for a model in her
+        // library; each persona thinks in her own sequence of it.
+        let embedded = organs::Embedded::new(
+            &config.home,
+            organs::EngineConfig {
+                model_idle: config.model_idle,
+                ..Default::default()
+            },
+        );
+        let preparer = organs::Preparer::new(http.clone(), config.providers.clone())
+            .with_embedded(embedded.clone());
         let settings = instances::Settings {
             min_interval: config.identity_min_interval,
             ..Default::default()
@@ -144,6 +154,7 @@ impl Daemon {
             identity: regulation.clone(),
             clock: Arc::new(mind::SystemClock),
             platforms: config.platforms.clone(),
+            embedded: Some(embedded),
         };
         let pulls = crate::pulls::Pulls::new(
             http.clone(),

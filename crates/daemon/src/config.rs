@@ -35,6 +35,9 @@ pub struct Config {
     /// `ETERNEGO_REQUIRE_TOKEN=1`: ask for an access token even on loopback (a reverse proxy on
     /// this machine makes her reachable from elsewhere; tests use it too). See [`Config::exposed`].
     pub require_token: bool,
+    /// `ETERNEGO_MODEL_IDLE_S`: an embedded model nobody has used this long is unloaded and its
+    /// memory returned (it loads again on the next request).
+    pub model_idle: Duration,
 }
 
 /// Defaults shared by [`Config::from_env`] and tests.
@@ -42,6 +45,8 @@ pub const DEFAULT_PORT: u16 = 5000;
 pub const DEFAULT_UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
 /// Generous enough for a small local model on a CPU to think a whole beat through.
 pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an embedded model stays loaded with nothing to do.
+pub const DEFAULT_MODEL_IDLE: Duration = Duration::from_secs(15 * 60);
 
 impl Config {
     /// Reads the environment. `host`/`port` may then be overridden by command-line flags.
@@ -68,16 +73,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string()
         };
-        let providers = Endpoints {
-            local: url("OLLAMA_BASE_URL", "http://localhost:11434"),
-            anthropic: url("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
-            openai: url("OPENAI_BASE_URL", "https://api.openai.com"),
-            xai: url("XAI_BASE_URL", "https://api.x.ai"),
-            gemini: url(
-                "GEMINI_BASE_URL",
-                "https://generativelanguage.googleapis.com",
-            ),
-        };
+        let providers = Endpoints::from_env(var);
         let platforms = PlatformUrls {
             telegram: url("TELEGRAM_BASE_URL", "https://api.telegram.org"),
             discord: url("DISCORD_BASE_URL", "https://discord.com/api/v10"),
@@ -116,6 +112,13 @@ impl Config {
         };
         let hugging_face = url("HF_ENDPOINT", "https://huggingface.co");
         let require_token = var("ETERNEGO_REQUIRE_TOKEN").is_some_and(|v| v.trim() == "1");
+        let model_idle =
+            match var("ETERNEGO_MODEL_IDLE_S") {
+                Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| {
+                    format!("ETERNEGO_MODEL_IDLE_S must be whole seconds, got '{s}'")
+                })?),
+                None => DEFAULT_MODEL_IDLE,
+            };
         Ok(Config {
             host,
             port,
@@ -129,6 +132,7 @@ impl Config {
             chat_timeout,
             hugging_face,
             require_token,
+            model_idle,
         })
     }
 

@@ -9,7 +9,7 @@
 //! leaves a `.tmp-*` file that the store's boot recovery removes.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::extract::Multipart;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
@@ -58,11 +58,6 @@ impl Upload {
 pub struct Fields {
     pub files: HashMap<String, Upload>,
     pub texts: HashMap<String, String>,
-}
-
-/// Where uploads are spooled: the store's `personas/` folder (see the module documentation).
-pub fn spool_dir(store: &persona::Store) -> PathBuf {
-    store.root().join("personas")
 }
 
 fn upload_error(e: MultipartError) -> ApiError {

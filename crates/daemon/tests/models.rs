@@ -49,6 +49,7 @@ async fn a_hugging_face_pull_lands_in_the_list_with_its_progress_on_the_system_s
     let d = Harness::with_config(daemon::Config {
         hugging_face: hf.url(),
         require_token: false,
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
         ..config(home.path(), &fakes)
     })
     .await;
@@ -104,6 +105,7 @@ async fn a_failed_pull_says_why_and_the_daemon_carries_on() {
     let d = Harness::with_config(daemon::Config {
         hugging_face: hf.url(),
         require_token: false,
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
         ..config(home.path(), &fakes)
     })
     .await;

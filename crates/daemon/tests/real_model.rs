@@ -1,6 +1,7 @@
-//! The second tier: she lives on a real model. SmolLM2-135M-Instruct served by llama.cpp's own
-//! server (pip `xllamacpp`), reached on the local path through the Ollama shim and on the
-//! OpenAI path directly, with the production organ clients and cycle in between.
+//! The second tier: she lives on a real model, SmolLM2-135M-Instruct. Mostly on the embedded
+//! engine (the GGUF in her library, run in process); once through the Ollama shim over
+//! llama.cpp's own server (pip `xllamacpp`), so the Ollama path stays proven. The production
+//! organ clients and cycle are in between.
 //!
 //! A 135M model's words are not worth asserting; what is asserted is that the machinery holds
 //! on a real engine: the model is pulled and registered, a schema reaches the engine's grammar
@@ -73,7 +74,7 @@ fn engine(backend: &Backend, dir: &Path) -> LlamaServer {
 
 const KEY: &str = "sk-real-tier-0123456789";
 
-/// A daemon whose `local` engine is the shim and whose `openai` is the llama.cpp server.
+/// A daemon whose `local` engine (Ollama) and `openai` are the given URLs.
 struct Running {
     url: String,
     home: PathBuf,
@@ -405,40 +406,52 @@ async fn a_local_persona_pulls_her_model_through_the_shim_lives_a_beat_and_sleep
     );
 }
 
+/// Her Mind in process: the GGUF added to her library, a persona created with its name alone
+/// (no provider, no key), and every outside engine unreachable. Her beat on a message runs on
+/// the embedded engine through her whole cycle, and ends with her reply sent and logged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_openai_persona_lives_a_beat_on_llama_cpp_directly() {
+async fn an_embedded_persona_lives_a_beat_with_no_outside_service() {
     let Some(backend) = backend() else { return };
     let _one = ENGINE.lock().await;
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let server = engine(&backend, dir.path());
+    let home = dir.path().join("eternego");
+    models::Library::open(&home)
+        .unwrap()
+        .add(&backend.model, "smollm2")
+        .unwrap();
     let fakes = Fakes::start().await;
-    let d = Running::start(
-        &dir.path().join("eternego"),
-        &fakes,
-        fakes.ollama.url(),
-        server.url.clone(),
-    )
-    .await;
+    let nowhere = "http://127.0.0.1:1".to_string();
+    let d = Running::start(&home, &fakes, nowhere.clone(), nowhere).await;
 
-    let wrong = json!({"name": "Ash", "thinking_model": MODEL, "thinking_provider": "openai", "thinking_api_key": "sk-wrong"});
-    let (status, body) = d.post("/api/persona/create", wrong).await;
-    assert_eq!(status, 400, "the engine enforces its key: {body}");
     let (status, created) = d
-        .post("/api/persona/create", json!({"name": "Ash", "thinking_model": MODEL, "thinking_provider": "openai", "thinking_api_key": KEY}))
+        .post(
+            "/api/persona/create",
+            json!({"name": "Wren", "thinking_model": "smollm2"}),
+        )
         .await;
     assert_eq!(status, 200, "{created}");
     let id = id_of(&created);
+    assert_eq!(created["persona"]["thinking"]["name"], "smollm2");
 
-    let asked = "Hi Ash! Please say hello to me and tell me what two plus two is.";
+    let asked = "Hello Wren! I'm Sam, I grow tomatoes. Please say hello to me.";
     let said = tokio::time::timeout(HANG, d.converse(id, asked))
         .await
         .expect("no hang");
     assert_answered(&d.persona_home(id), asked, &said);
+    let again = "What do I grow, Wren?";
+    let said = tokio::time::timeout(HANG, d.converse(id, again))
+        .await
+        .expect("no hang");
+    assert!(!said.is_empty(), "she answered the second message too");
+    assert!(
+        fakes.ollama.requests().all().is_empty(),
+        "Ollama was never asked"
+    );
 
     d.shutdown().await;
     eprintln!(
-        "openai path: {:.1} s in all",
+        "embedded path: {:.1} s in all",
         started.elapsed().as_secs_f64()
     );
 }

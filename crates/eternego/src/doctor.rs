@@ -64,6 +64,7 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         secret_store(&config),
         port(&config).await,
     ];
+    checks.extend(embedded_models(&config.home));
     checks.extend(personas(&config).await);
     checks.push(disk(&config.home));
     checks.push(clock(SystemTime::now()));
@@ -198,6 +199,58 @@ async fn port(config: &Config) -> Check {
     )
 }
 
+/// One check per model in her library (`models/`): its GGUF header reads, so the embedded
+/// engine can load it. Only headers are read; no weights are loaded.
+fn embedded_models(home: &Path) -> Vec<Check> {
+    const NAME: &str = "embedded_model";
+    let library = match models::Library::open(home) {
+        Ok(library) => library,
+        Err(e) => {
+            return vec![fail(
+                NAME,
+                format!("Local models: {e}"),
+                format!(
+                    "move {} away and add the models again (`eternego model add FILE`)",
+                    home.join(models::DIR).join(models::MANIFEST).display()
+                ),
+            )];
+        }
+    };
+    library
+        .list()
+        .into_iter()
+        .map(|entry| match models::gguf::read_header(&entry.path) {
+            Ok(header) => pass(
+                NAME,
+                format!(
+                    "Local model {} ({}): header reads ({}, trained context {}); runs embedded",
+                    entry.name,
+                    entry.path.display(),
+                    header
+                        .architecture
+                        .as_deref()
+                        .unwrap_or("unknown architecture"),
+                    header
+                        .context_length
+                        .map_or("unknown".to_string(), |c| c.to_string())
+                ),
+            ),
+            Err(e) => fail(
+                NAME,
+                format!(
+                    "Local model {} ({}): its header does not read ({e})",
+                    entry.name,
+                    entry.path.display()
+                ),
+                format!(
+                    "`eternego model rm {0}`, then add or pull it again",
+                    entry.name
+                ),
+            ),
+        })
+        .collect()
+}
+
 /// One check per persona folder: her config parses; when she is active, her Mind's engine
 /// answers and has her model.
 async fn personas(config: &Config) -> Vec<Check> {
@@ -251,6 +304,18 @@ async fn engine(config: &Config, persona: &Persona) -> Check {
     let who = &persona.name;
     let mind = &persona.thinking;
     let http = organs::http_client();
+    if persona.thinks_locally()
+        && let Ok(library) = models::Library::open(&config.home)
+        && library.get(&mind.name).is_some()
+    {
+        return pass(
+            NAME,
+            format!(
+                "Persona {who}: her Mind runs embedded on {} from her local models",
+                mind.name
+            ),
+        );
+    }
     if persona.thinks_locally() {
         let url = mind.url.trim_end_matches('/');
         let fix = format!(

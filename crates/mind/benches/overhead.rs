@@ -172,6 +172,7 @@ async fn main() {
         identity,
         clock: Arc::new(clock),
         platforms: Default::default(),
+        embedded: None,
     };
     let wire: Arc<Mutex<Wire>> = Arc::default();
     let (mind_url, fake_url) = mind_apart(wire.clone());

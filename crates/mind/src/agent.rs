@@ -39,6 +39,8 @@ pub struct Surroundings {
     pub clock: Arc<dyn Clock>,
     /// Where her Telegram and Discord gateways reach the platforms.
     pub platforms: channels::PlatformUrls,
+    /// The daemon's embedded engine: her local models in its library think in process.
+    pub embedded: Option<organs::Embedded>,
 }
 
 pub(crate) enum Command {
@@ -90,7 +92,7 @@ impl Agent {
             Gateways::open(&persona, &around.http, &around.platforms, &stop);
         let journal = Journal::recollect(persona.id, &home)?;
         let outbox = Outbox::new(&persona, around.clock.clone(), gateways);
-        let life = Arc::new(Life::new(
+        let mut life = Life::new(
             persona.clone(),
             store,
             home,
@@ -99,7 +101,11 @@ impl Agent {
             journal,
             regulation,
             outbox,
-        ));
+        );
+        life.voice = life
+            .voice
+            .with_embedded(around.embedded, persona.id.to_string());
+        let life = Arc::new(life);
         let (tx, rx) = mpsc::unbounded_channel();
         tasks.extend(life.outbox.gateways.listen(
             &Inlet {

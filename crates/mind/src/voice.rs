@@ -30,15 +30,31 @@ pub struct Ask {
 #[derive(Clone)]
 pub struct Voice {
     http: reqwest::Client,
+    /// The daemon's embedded engine and her sequence in it (her persona id), for local models
+    /// in her library.
+    embedded: Option<(organs::Embedded, String)>,
 }
 
 impl Voice {
     pub fn new(http: reqwest::Client) -> Voice {
-        Voice { http }
+        Voice {
+            http,
+            embedded: None,
+        }
+    }
+
+    /// Local models in `embedded`'s library run on it, in the KV sequence `sequence`.
+    pub fn with_embedded(mut self, embedded: Option<organs::Embedded>, sequence: String) -> Voice {
+        self.embedded = embedded.map(|e| (e, sequence));
+        self
     }
 
     fn client(&self, slot: OrganSlot) -> OrganClient {
-        OrganClient::new(self.http.clone(), slot)
+        let client = OrganClient::new(self.http.clone(), slot);
+        match &self.embedded {
+            Some((embedded, sequence)) => client.with_embedded(Some(embedded.clone()), sequence),
+            None => client,
+        }
     }
 
     pub async fn ask(&self, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {

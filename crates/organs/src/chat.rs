@@ -3,18 +3,18 @@
 //!
 //! Requests are not streamed: every stage needs the whole answer before it can act, and a
 //! single response is simpler to bound with a timeout and to read for errors. The generous
-//! timeout ([`OrganClient::with_timeout`]) covers slow local models.
+//! timeout ([`OrganClient::with_timeout`]) covers slow local models. What each provider sends
+//! and reads is in its module under `providers/`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use persona::{Organ, OrganSlot, Provider};
-use reqwest::Method;
 use serde_json::Value;
 
 use crate::OrganError;
-use crate::body;
+use crate::providers::{self, Embedded, embedded::Found};
 use crate::reply::{Reply, finish};
 use crate::wire::Call;
 
@@ -194,6 +194,9 @@ pub struct OrganClient {
     pub(crate) http: reqwest::Client,
     pub(crate) slot: OrganSlot,
     pub(crate) timeout: Duration,
+    /// Her models folder and engine, and her sequence in it: set when local models may run
+    /// embedded.
+    pub(crate) embedded: Option<(Embedded, String)>,
 }
 
 impl OrganClient {
@@ -203,11 +206,24 @@ impl OrganClient {
             http,
             slot,
             timeout: DEFAULT_CHAT_TIMEOUT,
+            embedded: None,
         }
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Lets a local model in her library run on the embedded engine, in the KV sequence named
+    /// `sequence` (her persona id: her prompts share a cached prefix from one call to the next).
+    pub fn with_embedded(
+        mut self,
+        embedded: Option<Embedded>,
+        sequence: impl Into<String>,
+    ) -> Self {
+        let sequence = sequence.into();
+        self.embedded = embedded.map(|e| (e, sequence));
         self
     }
 
@@ -220,125 +236,57 @@ impl OrganClient {
         }
     }
 
+    /// The embedded engine and the model file, when `organ` is a local model in her library.
+    pub(crate) async fn embedded(&self, organ: &Organ) -> Option<(&Embedded, &str, Found)> {
+        let (embedded, sequence) = self.embedded.as_ref()?;
+        if organ.provider.is_some() {
+            return None;
+        }
+        let found = embedded.find(&organ.name).await?;
+        Some((embedded, sequence, found))
+    }
+
     /// Asks the organ. With a schema the provider's structured mode is used and
     /// [`Reply::json`] holds the object (or `None` when she answered in prose anyway).
     pub async fn chat(&self, organ: &Organ, request: &ChatRequest) -> Result<Reply, OrganError> {
         let call = self.call(organ);
-        if !reads_documents(organ.provider)
-            && request.messages.iter().any(|m| !m.documents.is_empty())
-        {
+        let documents = request.messages.iter().any(|m| !m.documents.is_empty());
+        if let Some((embedded, sequence, found)) = self.embedded(organ).await {
+            if documents {
+                return Err(OrganError::Unsupported {
+                    organ: call.organ,
+                    provider: providers::embedded::NAME,
+                    what: "read PDF documents (use an Anthropic or Gemini model)",
+                });
+            }
+            return embedded
+                .chat(
+                    self.slot,
+                    &organ.name,
+                    found,
+                    sequence,
+                    request,
+                    self.timeout,
+                )
+                .await;
+        }
+        if !reads_documents(organ.provider) && documents {
             return Err(OrganError::Unsupported {
                 organ: call.organ,
                 provider: call.name(),
                 what: "read PDF documents (use an Anthropic or Gemini model)",
             });
         }
-        let post = |path: &str| {
-            call.request(&self.http, Method::POST, path)
-                .timeout(self.timeout)
-        };
-        let builder = match organ.provider {
-            None => post("/api/chat").json(&body::ollama(&organ.name, request)),
-            Some(Provider::Openai) => {
-                post("/v1/chat/completions").json(&body::openai(&organ.name, request, false))
-            }
-            Some(Provider::Xai) => {
-                post("/v1/chat/completions").json(&body::openai(&organ.name, request, true))
-            }
-            Some(Provider::Anthropic) => {
-                post("/v1/messages").json(&body::anthropic(&organ.name, request))
-            }
-            Some(Provider::Gemini) => {
-                post(&format!("/v1beta/models/{}:generateContent", organ.name))
-                    .json(&body::gemini(request))
-            }
-        };
+        let builder =
+            providers::chat(&call, &self.http, &organ.name, request).timeout(self.timeout);
         let answer = call.json(call.send(builder).await?).await?;
-        let (text, structured) = match organ.provider {
-            None => ollama_reply(&answer),
-            Some(Provider::Openai | Provider::Xai) => openai_reply(&answer),
-            Some(Provider::Anthropic) => anthropic_reply(&answer),
-            Some(Provider::Gemini) => gemini_reply(&answer),
-        }
-        .map_err(|reason| call.unreadable(reason))?;
+        let (text, structured) =
+            providers::read(organ.provider, &answer).map_err(|reason| call.unreadable(reason))?;
         Ok(finish(
             &text,
             structured,
             request.schema.is_some(),
-            cut_off(organ.provider, &answer),
+            providers::cut_off(organ.provider, &answer),
         ))
     }
-}
-
-/// Whether the provider says it stopped at the length limit, each in its own words.
-fn cut_off(provider: Option<Provider>, answer: &Value) -> bool {
-    let (pointer, limit) = match provider {
-        None => ("/done_reason", "length"),
-        Some(Provider::Openai | Provider::Xai) => ("/choices/0/finish_reason", "length"),
-        Some(Provider::Anthropic) => ("/stop_reason", "max_tokens"),
-        Some(Provider::Gemini) => ("/candidates/0/finishReason", "MAX_TOKENS"),
-    };
-    answer.pointer(pointer).and_then(Value::as_str) == Some(limit)
-}
-
-fn ollama_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
-    let content = answer
-        .pointer("/message/content")
-        .and_then(Value::as_str)
-        .ok_or("no message content")?;
-    Ok((content.to_string(), None))
-}
-
-fn openai_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
-    let message = answer.pointer("/choices/0/message").ok_or("no choices")?;
-    let text = message
-        .get("content")
-        .and_then(Value::as_str)
-        .or_else(|| message.get("refusal").and_then(Value::as_str));
-    let structured = message
-        .pointer("/tool_calls/0/function/arguments")
-        .and_then(Value::as_str)
-        .and_then(|a| serde_json::from_str(a).ok());
-    if text.is_none() && structured.is_none() {
-        return Err("the message has neither content nor a tool call".into());
-    }
-    Ok((text.unwrap_or("").to_string(), structured))
-}
-
-fn anthropic_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
-    let blocks = answer
-        .get("content")
-        .and_then(Value::as_array)
-        .ok_or("no content")?;
-    let text: String = blocks
-        .iter()
-        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-        .filter_map(|b| b.get("text").and_then(Value::as_str))
-        .collect();
-    let structured = blocks
-        .iter()
-        .find(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
-        .and_then(|b| b.get("input").cloned());
-    Ok((text, structured))
-}
-
-fn gemini_reply(answer: &Value) -> Result<(String, Option<Value>), String> {
-    let Some(candidate) = answer.pointer("/candidates/0") else {
-        let reason = answer
-            .pointer("/promptFeedback/blockReason")
-            .and_then(Value::as_str)
-            .unwrap_or("no candidates");
-        return Err(format!("no answer ({reason})"));
-    };
-    let parts = candidate
-        .pointer("/content/parts")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let text: String = parts
-        .iter()
-        .filter(|p| p.get("thought").and_then(Value::as_bool) != Some(true))
-        .filter_map(|p| p.get("text").and_then(Value::as_str))
-        .collect();
-    Ok((text, None))
 }

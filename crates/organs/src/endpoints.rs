@@ -4,6 +4,8 @@ use std::fmt;
 
 use persona::Provider;
 
+use crate::providers;
+
 /// Base URLs of the engines, without a trailing slash or API version. The daemon fills these
 /// from `OLLAMA_BASE_URL`, `ANTHROPIC_BASE_URL`, `OPENAI_BASE_URL`, `XAI_BASE_URL` and
 /// `GEMINI_BASE_URL` so tests can point every provider at a loopback fake.
@@ -17,18 +19,32 @@ pub struct Endpoints {
 }
 
 impl Default for Endpoints {
+    /// Every provider where its module says it lives.
     fn default() -> Self {
-        Endpoints {
-            local: "http://localhost:11434".into(),
-            anthropic: "https://api.anthropic.com".into(),
-            openai: "https://api.openai.com".into(),
-            xai: "https://api.x.ai".into(),
-            gemini: "https://generativelanguage.googleapis.com".into(),
-        }
+        Endpoints::from_env(|_| None)
     }
 }
 
 impl Endpoints {
+    /// Each provider's base URL from its variable (`var` returns a set, non-blank value) or
+    /// its default, without a trailing slash: the one place the defaults are read.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Self {
+        let url = |provider: Option<Provider>| {
+            let defaults = providers::defaults(provider);
+            var(defaults.env)
+                .unwrap_or_else(|| defaults.url.to_string())
+                .trim_end_matches('/')
+                .to_string()
+        };
+        Endpoints {
+            local: url(None),
+            anthropic: url(Some(Provider::Anthropic)),
+            openai: url(Some(Provider::Openai)),
+            xai: url(Some(Provider::Xai)),
+            gemini: url(Some(Provider::Gemini)),
+        }
+    }
+
     pub fn url_for(&self, provider: Option<Provider>) -> &str {
         match provider {
             None => &self.local,

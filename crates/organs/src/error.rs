@@ -69,6 +69,23 @@ pub enum OrganError {
         provider: &'static str,
         reason: String,
     },
+    #[error("{organ}: the embedded engine could not run '{model}' ({reason})")]
+    Engine {
+        organ: &'static str,
+        model: String,
+        reason: String,
+    },
+    /// A local model that is neither in her models folder nor to be had from Ollama.
+    #[error(
+        "{organ}: model '{model}' was found neither in the local models at {models} nor in the local engine at {url} ({reason})"
+    )]
+    NotFound {
+        organ: &'static str,
+        model: String,
+        models: String,
+        url: String,
+        reason: String,
+    },
     #[error("{organ}: {provider} cannot {what}")]
     Unsupported {
         organ: &'static str,

@@ -47,11 +47,18 @@ impl std::fmt::Debug for Picture {
 }
 
 impl OrganClient {
-    fn openai_compatible<'a>(
+    async fn openai_compatible<'a>(
         &self,
         organ: &'a Organ,
         what: &'static str,
     ) -> Result<Call<'a>, OrganError> {
+        if self.embedded(organ).await.is_some() {
+            return Err(OrganError::Unsupported {
+                organ: self.slot.as_str(),
+                provider: crate::providers::embedded::NAME,
+                what,
+            });
+        }
         match organ.provider {
             None | Some(Provider::Openai) | Some(Provider::Xai) => Ok(self.call(organ)),
             Some(_) => Err(OrganError::Unsupported {
@@ -64,7 +71,7 @@ impl OrganClient {
 
     /// Her ear: what is said in `audio`.
     pub async fn transcribe(&self, organ: &Organ, audio: &Audio) -> Result<String, OrganError> {
-        let call = self.openai_compatible(organ, "transcribe audio")?;
+        let call = self.openai_compatible(organ, "transcribe audio").await?;
         let part = Part::bytes(audio.bytes.clone())
             .file_name(audio.file_name.clone())
             .mime_str(&audio.mime)
@@ -86,7 +93,7 @@ impl OrganClient {
 
     /// Her mouth: `text` spoken in `voice`, as MP3.
     pub async fn speak(&self, organ: &Organ, text: &str, voice: &str) -> Result<Audio, OrganError> {
-        let call = self.openai_compatible(organ, "speak")?;
+        let call = self.openai_compatible(organ, "speak").await?;
         let body =
             json!({"model": organ.name, "input": text, "voice": voice, "response_format": "mp3"});
         let builder = call
@@ -111,7 +118,7 @@ impl OrganClient {
     /// Her imagination: one picture of `prompt`. Newer models always return base64; older ones
     /// may return a URL, which is fetched.
     pub async fn draw(&self, organ: &Organ, prompt: &str) -> Result<Picture, OrganError> {
-        let call = self.openai_compatible(organ, "draw")?;
+        let call = self.openai_compatible(organ, "draw").await?;
         let body = json!({"model": organ.name, "prompt": prompt, "n": 1});
         let builder = call
             .request(&self.http, Method::POST, "/v1/images/generations")

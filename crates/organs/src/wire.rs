@@ -27,10 +27,7 @@ pub fn http_client() -> reqwest::Client {
 
 /// The user-facing name of a provider.
 pub(crate) fn provider_name(provider: Option<Provider>) -> &'static str {
-    match provider {
-        None => "the local engine",
-        Some(p) => p.as_str(),
-    }
+    crate::providers::defaults(provider).name
 }
 
 /// One organ's call to one engine: enough to build the request and to word any failure.
@@ -50,13 +47,7 @@ impl Call<'_> {
     pub fn request(&self, http: &reqwest::Client, method: Method, path: &str) -> RequestBuilder {
         let builder = http.request(method, format!("{}{path}", self.url));
         let Some(key) = self.key else { return builder };
-        match self.provider {
-            None | Some(Provider::Openai) | Some(Provider::Xai) => builder.bearer_auth(key),
-            Some(Provider::Anthropic) => builder
-                .header("x-api-key", key)
-                .header("anthropic-version", "2023-06-01"),
-            Some(Provider::Gemini) => builder.header("x-goog-api-key", key),
-        }
+        crate::providers::authorize(self.provider, builder, key)
     }
 
     /// Sends, mapping transport failures to [`OrganError::Unreachable`].

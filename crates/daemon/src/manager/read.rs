@@ -55,6 +55,13 @@ impl Manager {
         Ok(Home::new(self.store.home(id), self.store.workspace(id)))
     }
 
+    /// Where uploads are spooled while they arrive: the store's `personas/` folder, on the same
+    /// disk as her media (so keeping a file is a rename) and swept by the store's boot recovery
+    /// (`.tmp-*`) if the daemon dies mid-upload. See `upload`.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.store.root().join("personas")
+    }
+
     /// Where her diaries are kept.
     pub fn diary_dir(&self, id: Uuid) -> PathBuf {
         self.store.diary_dir(id)

@@ -73,7 +73,7 @@ pub async fn migrate(
     State(state): State<AppState>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<PersonaReply>, ApiError> {
-    let mut form = upload::read(form, &upload::spool_dir(state.manager.store())).await?;
+    let mut form = upload::read(form, &state.manager.spool_dir()).await?;
     upload::alias(&mut form, MIGRATE_ALIASES);
     upload::require(&form, &["diary"], &["phrase", "model"])?;
     let diary = form.files.remove("diary").expect("required above");

@@ -105,7 +105,7 @@ pub async fn hear(
         agent.read(&text.message).await?;
         return Ok(Json(RECEIVED));
     }
-    let spool = upload::spool_dir(state.manager.store());
+    let spool = state.manager.spool_dir();
     let mut form = upload::read(Multipart::from_request(request, &state).await, &spool).await?;
     upload::require(&form, &["audio"], &[])?;
     let audio = form.files.remove("audio").expect("required above");
@@ -211,7 +211,7 @@ async fn attach_from(
     field: &str,
 ) -> Result<Json<Received>, ApiError> {
     let agent = running(state, id).await?;
-    let mut form = upload::read(upload, &upload::spool_dir(state.manager.store())).await?;
+    let mut form = upload::read(upload, &state.manager.spool_dir()).await?;
     upload::require(&form, &[field], &[])?;
     let file = form.files.remove(field).expect("required above");
     let caption = form.texts.get("caption").map(String::as_str).unwrap_or("");
@@ -254,7 +254,7 @@ pub async fn feed(
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<FedReply>, ApiError> {
     let agent = running(&state, id).await?;
-    let mut form = upload::read(upload, &upload::spool_dir(state.manager.store())).await?;
+    let mut form = upload::read(upload, &state.manager.spool_dir()).await?;
     upload::require(&form, &["history"], &["source"])?;
     let history = form.files.remove("history").expect("required above");
     let source = &form.texts["source"];

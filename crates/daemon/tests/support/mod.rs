@@ -87,6 +87,7 @@ pub fn config(home: &Path, fakes: &Fakes) -> Config {
         chat_timeout: daemon::config::DEFAULT_CHAT_TIMEOUT,
         hugging_face: "http://127.0.0.1:9".into(),
         require_token: false,
+        model_idle: daemon::config::DEFAULT_MODEL_IDLE,
     }
 }
 

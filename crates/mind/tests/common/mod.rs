@@ -78,6 +78,7 @@ impl World {
             identity: self.identity.clone(),
             clock: Arc::new(self.clock.clone()),
             platforms: self.platforms.clone(),
+            embedded: None,
         };
         Agent::start(self.persona.clone(), self.store.clone(), around)
             .await
