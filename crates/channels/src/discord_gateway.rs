@@ -25,9 +25,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::ChannelError;
+use crate::backoff::Backoff;
 use crate::discord::Discord;
 use crate::transport::{describe, refusal, scrub};
-use crate::backoff::Backoff;
 use crate::validate::DISCORD_USER_AGENT;
 
 /// GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT. Without the last (a privileged intent,

@@ -149,7 +149,9 @@ impl From<ManagerError> for ApiError {
             | ManagerError::Start(_)
             | ManagerError::Create(_)
             | ManagerError::Delete(_) => ApiError::BadRequest(detail),
-            ManagerError::Lifecycle { .. } | ManagerError::Save { .. } => ApiError::Internal(detail),
+            ManagerError::Lifecycle { .. } | ManagerError::Save { .. } => {
+                ApiError::Internal(detail)
+            }
             ManagerError::Disk(_) => ApiError::Internal(format!("OSError: {detail}")),
         }
     }

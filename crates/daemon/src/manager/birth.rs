@@ -171,4 +171,3 @@ fn today() -> String {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     now.date().format(&format).unwrap_or_default()
 }
-

@@ -52,9 +52,7 @@ pub enum ManagerError {
     /// A channel token failed validation with its platform.
     #[error(transparent)]
     Channel(#[from] ChannelError),
-    #[error(
-        "Could not reach the local inference engine to register the thinking model. ({0})"
-    )]
+    #[error("Could not reach the local inference engine to register the thinking model. ({0})")]
     Register(#[source] OrganError),
     #[error(
         "Could not connect to the local inference engine to delete the model. Please make sure it is running."

@@ -187,9 +187,7 @@ impl Manager {
             url: Some(persona.thinking.url.clone()),
             api_key: persona.thinking.api_key.clone(),
         };
-        self.preparer
-            .prepare(OrganSlot::Thinking, &request)
-            .await?;
+        self.preparer.prepare(OrganSlot::Thinking, &request).await?;
         let id = persona.id;
         let agent = Agent::start(persona, self.store.clone(), self.surroundings.clone()).await?;
         let agent = Arc::new(agent);

@@ -68,11 +68,7 @@ impl Manager {
     }
 
     /// Rebuilds a running agent from the record just saved; a stopped one stays stopped.
-    async fn reload_if_running(
-        &self,
-        id: Uuid,
-        failed: &'static str,
-    ) -> Result<(), ManagerError> {
+    async fn reload_if_running(&self, id: Uuid, failed: &'static str) -> Result<(), ManagerError> {
         if !self.is_running(id).await {
             return Ok(());
         }

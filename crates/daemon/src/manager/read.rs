@@ -38,10 +38,7 @@ impl Manager {
 
     /// Every persona's record without secrets, in id order, read off the runtime.
     pub async fn records(&self) -> Result<Vec<Indexed>, ManagerError> {
-        blocking(&self.store, |store| {
-            Ok::<_, ManagerError>(store.records())
-        })
-        .await
+        blocking(&self.store, |store| Ok::<_, ManagerError>(store.records())).await
     }
 
     /// Her record without secrets, from the index (one `stat` when it is current).

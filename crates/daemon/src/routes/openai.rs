@@ -131,17 +131,13 @@ pub fn persona_for(state: &AppState, model_id: &str) -> Result<Arc<Persona>, Ope
 #[utoipa::path(get, path = "/v1/models", tag = "openai", operation_id = "list_models",
     responses((status = 200, body = ModelList)))]
 pub async fn list_models(State(state): State<AppState>) -> Result<Json<ModelList>, OpenAiError> {
-    let records = state
-        .manager
-        .records()
-        .await
-        .map_err(|e| OpenAiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            kind: "server_error",
-            code: "internal",
-            param: None,
-            message: e.to_string(),
-        })?;
+    let records = state.manager.records().await.map_err(|e| OpenAiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "server_error",
+        code: "internal",
+        param: None,
+        message: e.to_string(),
+    })?;
     Ok(Json(ModelList {
         object: "list",
         data: records.iter().map(|i| model(&i.record)).collect(),
