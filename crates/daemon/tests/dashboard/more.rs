@@ -167,10 +167,16 @@ async fn stop_cancels_the_beat_she_is_in() {
         }
         ScriptedReply::text(REPLY)
     }));
-    let release = || {
-        *gate.0.lock().unwrap() = true;
-        gate.1.notify_all();
-    };
+    // Opens the gate when dropped too, so a failing assertion ends the test instead of leaving
+    // the fake's held request blocking the runtime's shutdown forever.
+    struct Release(Arc<(Mutex<bool>, Condvar)>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            *self.0.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            self.0.1.notify_all();
+        }
+    }
+    let release = Release(gate.clone());
 
     b.goto(&format!("{}/persona/{id}/chat", d.url)).await;
     b.until(
@@ -213,7 +219,7 @@ async fn stop_cancels_the_beat_she_is_in() {
         "'Say hello' goes with her person's first message"
     );
     b.shot("chat-stopped").await;
-    release();
+    drop(release);
     let (status, body) = d.post_empty(&format!("/api/persona/{id}/interrupt")).await;
     assert_eq!((status, body), (200, json!({"interrupted": false})));
     let errors = b.console_errors(&[]).await;
