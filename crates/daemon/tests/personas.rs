@@ -599,8 +599,9 @@ async fn boot_starts_active_personas_only() {
     .await;
     d.shutdown().await;
 
+    // Boot starts her in the background: wait until no one is still "starting".
     let d = Harness::start(home.path(), &fakes).await;
-    for view in d.personas().await {
+    for view in d.personas_settled().await {
         let expected = view["id"] == active;
         assert_eq!(view["running"], expected, "{view}");
     }
