@@ -2,18 +2,20 @@
 //!
 //! The secrets live in one encrypted vault, `ETERNEGO_HOME/secrets/vault`: a Fernet token over a
 //! JSON map, readable by the owner only. Its 32-byte master key is kept in the system keyring
-//! when one answers (through the `secret-tool` command on Linux, as the original kept phrases),
-//! otherwise in `secrets/master.key` beside it (mode 0600). `docs/diary.md` explains the choice.
+//! when one answers (the Secret Service, the macOS Keychain or the Windows Credential Manager,
+//! see [`Keyring`]), otherwise in `secrets/master.key` beside it (mode 0600). `docs/diary.md`
+//! explains the choice.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use fernet::Fernet;
+
+mod keyring;
+
+pub use keyring::Keyring;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -23,118 +25,6 @@ pub enum SecretError {
     Corrupt(String),
     #[error("Could not access secure storage: the system keyring {0}")]
     Keyring(String),
-}
-
-/// Where a new store may put its master key. An existing store always uses where its key is.
-#[derive(Clone, Debug)]
-pub struct Keyring {
-    program: Option<PathBuf>,
-}
-
-impl Keyring {
-    /// The system keyring through `secret-tool` when it is on `PATH`. (The daemon's
-    /// configuration decides whether to use it: `ETERNEGO_KEYRING=file` keeps the key in a file.)
-    pub fn system() -> Keyring {
-        Keyring {
-            program: find_on_path("secret-tool", std::env::var_os("PATH")),
-        }
-    }
-
-    /// No keyring: the master key goes to a file.
-    pub fn none() -> Keyring {
-        Keyring { program: None }
-    }
-
-    /// A `secret-tool`-compatible program at `path`.
-    pub fn command(path: &Path) -> Keyring {
-        Keyring {
-            program: Some(path.to_path_buf()),
-        }
-    }
-
-    fn store(&self, item: &str, secret: &str) -> Result<(), String> {
-        let label = format!("eternego:{item}");
-        self.run(
-            &[
-                "store",
-                "--label",
-                &label,
-                "application",
-                "eternego",
-                "key",
-                item,
-            ],
-            Some(secret),
-        )?;
-        Ok(())
-    }
-
-    fn lookup(&self, item: &str) -> Result<String, String> {
-        let out = self.run(&["lookup", "application", "eternego", "key", item], None)?;
-        let secret = out.trim().to_string();
-        if secret.is_empty() {
-            Err("has no such entry".into())
-        } else {
-            Ok(secret)
-        }
-    }
-
-    /// Runs the keyring command with a deadline: a locked or absent keyring daemon must not hang
-    /// the daemon's start.
-    fn run(&self, args: &[&str], input: Option<&str>) -> Result<String, String> {
-        const DEADLINE: Duration = Duration::from_secs(10);
-        let program = self.program.as_ref().ok_or("is not available")?;
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("could not be run: {e}"))?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let written = stdin.write_all(input.unwrap_or("").as_bytes());
-        drop(stdin);
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait().map_err(|e| e.to_string())? {
-                Some(status) => break status,
-                None if started.elapsed() > DEADLINE => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err("did not answer in time".into());
-                }
-                None => std::thread::sleep(Duration::from_millis(10)),
-            }
-        };
-        written.map_err(|e| format!("could not be given the secret: {e}"))?;
-        if !status.success() {
-            return Err(format!("refused ({status})"));
-        }
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .expect("stdout is piped")
-            .read_to_string(&mut out)
-            .map_err(|e| e.to_string())?;
-        Ok(out)
-    }
-}
-
-fn find_on_path(name: &str, path: Option<OsString>) -> Option<PathBuf> {
-    std::env::split_paths(&path?)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    path.is_file()
 }
 
 const VAULT: &str = "vault";
@@ -270,18 +160,18 @@ fn master_key(dir: &Path, keyring: &Keyring, vault_exists: bool) -> Result<Ferne
     }
     let key = Fernet::generate_key();
     let item = format!("vault-{}", uuid::Uuid::new_v4());
-    let in_keyring = keyring.program.is_some()
-        && keyring
-            .store(&item, &key)
-            .and_then(|()| keyring.lookup(&item))
-            .is_ok_and(|back| back == key);
-    if in_keyring {
-        crate::atomic::write(&dir.join(KEYRING_MARK), item.as_bytes())?;
-    } else {
-        if keyring.program.is_some() {
-            tracing::warn!("the system keyring did not keep the master key; keeping it in a file");
+    let kept = match keyring.is_system() {
+        true => keyring.keep(&item, &key),
+        false => Err("is not used".into()),
+    };
+    match kept {
+        Ok(()) => crate::atomic::write(&dir.join(KEYRING_MARK), item.as_bytes())?,
+        Err(why) => {
+            if keyring.is_system() {
+                tracing::warn!("the system keyring {why}; keeping the master key in a file");
+            }
+            crate::atomic::write(&key_file, key.as_bytes())?;
         }
-        crate::atomic::write(&key_file, key.as_bytes())?;
     }
     parse(&key)
 }
