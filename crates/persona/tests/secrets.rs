@@ -1,7 +1,7 @@
 //! The secret store: encrypted at rest, owner-only, and its master key where the store says.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use persona::SecretStore;
 use persona::secrets::{Keyring, SecretError};
@@ -147,92 +147,5 @@ fn a_tampered_vault_is_reported_as_damaged() {
     assert!(matches!(err, SecretError::Corrupt(_)), "{err:?}");
 }
 
-/// Tests that write and run a script hold this: a fork in another test thread while a script is
-/// still open for writing would make running it fail with "text file busy".
-static SCRIPTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// A stand-in for `secret-tool` that keeps entries as files in `shelf`, speaking the same
-/// command line (`store --label L application eternego key K` with the secret on stdin, and
-/// `lookup application eternego key K`). `mode` "refuse-store" fails every store.
-fn fake_secret_tool(dir: &Path, shelf: &Path, mode: &str) -> PathBuf {
-    std::fs::create_dir_all(shelf).unwrap();
-    let script = dir.join(format!("secret-tool-{mode}"));
-    let body = format!(
-        r#"#!/bin/sh
-shelf='{shelf}'
-cmd="$1"; shift
-[ "$cmd" = store ] && [ "$1" = --label ] && shift 2
-[ "$1" = application ] && [ "$2" = eternego ] && [ "$3" = key ] || exit 2
-item="$4"
-case "$cmd" in
-  store) [ '{mode}' = refuse-store ] && exit 1; cat > "$shelf/$item" ;;
-  lookup) [ -f "$shelf/$item" ] || exit 1; cat "$shelf/$item" ;;
-  *) exit 2 ;;
-esac
-"#,
-        shelf = shelf.display(),
-    );
-    std::fs::write(&script, body).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
-}
-
-#[test]
-fn the_master_key_goes_to_the_keyring_when_one_answers() {
-    let _serial = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    let shelf = tmp.path().join("shelf");
-    let keyring = Keyring::command(&fake_secret_tool(tmp.path(), &shelf, "ok"));
-
-    SecretStore::open_with(&root, &keyring)
-        .unwrap()
-        .set("k", TOKEN)
-        .unwrap();
-    assert!(
-        !root.join("secrets/master.key").exists(),
-        "no key file when the keyring keeps it"
-    );
-    let item = std::fs::read_to_string(root.join("secrets/keyring")).unwrap();
-    let kept = std::fs::read_to_string(shelf.join(item.trim())).unwrap();
-    assert_eq!(
-        fernet::Fernet::new(&kept).map(|_| ()),
-        Some(()),
-        "a Fernet key in the keyring"
-    );
-
-    let again = SecretStore::open_with(&root, &keyring).unwrap();
-    assert_eq!(again.get("k").unwrap().as_deref(), Some(TOKEN));
-
-    // The keyring loses the entry: the store says so and keeps its vault.
-    std::fs::remove_file(shelf.join(item.trim())).unwrap();
-    let err = SecretStore::open_with(&root, &keyring).err().unwrap();
-    assert!(matches!(err, SecretError::Keyring(_)), "{err:?}");
-    assert!(root.join("secrets/vault").is_file());
-}
-
-#[test]
-fn a_keyring_that_refuses_leaves_the_key_in_a_private_file() {
-    let _serial = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    let keyring = Keyring::command(&fake_secret_tool(
-        tmp.path(),
-        &tmp.path().join("shelf"),
-        "refuse-store",
-    ));
-    SecretStore::open_with(&root, &keyring)
-        .unwrap()
-        .set("k", TOKEN)
-        .unwrap();
-    assert!(!root.join("secrets/keyring").exists());
-    assert_eq!(mode(&root.join("secrets/master.key")), 0o600);
-    assert_eq!(
-        SecretStore::open_with(&root, &keyring)
-            .unwrap()
-            .get("k")
-            .unwrap()
-            .as_deref(),
-        Some(TOKEN)
-    );
-}
+// Where the master key goes when a system keyring answers, or none does: tests/keyring.rs, against
+// a real Secret Service in its own D-Bus session.
