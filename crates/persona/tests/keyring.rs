@@ -238,7 +238,10 @@ fn inner_the_master_key_goes_to_the_keyring_when_one_answers() {
     assert_eq!(again.get("k").unwrap().as_deref(), Some(TOKEN));
 
     // The keyring loses the entry: the store says so and keeps its vault.
-    let cleared = secret_tool(&["clear", "service", "eternego", "username", item.trim()], "");
+    let cleared = secret_tool(
+        &["clear", "service", "eternego", "username", item.trim()],
+        "",
+    );
     assert!(cleared.status.success(), "{cleared:?}");
     let err = SecretStore::open_with(root, &Keyring::system())
         .err()

@@ -155,7 +155,9 @@ fn describe(error: Error) -> String {
         Error::NoEntry => "has no such entry".into(),
         Error::NoStorageAccess(e) => format!("is locked or refused access ({e})"),
         Error::PlatformFailure(e) => format!("failed ({e})"),
-        Error::BadEncoding(_) | Error::BadDataFormat(..) => "holds an entry that is not text".into(),
+        Error::BadEncoding(_) | Error::BadDataFormat(..) => {
+            "holds an entry that is not text".into()
+        }
         Error::Ambiguous(found) => format!("holds {} entries under one name", found.len()),
         other => other.to_string(),
     }
@@ -217,6 +219,8 @@ mod platform {
 
     /// No store this build knows: the master key goes to the key file.
     pub fn store() -> keyring_core::Result<Arc<CredentialStore>> {
-        Err(Error::NotSupportedByStore("no system keyring on this platform".into()))
+        Err(Error::NotSupportedByStore(
+            "no system keyring on this platform".into(),
+        ))
     }
 }
