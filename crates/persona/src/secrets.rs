@@ -160,11 +160,7 @@ fn master_key(dir: &Path, keyring: &Keyring, vault_exists: bool) -> Result<Ferne
     }
     let key = Fernet::generate_key();
     let item = format!("vault-{}", uuid::Uuid::new_v4());
-    let kept = match keyring.is_system() {
-        true => keyring.keep(&item, &key),
-        false => Err("is not used".into()),
-    };
-    match kept {
+    match keyring.keep(&item, &key) {
         Ok(()) => crate::atomic::write(&dir.join(KEYRING_MARK), item.as_bytes())?,
         Err(why) => {
             if keyring.is_system() {

@@ -236,6 +236,10 @@ fn inner_the_master_key_goes_to_the_keyring_when_one_answers() {
 
     let again = SecretStore::open_with(root, &Keyring::system()).unwrap();
     assert_eq!(again.get("k").unwrap().as_deref(), Some(TOKEN));
+    // `ETERNEGO_KEYRING=file` only decides for new stores: this one still opens from the keyring.
+    let file_only = SecretStore::open_with(root, &Keyring::none()).unwrap();
+    assert_eq!(file_only.get("k").unwrap().as_deref(), Some(TOKEN));
+    assert!(!root.join("secrets/master.key").exists());
 
     // The keyring loses the entry: the store says so and keeps its vault.
     let cleared = secret_tool(

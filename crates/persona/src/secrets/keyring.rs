@@ -46,8 +46,11 @@ impl Keyring {
     /// Keeps `secret` under `item`, then reads it back: a keyring that accepts a write but
     /// does not return it would lose the key.
     pub(super) fn keep(&self, item: &str, secret: &str) -> Result<(), String> {
+        if !self.system {
+            return Err("is not used".into());
+        }
         let (item, secret) = (item.to_string(), secret.to_string());
-        self.ask(move |store| {
+        ask(move |store| {
             let entry = entry(&store, &item)?;
             entry.set_password(&secret).map_err(describe)?;
             match entry.get_password().map_err(describe)? == secret {
@@ -58,40 +61,38 @@ impl Keyring {
     }
 
     /// The secret under `item`, from the crate's entry or else from one `secret-tool` wrote.
+    /// Asked whichever keyring this is: a store whose key is in the system keyring can only
+    /// open from there.
     pub(super) fn lookup(&self, item: &str) -> Result<String, String> {
         let item = item.to_string();
-        self.ask(move |store| match entry(&store, &item)?.get_password() {
+        ask(move |store| match entry(&store, &item)?.get_password() {
             Ok(secret) => Ok(secret),
             Err(Error::NoEntry) => adopt(&store, &item)?.ok_or_else(|| "has no such entry".into()),
             Err(e) => Err(describe(e)),
         })
     }
+}
 
-    /// Runs one conversation with the platform store on its own thread, waiting at most
-    /// [`DEADLINE`] for it. A conversation past the deadline is left to finish on its own: at
-    /// worst it writes an entry no store names.
-    fn ask<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(Arc<CredentialStore>) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, String> {
-        if !self.system {
-            return Err("is not available".into());
-        }
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("keyring".into())
-            .spawn(move || {
-                let answer = platform::store()
-                    .map_err(|e| format!("is not available: {}", describe(e)))
-                    .and_then(work);
-                let _ = tx.send(answer);
-            })
-            .map_err(|e| format!("could not be asked: {e}"))?;
-        match rx.recv_timeout(DEADLINE) {
-            Ok(answer) => answer,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err("did not answer in time".into()),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err("failed while asked".into()),
-        }
+/// Runs one conversation with the platform store on its own thread, waiting at most
+/// [`DEADLINE`] for it. A conversation past the deadline is left to finish on its own: at
+/// worst it writes an entry no store names.
+fn ask<T: Send + 'static>(
+    work: impl FnOnce(Arc<CredentialStore>) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("keyring".into())
+        .spawn(move || {
+            let answer = platform::store()
+                .map_err(|e| format!("is not available: {}", describe(e)))
+                .and_then(work);
+            let _ = tx.send(answer);
+        })
+        .map_err(|e| format!("could not be asked: {e}"))?;
+    match rx.recv_timeout(DEADLINE) {
+        Ok(answer) => answer,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err("did not answer in time".into()),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err("failed while asked".into()),
     }
 }
 
