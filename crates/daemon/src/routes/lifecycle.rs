@@ -100,6 +100,8 @@ pub async fn delete(
 #[derive(Deserialize, ToSchema)]
 pub struct OrganBody {
     pub model: String,
+    /// `anthropic`, `openai`, `xai` or `gemini`; empty, `local` or `ollama` for a local model.
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub provider: Option<String>,
     pub url: Option<String>,
     pub api_key: Option<String>,
@@ -120,8 +122,10 @@ impl From<OrganBody> for OrganRequest {
 /// sends `vision`, `frontier`, `clear_vision` and `clear_frontier`: accepted as aliases of `eye`,
 /// `teacher`, `clear_eye` and `clear_teacher` (sending an alias with its field is a 422).
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
     /// `active`, `hibernate` or `sick`.
+    #[schema(pattern = "^(active|hibernate|sick)$")]
     pub status: Option<String>,
     pub thinking: Option<OrganBody>,
     pub imagination: Option<OrganBody>,

@@ -45,7 +45,8 @@ const RECEIVED: Received = Received { status: "received" };
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReadRequest {
-    /// The text to send her.
+    /// The text to send her; blank text is refused (400).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub message: String,
 }
 
@@ -160,6 +161,7 @@ pub struct SeeForm {
     params(("persona_id" = String, Path, description = "Her UUID")),
     request_body(content = SeeForm, content_type = "multipart/form-data"),
     responses((status = 200, body = Received),
+        (status = 400, description = "The multipart body could not be read", body = ErrorBody),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
@@ -190,6 +192,7 @@ pub struct AttachForm {
     params(("persona_id" = String, Path, description = "Her UUID")),
     request_body(content = AttachForm, content_type = "multipart/form-data"),
     responses((status = 200, body = Received),
+        (status = 400, description = "The multipart body could not be read", body = ErrorBody),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),

@@ -52,6 +52,7 @@ pub struct ModelList {
 #[derive(Deserialize, ToSchema)]
 pub struct PullRequest {
     /// `hf.co/OWNER/REPO[:QUANT]` for Hugging Face; anything else is an Ollama model name.
+    #[schema(min_length = 1)]
     pub name: String,
 }
 

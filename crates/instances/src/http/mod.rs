@@ -154,25 +154,16 @@ fn root() -> OpenApiRouter<Ctx> {
 
 /// The description of every route `router` serves: the spec dialect at the root, and the SDK
 /// dialect again under `/v1` with its own operation ids (`sdk_<id>`, tag `identity-sdk`) so code
-/// generators give the two dialects distinct methods.
+/// generators give the two dialects distinct methods, and its own success bodies.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = root().into_openapi();
-    for (path, mut item) in dialect().into_openapi().paths.paths {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            operation.operation_id = operation.operation_id.take().map(|id| format!("sdk_{id}"));
-            operation.tags = Some(vec!["identity-sdk".into()]);
-        }
-        doc.paths.paths.insert(format!("/v1{path}"), item);
+    let components = serde_json::to_value(&doc.components).unwrap_or_default()["schemas"].take();
+    for (path, item) in dialect().into_openapi().paths.paths {
+        doc.paths
+            .paths
+            .insert(format!("/v1{path}"), sdk_path(item, &components));
     }
+    doc.paths.paths.values_mut().for_each(optional_bodies);
     doc
 }
 
@@ -235,10 +226,10 @@ async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
 
 /// Every instance, one page at a time.
 #[utoipa::path(get, path = "/instances", tag = "identity", operation_id = "list_instances",
-    params(("limit" = Option<usize>, Query, description = "1–100; default 20"),
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 100, description = "1–100; default 20"),
         ("offset" = Option<usize>, Query, description = "Default 0"),
-        ("sort" = Option<String>, Query, description = "`created_at` (default) or `name`"),
-        ("order" = Option<String>, Query, description = "`desc` (default) or `asc`")),
+        ("sort" = Option<String>, Query, pattern = "^(created_at|name)$", description = "`created_at` (default) or `name`"),
+        ("order" = Option<String>, Query, pattern = "^(desc|asc)$", description = "`desc` (default) or `asc`")),
     responses((status = 200, description = "A page of instances", body = IdentityList<IdentityInstance>),
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError)))]
 async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
@@ -277,7 +268,7 @@ async fn fetch(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 /// Rename or redescribe an instance; its engine state is never touched here.
 #[utoipa::path(patch, path = "/instances/{id}", tag = "identity", operation_id = "update_instance",
     params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
-    request_body(content = Option<IdentityUpdateInstance>, content_type = "application/json",
+    request_body(content = IdentityUpdateInstance, content_type = "application/json",
         description = "May be empty: every field is optional"),
     responses((status = 200, description = "The updated instance", body = IdentityData<IdentityInstance>),
         (status = 404, description = "No instance with that id", body = IdentityError),
@@ -400,7 +391,7 @@ async fn contract(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 /// Restart the engine state at cycle 0; history and drift log are kept as the audit trail.
 #[utoipa::path(post, path = "/instances/{id}/reset", tag = "identity", operation_id = "reset_instance",
     params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
-    request_body(content = Option<IdentityReset>, content_type = "application/json",
+    request_body(content = IdentityReset, content_type = "application/json",
         description = "May be empty: every field is optional"),
     responses((status = 200, description = "The snapshot after the reset, with `id` and `reset_to`", body = IdentityData<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
@@ -425,7 +416,7 @@ async fn reset(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> R
 /// Every recorded observation, newest first.
 #[utoipa::path(get, path = "/instances/{id}/history", tag = "identity", operation_id = "get_history",
     params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
-        ("limit" = Option<usize>, Query, description = "1–1000; default 100 (50 under `/v1`)"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "1–1000; default 100 (50 under `/v1`)"),
         ("offset" = Option<usize>, Query, description = "Default 0")),
     responses((status = 200, description = "A page of observations with `instance_id`", body = IdentityList<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
@@ -464,9 +455,9 @@ fn drift_level(text: &str) -> Option<DriftLevel> {
 /// Drift events of level D1 and above, newest first.
 #[utoipa::path(get, path = "/instances/{id}/drift", tag = "identity", operation_id = "get_drift",
     params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
-        ("limit" = Option<usize>, Query, description = "1–1000; default 50"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "1–1000; default 50"),
         ("offset" = Option<usize>, Query, description = "Default 0"),
-        ("type" = Option<String>, Query, description = "Only this level: `D1` or `D1_context` and so on, any case; `level` is accepted too")),
+        ("type" = Option<String>, Query, pattern = "^(D[0-3]|D0_noise|D1_context|D2_adaptive|D3_corrupt)$", description = "Only this level: `D1` or `D1_context` and so on, in any letter case; `level` is accepted too")),
     responses((status = 200, description = "A page of drift events with `instance_id`", body = IdentityList<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
@@ -522,7 +513,7 @@ async fn persona(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 
 /// The personality test's questions for a version, each with its four options.
 #[utoipa::path(get, path = "/test/questions", tag = "identity", operation_id = "get_test_questions",
-    params(("version" = Option<String>, Query, description = "`v1` (default, 14 questions), `v2` (21) or `v3` (28)")),
+    params(("version" = Option<String>, Query, pattern = "^v[123]$", description = "`v1` (default, 14 questions), `v2` (21) or `v3` (28)")),
     responses((status = 200, description = "The questions", body = IdentityData<Value>),
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError)))]
 async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
