@@ -16,19 +16,19 @@ use utoipa::ToSchema;
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityModeStrengths {
-    #[schema(minimum = -1.0, maximum = 1.0)]
+    #[schema(minimum = -1.0, maximum = 1.0, nullable = false)]
     pub perception: Option<f64>,
-    #[schema(minimum = -1.0, maximum = 1.0)]
+    #[schema(minimum = -1.0, maximum = 1.0, nullable = false)]
     pub exploration: Option<f64>,
-    #[schema(minimum = -1.0, maximum = 1.0)]
+    #[schema(minimum = -1.0, maximum = 1.0, nullable = false)]
     pub order: Option<f64>,
-    #[schema(minimum = -1.0, maximum = 1.0)]
+    #[schema(minimum = -1.0, maximum = 1.0, nullable = false)]
     pub assertion: Option<f64>,
-    #[schema(minimum = -1.0, maximum = 1.0)]
+    #[schema(minimum = -1.0, maximum = 1.0, nullable = false)]
     pub connection: Option<f64>,
-    #[schema(minimum = -1.0, maximum = 1.0)]
+    #[schema(minimum = -1.0, maximum = 1.0, nullable = false)]
     pub identity: Option<f64>,
-    #[schema(minimum = -1.0, maximum = 1.0)]
+    #[schema(minimum = -1.0, maximum = 1.0, nullable = false)]
     pub stress_response: Option<f64>,
 }
 
@@ -80,8 +80,13 @@ pub struct IdentityObservation {
     /// Kept in the history; the engine ignores it.
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
-    /// ISO-8601; the server clock when absent. Used only for throttling and history.
-    #[schema(format = DateTime)]
+    /// ISO-8601 (RFC 3339, or without an offset for UTC); the server clock when absent. Used only
+    /// for throttling and history. The pattern admits days 01–28 so that every string it admits
+    /// is a real date; days 29–31 are accepted where the month has them.
+    #[schema(
+        format = DateTime,
+        pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$"
+    )]
     pub timestamp: Option<String>,
 }
 
