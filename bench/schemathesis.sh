@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 EXAMPLES="${EXAMPLES:-15}"
 SEED="${SEED:-20261202}"
 REPORT="${REPORT:-target/schemathesis}"
-cargo build --quiet -p daemon --example fake_world
+cargo build --quiet --locked -p daemon --example fake_world
 mkdir -p "$REPORT"
 coproc WORLD { exec "${CARGO_TARGET_DIR:-target}/debug/examples/fake_world"; }
 trap 'kill "$WORLD_PID" 2>/dev/null || true; wait "$WORLD_PID" 2>/dev/null || true' EXIT

@@ -196,6 +196,10 @@ pub struct CreateReply {
 }
 
 /// Validate her organs and channels, write her files, generate her phrase, and start her.
+///
+/// A request the schema admits can still be a 400: each organ is probed at its provider (the
+/// model must exist there, the URL answer, the key be accepted) and each channel token is checked
+/// with its platform.
 #[utoipa::path(post, path = "/api/persona/create", tag = "create",
     request_body = CreateRequest,
     responses((status = 200, body = CreateReply),

@@ -54,7 +54,11 @@ pub struct PullRequest {
     /// `hf.co/OWNER/REPO[:QUANT]` for Hugging Face; anything else is an Ollama model name:
     /// letters, digits and `._-/:`, not starting with `/`, `.` or `:`, no `..`, at most 200
     /// bytes. Surrounding blanks are trimmed (the pattern leaves them out).
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[A-Za-z0-9_-]([A-Za-z0-9_/:-]|\.[A-Za-z0-9_/:-])*\.?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[A-Za-z0-9_-]([A-Za-z0-9_/:-]|\.[A-Za-z0-9_/:-])*\.?$"
+    )]
     pub name: String,
 }
 
