@@ -222,10 +222,10 @@ pub struct IdentityHealth {
 pub fn optional_bodies(item: &mut utoipa::openapi::PathItem) {
     for operation in [&mut item.patch, &mut item.post].into_iter().flatten() {
         let id = operation.operation_id.as_deref().unwrap_or_default();
-        if id.ends_with("update_instance") || id.ends_with("reset_instance") {
-            if let Some(utoipa::openapi::RefOr::T(body)) = operation.request_body.as_mut() {
-                body.required = Some(utoipa::openapi::Required::False);
-            }
+        if (id.ends_with("update_instance") || id.ends_with("reset_instance"))
+            && let Some(utoipa::openapi::RefOr::T(body)) = operation.request_body.as_mut()
+        {
+            body.required = Some(utoipa::openapi::Required::False);
         }
     }
 }
