@@ -289,8 +289,7 @@ pub struct ChatCompletionRequest {
 
 /// Talk with her as with an OpenAI model. The newest user message reaches her as a message on
 /// her `openai` channel; she thinks with her memory and regulation, and what she says in that
-/// beat is the completion. Requests to one persona wait their turn. The last message must be
-/// the user's, with text or inline images (the schema leaves messages open): otherwise a 400.
+/// beat is the completion. Requests to one persona wait their turn.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "create_chat_completion",
     request_body = ChatCompletionRequest,
     responses((status = 200, body = ChatCompletion,
