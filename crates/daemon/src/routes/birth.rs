@@ -16,33 +16,42 @@ use persona::{OrganSlot, Persona};
 pub struct CreateRequest {
     /// Her display name.
     pub name: String,
-    /// Mind model name. Without `thinking_provider` it is a local (Ollama) model.
+    /// Mind model name. Without `thinking_provider` it is a local (Ollama) model. Each
+    /// `*_provider` is `anthropic`, `openai`, `xai` or `gemini`, or empty, `local` or `ollama`
+    /// for a local model, in any letter case (the schema lists them lowercase).
     pub thinking_model: String,
     pub thinking_url: Option<String>,
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub thinking_provider: Option<String>,
     pub thinking_api_key: Option<String>,
     pub imagination_model: Option<String>,
     pub imagination_url: Option<String>,
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub imagination_provider: Option<String>,
     pub imagination_api_key: Option<String>,
     pub mouth_model: Option<String>,
     pub mouth_url: Option<String>,
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub mouth_provider: Option<String>,
     pub mouth_api_key: Option<String>,
     pub eye_model: Option<String>,
     pub eye_url: Option<String>,
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub eye_provider: Option<String>,
     pub eye_api_key: Option<String>,
     pub ear_model: Option<String>,
     pub ear_url: Option<String>,
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub ear_provider: Option<String>,
     pub ear_api_key: Option<String>,
     pub teacher_model: Option<String>,
     pub teacher_url: Option<String>,
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub teacher_provider: Option<String>,
     pub teacher_api_key: Option<String>,
     pub researcher_model: Option<String>,
     pub researcher_url: Option<String>,
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub researcher_provider: Option<String>,
     pub researcher_api_key: Option<String>,
     pub telegram_token: Option<String>,
@@ -187,6 +196,10 @@ pub struct CreateReply {
 }
 
 /// Validate her organs and channels, write her files, generate her phrase, and start her.
+///
+/// A request the schema admits can still be a 400: each organ is probed at its provider (the
+/// model must exist there, the URL answer, the key be accepted) and each channel token is checked
+/// with its platform.
 #[utoipa::path(post, path = "/api/persona/create", tag = "create",
     request_body = CreateRequest,
     responses((status = 200, body = CreateReply),

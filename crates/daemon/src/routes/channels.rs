@@ -48,7 +48,7 @@ pub struct ChannelReply {
 /// code, which `POST .../pair` redeems.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/channels", tag = "channels",
     operation_id = "add_channel",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body = AddChannelRequest,
     responses((status = 200, body = ChannelReply),
         (status = 400, description = "`<Kind> validation failed: <reason>`, an unknown kind, or a kind she already has", body = ErrorBody),
@@ -77,7 +77,7 @@ pub async fn add(
 /// named after its kind, a paired one after its chat. Answers the channel removed.
 #[utoipa::path(delete, path = "/api/persona/{persona_id}/channels/{channel_name}", tag = "channels",
     operation_id = "remove_channel",
-    params(("persona_id" = String, Path, description = "Her UUID"),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)"),
         ("channel_name" = String, Path, description = "The channel's `name` in her record, or its kind")),
     responses((status = 200, body = ChannelReply),
         (status = 404, description = "Persona not found. / Channel not found.", body = ErrorBody),

@@ -62,6 +62,9 @@ const MIGRATE_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Restore a persona from her encrypted diary onto this machine.
+///
+/// A request the schema admits can still be a 400: the file must be named `<persona-id>.diary`
+/// and open with the phrase, and her organs are probed at their providers as `create` does.
 #[utoipa::path(post, path = "/api/persona/migrate", tag = "create",
     request_body(content = MigrateForm, content_type = "multipart/form-data"),
     responses((status = 200, body = PersonaReply),
@@ -112,7 +115,7 @@ pub async fn migrate(
 
 /// Download her latest diary as `<id>.diary`.
 #[utoipa::path(get, path = "/api/persona/{persona_id}/export", tag = "create",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, description = "The diary file", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, description = "No persona, or no diary yet", body = ErrorBody)))]
 pub async fn export(

@@ -20,7 +20,7 @@ pub struct StatusReply {
 
 /// Bring her up from her files on disk.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/start", tag = "lifecycle",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, body = StatusReply),
         (status = 404, description = "No persona with that id", body = ErrorBody),
         (status = 400, description = "Found but failed to start", body = ErrorBody)))]
@@ -40,7 +40,7 @@ pub async fn start(
 
 /// Tear down her running agent. Her files and status are untouched.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/stop", tag = "lifecycle",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, body = StatusReply),
         (status = 404, description = "Persona is not running.", body = ErrorBody)))]
 pub async fn stop(
@@ -53,7 +53,7 @@ pub async fn stop(
 
 /// Re-read her from disk and rebuild her agent; starts her if she was not running.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/restart", tag = "lifecycle",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, body = StatusReply),
         (status = 404, description = "No persona with that id", body = ErrorBody),
         (status = 400, description = "Failed to start", body = ErrorBody)))]
@@ -69,7 +69,7 @@ pub async fn restart(
 
 /// Send her into her nightly ritual. Answers `null` when done.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/sleep", tag = "lifecycle",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, description = "null"),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
@@ -84,7 +84,7 @@ pub async fn sleep(
 
 /// Permanently remove her and all her data.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/delete", tag = "lifecycle",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, description = "null"),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 400, description = "Deletion failed", body = ErrorBody)))]
@@ -100,6 +100,8 @@ pub async fn delete(
 #[derive(Deserialize, ToSchema)]
 pub struct OrganBody {
     pub model: String,
+    /// `anthropic`, `openai`, `xai` or `gemini`; empty, `local` or `ollama` for a local model.
+    #[schema(pattern = "^(anthropic|openai|xai|gemini|local|ollama|)$")]
     pub provider: Option<String>,
     pub url: Option<String>,
     pub api_key: Option<String>,
@@ -120,8 +122,10 @@ impl From<OrganBody> for OrganRequest {
 /// sends `vision`, `frontier`, `clear_vision` and `clear_frontier`: accepted as aliases of `eye`,
 /// `teacher`, `clear_eye` and `clear_teacher` (sending an alias with its field is a 422).
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
     /// `active`, `hibernate` or `sick`.
+    #[schema(pattern = "^(active|hibernate|sick)$")]
     pub status: Option<String>,
     pub thinking: Option<OrganBody>,
     pub imagination: Option<OrganBody>,
@@ -212,8 +216,11 @@ pub struct UpdateReply {
 }
 
 /// Change her status and/or organs, save, then reconcile her running agent.
+///
+/// A request the schema admits can still be a 400: each organ given is probed at its provider
+/// as `create` does.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/update", tag = "lifecycle",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body = UpdateRequest,
     responses((status = 200, body = UpdateReply),
         (status = 404, description = "Persona not found.", body = ErrorBody),

@@ -45,7 +45,8 @@ const RECEIVED: Received = Received { status: "received" };
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReadRequest {
-    /// The text to send her.
+    /// The text to send her; blank text is refused (400).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub message: String,
 }
 
@@ -55,7 +56,7 @@ impl Validated for ReadRequest {
 
 /// Send her a text message, as typing in the chat box does.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/read", tag = "perception",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body = ReadRequest,
     responses((status = 200, body = Received),
         (status = 400, description = "Empty message", body = ErrorBody),
@@ -82,8 +83,10 @@ pub struct HearForm {
 
 /// Send her a voice note; her ear transcribes it and she reads it. A JSON body `{"message"}` is
 /// the original's `hear` (text, as `read` takes it), so its dashboard's chat box keeps working.
+///
+/// Audio needs her ear: without one it is a 415, and audio her ear cannot transcribe a 400.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/hear", tag = "perception",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body(content(
         (HearForm = "multipart/form-data"),
         (ReadRequest = "application/json"))),
@@ -156,10 +159,13 @@ pub struct SeeForm {
 
 /// The original's image route, kept for its dashboard: the same as `attach` with the file in
 /// `image`.
+///
+/// Whether she can perceive the file depends on its type and her organs: if none can, a 415.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/see", tag = "perception",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body(content = SeeForm, content_type = "multipart/form-data"),
     responses((status = 200, body = Received),
+        (status = 400, description = "The multipart body could not be read", body = ErrorBody),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
@@ -186,10 +192,13 @@ pub struct AttachForm {
 
 /// Send her a file: images go to her eye, documents to her researcher (without one, a text
 /// document goes into the conversation and a PDF to her Mind, which must then read PDFs).
+///
+/// Whether she can perceive the file depends on its type and her organs: if none can, a 415.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/attach", tag = "perception",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body(content = AttachForm, content_type = "multipart/form-data"),
     responses((status = 200, body = Received),
+        (status = 400, description = "The multipart body could not be read", body = ErrorBody),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody),
         (status = 413, description = "The upload is too large", body = ErrorBody),
@@ -239,8 +248,10 @@ pub struct FedReply {
 
 /// Import chat history from another assistant; she consolidates each conversation into what
 /// she knows about her person. Synchronous.
+///
+/// The file must parse as the export `source` names; any other content is a 400.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/feed", tag = "perception",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body(content = FeedForm, content_type = "multipart/form-data"),
     responses((status = 200, body = FedReply),
         (status = 400, description = "Unparseable export, or her Mind could not analyze it", body = ErrorBody),
@@ -291,8 +302,10 @@ pub struct PairReply {
 }
 
 /// Bind a Telegram or Discord channel to the account that asked for the code.
+///
+/// A code is valid only after she sent it on a channel, and only for a while; any other is a 400.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/pair", tag = "perception",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     request_body = PairRequest,
     responses((status = 200, body = PairReply),
         (status = 400, description = "Invalid or expired code, no such channel, or already verified", body = ErrorBody),
@@ -325,7 +338,7 @@ pub struct Interrupted {
 /// Stop her current beat (the dashboard's STOP). What she heard stays in her memory; her next
 /// message starts a new beat over it.
 #[utoipa::path(post, path = "/api/persona/{persona_id}/interrupt", tag = "perception",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, body = Interrupted),
         (status = 404, description = "Persona not found.", body = ErrorBody),
         (status = 409, description = "Persona is not active.", body = ErrorBody)))]
@@ -340,7 +353,7 @@ pub async fn interrupt(
 
 /// Her conversation log, entries as written (`role` is `person` or `assistant`).
 #[utoipa::path(get, path = "/api/persona/{persona_id}/conversation", tag = "knowledge",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, description = "{\"messages\": [...]}", body = Object),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]
 pub async fn conversation(
@@ -352,7 +365,7 @@ pub async fn conversation(
 
 /// What she knows about her person and herself, and every instruction she can load.
 #[utoipa::path(get, path = "/api/persona/{persona_id}/knowledge", tag = "knowledge",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, description = "{\"memory\": {key: markdown}, \"instruction\": [{intention, body, source}]}", body = Object),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]
 pub async fn knowledge(
@@ -372,7 +385,7 @@ pub struct Window {
 
 /// What she archived (history) and planned (destiny) in a window; recurrences not projected.
 #[utoipa::path(get, path = "/api/persona/{persona_id}/calendar", tag = "knowledge",
-    params(("persona_id" = String, Path, description = "Her UUID"), Window),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)"), Window),
     responses((status = 200, description = "{start, end, history: {conversation, schedule, reminder}, destiny: {schedule, reminder}}", body = Object),
         (status = 400, description = "start and end must be ISO dates", body = ErrorBody),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]
@@ -392,7 +405,7 @@ pub async fn calendar(
 /// Her vital status, her mind (live while she runs, else as last saved), a 24-hour uptime grid, and, while she runs, her live
 /// state and the identity contract regulating her.
 #[utoipa::path(get, path = "/api/persona/{persona_id}/diagnose", tag = "knowledge",
-    params(("persona_id" = String, Path, description = "Her UUID")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)")),
     responses((status = 200, description = "{status, mind: {messages, archive, context}, uptime: {rows}, live?}", body = Object),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]
 pub async fn diagnose(
@@ -420,7 +433,7 @@ pub async fn diagnose(
 
 /// A file from her `media/` folder (flat names only).
 #[utoipa::path(get, path = "/api/persona/{persona_id}/media/{filename}", tag = "knowledge",
-    params(("persona_id" = String, Path, description = "Her UUID"), ("filename" = String, Path, description = "A file name in her media folder")),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)"), ("filename" = String, Path, description = "A file name in her media folder")),
     responses((status = 200, description = "The file's bytes"),
         (status = 404, description = "File not found.", body = ErrorBody)))]
 pub async fn media(

@@ -43,7 +43,7 @@ pub struct OllamaModels {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ModelList {
+pub struct LocalModelList {
     /// The GGUF files in `ETERNEGO_HOME/models/`, run inside the daemon.
     pub embedded: Vec<EmbeddedModel>,
     pub ollama: OllamaModels,
@@ -51,7 +51,14 @@ pub struct ModelList {
 
 #[derive(Deserialize, ToSchema)]
 pub struct PullRequest {
-    /// `hf.co/OWNER/REPO[:QUANT]` for Hugging Face; anything else is an Ollama model name.
+    /// `hf.co/OWNER/REPO[:QUANT]` for Hugging Face; anything else is an Ollama model name:
+    /// letters, digits and `._-/:`, not starting with `/`, `.` or `:`, no `..`, at most 200
+    /// bytes. Surrounding blanks are trimmed (the pattern leaves them out).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[A-Za-z0-9_-]([A-Za-z0-9_/:-]|\.[A-Za-z0-9_/:-])*\.?$"
+    )]
     pub name: String,
 }
 
@@ -68,8 +75,8 @@ pub struct PullStarted {
 
 /// Her embedded models and Ollama's, side by side.
 #[utoipa::path(get, path = "/api/models", tag = "models", operation_id = "list_local_models",
-    responses((status = 200, description = "Embedded and Ollama models", body = ModelList)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiError> {
+    responses((status = 200, description = "Embedded and Ollama models", body = LocalModelList)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<LocalModelList>, ApiError> {
     let home = state.config.home.clone();
     let library = tokio::task::spawn_blocking(move || models::Library::open(&home))
         .await
@@ -87,7 +94,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ModelList>, ApiE
             context_length: m.context_length,
         })
         .collect();
-    Ok(Json(ModelList {
+    Ok(Json(LocalModelList {
         embedded,
         ollama: ollama_tags(&state).await,
     }))

@@ -278,7 +278,7 @@ pub struct ChatCompletionRequest {
     /// the user's: `content` a string, or parts `{"type":"text","text"}` and
     /// `{"type":"image_url","image_url":{"url":"data:image/...;base64,..."}}` (inline images
     /// only). Earlier messages are hers already.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, min_items = 1)]
     messages: Vec<Value>,
     /// Server-sent `chat.completion.chunk` events ending in `data: [DONE]`.
     stream: Option<bool>,

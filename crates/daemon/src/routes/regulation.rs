@@ -37,7 +37,7 @@ struct Bound {
 }
 
 #[utoipa::path(get, path = "/api/persona/{persona_id}/regulation", tag = "knowledge",
-    params(("persona_id" = String, Path, description = "Her UUID"), Last),
+    params(("persona_id" = String, Path, pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description = "Her UUID, lower-case and hyphenated (any other spelling is a 404)"), Last),
     responses((status = 200, description = "{instance, now, cycles: [{cycle, at, stress, level, energy}]}", body = RegulationView),
         (status = 400, description = "last must be 1 to 500", body = ErrorBody),
         (status = 404, description = "Persona not found.", body = ErrorBody)))]

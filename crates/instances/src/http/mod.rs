@@ -154,25 +154,16 @@ fn root() -> OpenApiRouter<Ctx> {
 
 /// The description of every route `router` serves: the spec dialect at the root, and the SDK
 /// dialect again under `/v1` with its own operation ids (`sdk_<id>`, tag `identity-sdk`) so code
-/// generators give the two dialects distinct methods.
+/// generators give the two dialects distinct methods, and its own success bodies.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = root().into_openapi();
-    for (path, mut item) in dialect().into_openapi().paths.paths {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            operation.operation_id = operation.operation_id.take().map(|id| format!("sdk_{id}"));
-            operation.tags = Some(vec!["identity-sdk".into()]);
-        }
-        doc.paths.paths.insert(format!("/v1{path}"), item);
+    let components = serde_json::to_value(&doc.components).unwrap_or_default()["schemas"].take();
+    for (path, item) in dialect().into_openapi().paths.paths {
+        doc.paths
+            .paths
+            .insert(format!("/v1{path}"), sdk_path(item, &components));
     }
+    doc.paths.paths.values_mut().for_each(optional_bodies);
     doc
 }
 
@@ -235,10 +226,10 @@ async fn create(State(ctx): State<Ctx>, body: Bytes) -> Reply {
 
 /// Every instance, one page at a time.
 #[utoipa::path(get, path = "/instances", tag = "identity", operation_id = "list_instances",
-    params(("limit" = Option<usize>, Query, description = "1–100; default 20"),
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 100, description = "1–100; default 20"),
         ("offset" = Option<usize>, Query, description = "Default 0"),
-        ("sort" = Option<String>, Query, description = "`created_at` (default) or `name`"),
-        ("order" = Option<String>, Query, description = "`desc` (default) or `asc`")),
+        ("sort" = Option<String>, Query, pattern = "^(created_at|name)$", description = "`created_at` (default) or `name`"),
+        ("order" = Option<String>, Query, pattern = "^(desc|asc)$", description = "`desc` (default) or `asc`")),
     responses((status = 200, description = "A page of instances", body = IdentityList<IdentityInstance>),
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError)))]
 async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
@@ -266,7 +257,7 @@ async fn list(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
 
 /// One instance's metadata and headline state.
 #[utoipa::path(get, path = "/instances/{id}", tag = "identity", operation_id = "get_instance",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits")),
     responses((status = 200, description = "The instance", body = IdentityData<IdentityInstance>),
         (status = 404, description = "No instance with that id", body = IdentityError),
         (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
@@ -276,8 +267,8 @@ async fn fetch(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 
 /// Rename or redescribe an instance; its engine state is never touched here.
 #[utoipa::path(patch, path = "/instances/{id}", tag = "identity", operation_id = "update_instance",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
-    request_body(content = Option<IdentityUpdateInstance>, content_type = "application/json",
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits")),
+    request_body(content = IdentityUpdateInstance, content_type = "application/json",
         description = "May be empty: every field is optional"),
     responses((status = 200, description = "The updated instance", body = IdentityData<IdentityInstance>),
         (status = 404, description = "No instance with that id", body = IdentityError),
@@ -295,7 +286,7 @@ async fn update(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> 
 
 /// Delete an instance with its history and drift log. Cannot be undone.
 #[utoipa::path(delete, path = "/instances/{id}", tag = "identity", operation_id = "delete_instance",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits")),
     responses((status = 200, description = "Deleted", body = IdentityData<IdentityDeleted>),
         (status = 404, description = "No instance with that id", body = IdentityError),
         (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
@@ -307,7 +298,7 @@ async fn remove(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 /// Run one observation through the engine. One closer than the minimum interval to the
 /// previous observation is answered with the unchanged state and `throttled: true`.
 #[utoipa::path(post, path = "/instances/{id}/process", tag = "identity", operation_id = "process_observation",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits")),
     request_body(content = IdentityObservation, content_type = "application/json"),
     responses((status = 200, description = "The new snapshot and contract, and the drift of this cycle", body = IdentityData<IdentityOutcome>),
         (status = 404, description = "No instance with that id", body = IdentityError),
@@ -323,7 +314,7 @@ async fn process(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) ->
 /// result plus `processed_count`, or `{"states": [...], "processed_count"}` with
 /// `include_intermediate`; `/v1` answers a JSON list of results (the last, or all).
 #[utoipa::path(post, path = "/instances/{id}/process/batch", tag = "identity", operation_id = "process_batch",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits"),
         ("include_intermediate" = Option<bool>, Query, description = "Return every result, not only the last (`true`/`false`/`1`/`0`)")),
     request_body(content = IdentityBatch, content_type = "application/json"),
     responses((status = 200, description = "The final result with `processed_count`, or every result", body = IdentityData<Value>),
@@ -377,7 +368,7 @@ async fn process_batch(
 /// The instance's current state: modes, energy, stress, system state, stability and its two
 /// closest personas.
 #[utoipa::path(get, path = "/instances/{id}/snapshot", tag = "identity", operation_id = "get_snapshot",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits")),
     responses((status = 200, description = "The snapshot", body = IdentityData<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
         (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
@@ -388,7 +379,7 @@ async fn snapshot(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 /// What the agent may do now: allowed and forbidden actions, decision style, recovery, hard
 /// locks, timing and trust.
 #[utoipa::path(get, path = "/instances/{id}/contract", tag = "identity", operation_id = "get_contract",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits")),
     responses((status = 200, description = "The execution contract", body = IdentityData<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
         (status = 500, description = "The instance store failed; nothing was changed", body = IdentityError)))]
@@ -399,8 +390,8 @@ async fn contract(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 
 /// Restart the engine state at cycle 0; history and drift log are kept as the audit trail.
 #[utoipa::path(post, path = "/instances/{id}/reset", tag = "identity", operation_id = "reset_instance",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits")),
-    request_body(content = Option<IdentityReset>, content_type = "application/json",
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits")),
+    request_body(content = IdentityReset, content_type = "application/json",
         description = "May be empty: every field is optional"),
     responses((status = 200, description = "The snapshot after the reset, with `id` and `reset_to`", body = IdentityData<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
@@ -424,8 +415,8 @@ async fn reset(State(ctx): State<Ctx>, Path(id): Path<String>, body: Bytes) -> R
 
 /// Every recorded observation, newest first.
 #[utoipa::path(get, path = "/instances/{id}/history", tag = "identity", operation_id = "get_history",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
-        ("limit" = Option<usize>, Query, description = "1–1000; default 100 (50 under `/v1`)"),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "1–1000; default 100 (50 under `/v1`)"),
         ("offset" = Option<usize>, Query, description = "Default 0")),
     responses((status = 200, description = "A page of observations with `instance_id`", body = IdentityList<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
@@ -463,10 +454,10 @@ fn drift_level(text: &str) -> Option<DriftLevel> {
 
 /// Drift events of level D1 and above, newest first.
 #[utoipa::path(get, path = "/instances/{id}/drift", tag = "identity", operation_id = "get_drift",
-    params(("id" = String, Path, description = "Instance id: `inst_` and 16 hex digits"),
-        ("limit" = Option<usize>, Query, description = "1–1000; default 50"),
+    params(("id" = String, Path, pattern = "^inst_[0-9a-f]{16}$", description = "Instance id: `inst_` and 16 hex digits"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "1–1000; default 50"),
         ("offset" = Option<usize>, Query, description = "Default 0"),
-        ("type" = Option<String>, Query, description = "Only this level: `D1` or `D1_context` and so on, any case; `level` is accepted too")),
+        ("type" = Option<String>, Query, pattern = "^(D[0-3]|D0_noise|D1_context|D2_adaptive|D3_corrupt)$", description = "Only this level: `D1` or `D1_context` and so on, in any letter case; `level` is accepted too")),
     responses((status = 200, description = "A page of drift events with `instance_id`", body = IdentityList<Value>),
         (status = 404, description = "No instance with that id", body = IdentityError),
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError),
@@ -522,7 +513,7 @@ async fn persona(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply {
 
 /// The personality test's questions for a version, each with its four options.
 #[utoipa::path(get, path = "/test/questions", tag = "identity", operation_id = "get_test_questions",
-    params(("version" = Option<String>, Query, description = "`v1` (default, 14 questions), `v2` (21) or `v3` (28)")),
+    params(("version" = Option<String>, Query, pattern = "^v[123]$", description = "`v1` (default, 14 questions), `v2` (21) or `v3` (28)")),
     responses((status = 200, description = "The questions", body = IdentityData<Value>),
         (status = 422, description = "A field is invalid; `details.field` names it", body = IdentityError)))]
 async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
@@ -551,7 +542,8 @@ async fn test_questions(State(ctx): State<Ctx>, Query(q): Q) -> Reply {
 }
 
 /// Score a completed test and set an instance's personality to the result, creating the
-/// instance first with `create_instance`.
+/// instance first with `create_instance`. Every question of the version must be answered exactly
+/// once: a request the schema admits can still be a 422 (`incomplete_test`, `invalid_request`).
 #[utoipa::path(post, path = "/test/submit", tag = "identity", operation_id = "submit_test",
     request_body(content = IdentityTestSubmit, content_type = "application/json"),
     responses((status = 200, description = "The mode profile, the three closest personas, and the new snapshot and contract", body = IdentityData<Value>),
