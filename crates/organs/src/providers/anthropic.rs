@@ -53,6 +53,20 @@ pub(crate) fn cut_off(answer: &Value) -> bool {
     answer.pointer("/stop_reason").and_then(Value::as_str) == Some("max_tokens")
 }
 
+/// Anthropic counts the cached prefix apart from `input_tokens` (written to the cache, or read
+/// from it); all three are what the model read.
+pub(crate) fn usage(answer: &Value) -> Usage {
+    Usage::read(
+        answer,
+        &[
+            "/usage/input_tokens",
+            "/usage/cache_creation_input_tokens",
+            "/usage/cache_read_input_tokens",
+        ],
+        &["/usage/output_tokens"],
+    )
+}
+
 /// Anthropic's listing is paged; aliases (`claude-…-latest`) are not listed, so a model not
 /// found there is looked up by name, which resolves aliases.
 pub(crate) async fn has_model(

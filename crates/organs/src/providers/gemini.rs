@@ -55,6 +55,19 @@ pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
     Ok((text, None))
 }
 
+/// `promptTokenCount`, and what it wrote: `candidatesTokenCount` plus `thoughtsTokenCount`
+/// (a thinking model's reasoning, billed as output).
+pub(crate) fn usage(answer: &Value) -> Usage {
+    Usage::read(
+        answer,
+        &["/usageMetadata/promptTokenCount"],
+        &[
+            "/usageMetadata/candidatesTokenCount",
+            "/usageMetadata/thoughtsTokenCount",
+        ],
+    )
+}
+
 pub(crate) fn cut_off(answer: &Value) -> bool {
     answer
         .pointer("/candidates/0/finishReason")
