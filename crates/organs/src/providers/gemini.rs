@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{Base64, Defaults, LIST_TIMEOUT, text_or_placeholder};
 use crate::OrganError;
 use crate::chat::{ChatRequest, Message, Role};
+use crate::reply::Usage;
 use crate::wire::Call;
 
 pub(crate) const DEFAULTS: Defaults = Defaults {
