@@ -32,6 +32,16 @@ pub enum Spoken {
     DraftWithdrawn,
 }
 
+impl Spoken {
+    /// Whether the line is a draft of a reply rather than something she said.
+    pub fn is_draft(self) -> bool {
+        matches!(
+            self,
+            Spoken::DraftStart | Spoken::Draft | Spoken::DraftWithdrawn
+        )
+    }
+}
+
 /// A line she sends to her person. The web channel (the daemon's websocket) renders a reply or
 /// notice as `{"type":"chat_message","persona_id":…,"content":…}`, and a draft as
 /// `{"type":"chat_draft","persona_id":…,"kind":…,"content":…}`.

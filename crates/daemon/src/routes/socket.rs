@@ -9,7 +9,6 @@
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use mind::Spoken;
 use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
@@ -52,9 +51,10 @@ async fn follow(
                 Some(Ok(_)) => continue,
             },
             line = said.recv(), if persona.is_some() => match line {
-                Ok(line) if Some(line.persona_id) == persona => match line.kind {
-                    Spoken::Say | Spoken::Notify => json!({"type": "chat_message", "persona_id": line.persona_id, "content": line.content}),
-                    draft => json!({"type": "chat_draft", "persona_id": line.persona_id, "kind": draft, "content": line.content}),
+                Ok(line) if Some(line.persona_id) == persona => if line.kind.is_draft() {
+                    json!({"type": "chat_draft", "persona_id": line.persona_id, "kind": line.kind, "content": line.content})
+                } else {
+                    json!({"type": "chat_message", "persona_id": line.persona_id, "content": line.content})
                 },
                 Ok(_) | Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
