@@ -258,7 +258,10 @@ async fn the_openapi_document_names_every_new_route_with_distinct_ids() {
 fn deltas(events: &str) -> (Vec<String>, Option<Value>) {
     let mut contents = Vec::new();
     let mut usage = None;
-    for data in events.split("\n\n").filter_map(|e| e.trim().strip_prefix("data: ")) {
+    for data in events
+        .split("\n\n")
+        .filter_map(|e| e.trim().strip_prefix("data: "))
+    {
         let Ok(chunk) = serde_json::from_str::<Value>(data) else {
             continue;
         };
@@ -303,8 +306,10 @@ async fn her_words_stream_as_her_mind_writes_them_and_usage_counts_her_tokens() 
     let response = d
         .client
         .post(format!("{}/v1/chat/completions", d.url))
-        .json(&json!({"model": id, "stream": true, "stream_options": {"include_usage": true},
-                      "messages": [{"role": "user", "content": "Hello there"}]}))
+        .json(
+            &json!({"model": id, "stream": true, "stream_options": {"include_usage": true},
+                      "messages": [{"role": "user", "content": "Hello there"}]}),
+        )
         .send()
         .await
         .unwrap();

@@ -22,7 +22,9 @@ pub(crate) enum Drafted {
 /// Where the reader is in a JSON container.
 enum Container {
     /// In an object; `key` when the next string is a key.
-    Object { key: bool },
+    Object {
+        key: bool,
+    },
     Array,
 }
 
@@ -30,7 +32,9 @@ enum Container {
 enum Reading {
     Key(String),
     /// A `say` value; `begun` once its first non-blank character was shown.
-    Say { begun: bool },
+    Say {
+        begun: bool,
+    },
     Other,
 }
 
@@ -87,7 +91,9 @@ impl SaidWords {
             '"' => {
                 let reading = match self.stack.last() {
                     Some(Container::Object { key: true }) => Reading::Key(String::new()),
-                    Some(Container::Object { key: false }) if self.key.as_deref() == Some("say") => {
+                    Some(Container::Object { key: false })
+                        if self.key.as_deref() == Some("say") =>
+                    {
                         Reading::Say { begun: false }
                     }
                     _ => Reading::Other,

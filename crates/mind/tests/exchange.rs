@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use mind::{MindError, Piece};
 use mind::meanings::CHATTING;
+use mind::{MindError, Piece};
 use serde_json::{Value, json};
 use testkit::ScriptedReply;
 

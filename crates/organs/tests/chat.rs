@@ -521,8 +521,14 @@ async fn every_provider_reports_its_token_counts_and_local_and_openai_wires_stre
         (organ(None, "m", ollama.url()), true),
         (organ(Some(Provider::Openai), "gpt-4o", openai.url()), true),
         (organ(Some(Provider::Xai), "grok-4", xai.url()), true),
-        (organ(Some(Provider::Anthropic), "claude-x", anthropic.url()), false),
-        (organ(Some(Provider::Gemini), "gemini-x", gemini.url()), false),
+        (
+            organ(Some(Provider::Anthropic), "claude-x", anthropic.url()),
+            false,
+        ),
+        (
+            organ(Some(Provider::Gemini), "gemini-x", gemini.url()),
+            false,
+        ),
     ];
     // Every fake counts 12 tokens read and 7 written, each in its provider's own fields.
     let counted = organs::Usage {
@@ -558,7 +564,9 @@ async fn every_provider_reports_its_token_counts_and_local_and_openai_wires_stre
     );
 
     // A streamed answer cut at the length limit is known as such too.
-    ollama.set_responder(responder(|_| ScriptedReply::CutOff("{\"say\": \"and th".into())));
+    ollama.set_responder(responder(|_| {
+        ScriptedReply::CutOff("{\"say\": \"and th".into())
+    }));
     let cut = client(OrganSlot::Thinking)
         .chat_streaming(&organs[0].0, &structured("hi"), &mut |_| {})
         .await

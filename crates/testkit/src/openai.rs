@@ -271,7 +271,11 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
             return missing_model(&model);
         }
         let picked = stream && i.hold.as_ref().is_some_and(|(_, pick)| pick(&body));
-        let hold = if picked { i.hold.take().map(|(gate, _)| gate) } else { None };
+        let hold = if picked {
+            i.hold.take().map(|(gate, _)| gate)
+        } else {
+            None
+        };
         (i.responder.clone(), hold)
     };
     let tool = forced_tool(&body);
@@ -355,7 +359,9 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
     events.push((None, "[DONE]".into()));
     match hold {
         // The role chunk and the first piece of text, then the gate.
-        Some(gate) => server::streamed_held(server::sse_pieces(events), "text/event-stream", 2, gate),
+        Some(gate) => {
+            server::streamed_held(server::sse_pieces(events), "text/event-stream", 2, gate)
+        }
         None => server::sse(events),
     }
 }
