@@ -257,8 +257,8 @@ impl OrganClient {
 
     /// Like [`OrganClient::chat`], handing `on_text` each piece of the answer's raw text as the
     /// model writes it (reasoning and JSON syntax included: the caller picks out what it wants).
-    /// Local models (embedded or Ollama), OpenAI and xAI stream; Anthropic and Gemini are asked
-    /// for the whole answer and hand nothing. The reply is the same either way.
+    /// Local models (embedded or Ollama), OpenAI, xAI and Anthropic stream; Gemini is asked for
+    /// the whole answer and hands nothing. The reply is the same either way.
     pub async fn chat_streaming(
         &self,
         organ: &Organ,

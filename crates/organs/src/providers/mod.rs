@@ -121,7 +121,8 @@ pub(crate) fn usage(provider: Option<Provider>, answer: &Value) -> Usage {
 }
 
 /// The chat request asking for the answer as a stream, for the providers whose stream is read
-/// here (Ollama, OpenAI, xAI); `None` for the others, which are asked for the whole answer.
+/// here (Ollama, OpenAI, xAI, Anthropic); `None` for Gemini, which is asked for the whole
+/// answer.
 pub(crate) fn chat_streamed(
     call: &Call<'_>,
     http: &reqwest::Client,
@@ -132,7 +133,8 @@ pub(crate) fn chat_streamed(
         None => Some(ollama::chat_streamed(call, http, model, request)),
         Some(Provider::Openai) => Some(openai::chat_streamed(call, http, model, request, false)),
         Some(Provider::Xai) => Some(openai::chat_streamed(call, http, model, request, true)),
-        Some(Provider::Anthropic | Provider::Gemini) => None,
+        Some(Provider::Anthropic) => Some(anthropic::chat_streamed(call, http, model, request)),
+        Some(Provider::Gemini) => None,
     }
 }
 
@@ -147,6 +149,7 @@ pub(crate) async fn gather(
 ) -> Result<Value, String> {
     match call.provider {
         None => ollama::gather(call, response, idle, on_text).await,
+        Some(Provider::Anthropic) => anthropic::gather(call, response, idle, on_text).await,
         _ => openai::gather(call, response, idle, on_text).await,
     }
 }
