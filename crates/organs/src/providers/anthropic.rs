@@ -45,8 +45,7 @@ pub(crate) fn chat_streamed(
 ) -> RequestBuilder {
     let mut body = body(model, request);
     body.stream = true;
-    call.request(http, Method::POST, "/v1/messages")
-        .json(&body)
+    call.request(http, Method::POST, "/v1/messages").json(&body)
 }
 
 /// The streamed events as one message: `message_start`'s message with each block's text (or
