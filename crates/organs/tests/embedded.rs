@@ -215,8 +215,19 @@ async fn a_local_model_answers_in_process_with_the_json_its_grammar_forces() {
         .with_cache_point(system.len())
         .message(Message::user("Greet Sam and name your mood."))
         .with_schema("greet", schema);
-    let reply = client.chat(&organ, &request).await.unwrap();
+    let mut pieces = Vec::new();
+    let reply = client
+        .chat_streaming(&organ, &request, &mut |piece| pieces.push(piece.to_string()))
+        .await
+        .unwrap();
     assert!(!reply.cut_off, "{reply:?}");
+    // Handed over piece by piece as decoded, and counted by the engine.
+    assert!(pieces.len() > 1, "{pieces:?}");
+    assert_eq!(pieces.concat().trim(), reply.text);
+    assert!(
+        reply.usage.prompt > 0 && reply.usage.completion > 0,
+        "{reply:?}"
+    );
     let answer = reply.json.expect("the grammar gives JSON");
     assert!(
         ["glad", "calm"].contains(&answer["mood"].as_str().unwrap()),
