@@ -22,9 +22,6 @@ use crate::error::MindError;
 use crate::memory::Via;
 use crate::outbox::{Outgoing, Spoken};
 
-/// Pieces that may wait in a stream before its reader takes them; she waits for none of them.
-const PIECES: usize = 64;
-
 /// What she said in one exchange.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exchanged {
@@ -74,7 +71,7 @@ impl Agent {
         &self,
         channel: &str,
         text: &str,
-    ) -> Result<mpsc::Receiver<Result<Piece, MindError>>, MindError> {
+    ) -> Result<mpsc::UnboundedReceiver<Result<Piece, MindError>>, MindError> {
         let turn = self.exchanges.clone().lock_owned().await;
         let via = Via {
             kind: channel.to_string(),
@@ -86,7 +83,9 @@ impl Agent {
         self.inlet()
             .text_awaited(text, via.clone(), Some(rested))
             .await?;
-        let (tx, rx) = mpsc::channel(PIECES);
+        // Unbounded (an answer's words at most): a slow reader must not stop this task from
+        // draining her lines, or her drafts would push her said replies out of the broadcast.
+        let (tx, rx) = mpsc::unbounded_channel();
         let voice = self.life.voice.clone();
         tokio::spawn(async move {
             let _turn = turn;
@@ -95,7 +94,7 @@ impl Agent {
                 tokio::select! {
                     biased;
                     line = heard.recv() => match line {
-                        Ok(line) => pass(&tx, &mut echo, line, &via).await,
+                        Ok(line) => pass(&tx, &mut echo, line, &via),
                         // More than a buffer of lines at once: what was missed is gone.
                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => break Err(MindError::Stopped),
@@ -106,21 +105,21 @@ impl Agent {
             // Her replies are broadcast before the beat can rest, so any still queued belong
             // to this exchange.
             while let Ok(line) = heard.try_recv() {
-                pass(&tx, &mut echo, line, &via).await;
+                pass(&tx, &mut echo, line, &via);
             }
             let last = match end {
                 Ok(()) => Ok(Piece::Rested(voice.spent().since(before))),
                 Err(e) => Err(e),
             };
-            let _ = tx.send(last).await;
+            let _ = tx.send(last);
         });
         Ok(rx)
     }
 }
 
 /// Passes on `line` when it is a reply, or a draft of one, on the exchange's channel.
-async fn pass(
-    tx: &mpsc::Sender<Result<Piece, MindError>>,
+fn pass(
+    tx: &mpsc::UnboundedSender<Result<Piece, MindError>>,
     echo: &mut Echo,
     line: Outgoing,
     via: &Via,
@@ -134,9 +133,9 @@ async fn pass(
         draft => echo.draft(draft, &line.content),
     };
     if let Some(words) = words {
-        let _ = tx.send(Ok(Piece::Words(words))).await;
+        let _ = tx.send(Ok(Piece::Words(words)));
     }
     if line.kind == Spoken::Say {
-        let _ = tx.send(Ok(Piece::Said(line.content))).await;
+        let _ = tx.send(Ok(Piece::Said(line.content)));
     }
 }

@@ -96,7 +96,8 @@ impl Outbox {
             gateways,
             answering: Mutex::new(None),
             said: AtomicU64::new(0),
-            outgoing: broadcast::channel(256).0,
+            // Room for a long reply's drafts (one line per streamed piece) ahead of a reader.
+            outgoing: broadcast::channel(1024).0,
             events: broadcast::channel(64).0,
             signals: broadcast::channel(32).0,
         }

@@ -381,7 +381,7 @@ struct Reply {
 
 /// Her words as she writes and says them, until the beat rests or the deadline passes.
 struct Answer {
-    pieces: mpsc::Receiver<Result<Piece, MindError>>,
+    pieces: mpsc::UnboundedReceiver<Result<Piece, MindError>>,
     deadline: Instant,
     limit: Duration,
 }
