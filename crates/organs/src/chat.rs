@@ -3,9 +3,8 @@
 //!
 //! [`OrganClient::chat`] asks for the whole answer: every stage needs all of it before it can
 //! act, and a single response is simpler to read for errors. [`OrganClient::chat_streaming`]
-//! asks for the same answer streamed where the provider's stream is read here, so words can
-//! be shown as they come; the stream is gathered back into the provider's whole answer and
-//! read the same way. The generous timeout ([`OrganClient::with_timeout`]) bounds the whole
+//! asks for the same answer streamed, so words can be shown as they come; the stream is
+//! gathered back into the provider's whole answer and read the same way. The generous timeout ([`OrganClient::with_timeout`]) bounds the whole
 //! answer, streamed or not, and covers slow local models. What each provider sends and reads
 //! is in its module under `providers/`.
 
@@ -257,8 +256,8 @@ impl OrganClient {
 
     /// Like [`OrganClient::chat`], handing `on_text` each piece of the answer's raw text as the
     /// model writes it (reasoning and JSON syntax included: the caller picks out what it wants).
-    /// Local models (embedded or Ollama), OpenAI, xAI and Anthropic stream; Gemini is asked for
-    /// the whole answer and hands nothing. The reply is the same either way.
+    /// Every provider streams (local models embedded or through Ollama, and each cloud); the
+    /// reply is the same as [`OrganClient::chat`]'s.
     pub async fn chat_streaming(
         &self,
         organ: &Organ,
@@ -303,12 +302,9 @@ impl OrganClient {
                 what: "read PDF documents (use an Anthropic or Gemini model)",
             });
         }
-        let streamed = on_text.and_then(|on_text| {
-            providers::chat_streamed(&call, &self.http, &organ.name, request)
-                .map(|builder| (builder, on_text))
-        });
-        let answer = match streamed {
-            Some((builder, on_text)) => {
+        let answer = match on_text {
+            Some(on_text) => {
+                let builder = providers::chat_streamed(&call, &self.http, &organ.name, request);
                 let response = call.send(builder.timeout(self.timeout)).await?;
                 if !response.status().is_success() {
                     return Err(call.refused(response).await);

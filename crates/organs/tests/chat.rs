@@ -504,7 +504,7 @@ async fn an_answer_cut_at_the_length_limit_is_known_as_such_on_every_provider() 
 }
 
 #[tokio::test]
-async fn every_provider_reports_its_token_counts_and_all_but_gemini_stream() {
+async fn every_provider_reports_its_token_counts_and_streams() {
     let answer = json!({"say": "streamed words"});
     let script = responder(move |_| ScriptedReply::Json(answer.clone()));
     let ollama = testkit::ollama::start(&["m"]).await;
@@ -527,7 +527,7 @@ async fn every_provider_reports_its_token_counts_and_all_but_gemini_stream() {
         ),
         (
             organ(Some(Provider::Gemini), "gemini-x", gemini.url()),
-            false,
+            true,
         ),
     ];
     // Every fake counts 12 tokens read and 7 written, each in its provider's own fields.

@@ -3,9 +3,9 @@
 //! checked before it is saved. This file is the one table that sends each [`Provider`] to its
 //! module, plus the serialisation pieces several bodies share.
 //!
-//! Adding a provider: its module here (defaults, `authorize`, `chat`, `read`, `cut_off`,
-//! `usage`, `has_model`, and `chat_streamed` with `gather` when its stream is read), one arm in
-//! each table below, its variant in `persona::Provider`, and its fake in `testkit`.
+//! Adding a provider: its module here (defaults, `authorize`, `chat`, `chat_streamed`, `gather`,
+//! `read`, `cut_off`, `usage`, `has_model`), one arm in each table below, its variant in
+//! `persona::Provider`, and its fake in `testkit`.
 //!
 //! Ollama is the provider `None` (a local model); [`embedded`] serves a local model that is in
 //! `ETERNEGO_HOME/models/` instead, in process.
@@ -120,21 +120,19 @@ pub(crate) fn usage(provider: Option<Provider>, answer: &Value) -> Usage {
     }
 }
 
-/// The chat request asking for the answer as a stream, for the providers whose stream is read
-/// here (Ollama, OpenAI, xAI, Anthropic); `None` for Gemini, which is asked for the whole
-/// answer.
+/// The chat request asking for the answer as a stream.
 pub(crate) fn chat_streamed(
     call: &Call<'_>,
     http: &reqwest::Client,
     model: &str,
     request: &ChatRequest,
-) -> Option<RequestBuilder> {
+) -> RequestBuilder {
     match call.provider {
-        None => Some(ollama::chat_streamed(call, http, model, request)),
-        Some(Provider::Openai) => Some(openai::chat_streamed(call, http, model, request, false)),
-        Some(Provider::Xai) => Some(openai::chat_streamed(call, http, model, request, true)),
-        Some(Provider::Anthropic) => Some(anthropic::chat_streamed(call, http, model, request)),
-        Some(Provider::Gemini) => None,
+        None => ollama::chat_streamed(call, http, model, request),
+        Some(Provider::Openai) => openai::chat_streamed(call, http, model, request, false),
+        Some(Provider::Xai) => openai::chat_streamed(call, http, model, request, true),
+        Some(Provider::Anthropic) => anthropic::chat_streamed(call, http, model, request),
+        Some(Provider::Gemini) => gemini::chat_streamed(call, http, model, request),
     }
 }
 
@@ -150,7 +148,10 @@ pub(crate) async fn gather(
     match call.provider {
         None => ollama::gather(call, response, idle, on_text).await,
         Some(Provider::Anthropic) => anthropic::gather(call, response, idle, on_text).await,
-        _ => openai::gather(call, response, idle, on_text).await,
+        Some(Provider::Gemini) => gemini::gather(call, response, idle, on_text).await,
+        Some(Provider::Openai | Provider::Xai) => {
+            openai::gather(call, response, idle, on_text).await
+        }
     }
 }
 
