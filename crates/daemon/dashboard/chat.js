@@ -76,6 +76,37 @@ export async function chat(main, persona, go) {
   // The first message, hers or the person's, replaces the "Say hello" hint.
   const add = (m) => { list.querySelector('.empty-chat')?.remove(); list.append(bubble(id, m)); scroll(); };
 
+  // Her replies as her Mind writes them (`chat_draft` frames), oldest first. Each is replaced by
+  // the reply it drafted once she says it; withdrawn drafts vanish.
+  const drafts = [];
+  const draftBubble = (content) => {
+    const node = bubble(id, { role: 'assistant', content });
+    node.classList.add('draft');
+    return node;
+  };
+  const drafted = (frame) => {
+    if (frame.kind === 'draft_withdrawn') {
+      for (const d of drafts.splice(0)) d.node.remove();
+      return;
+    }
+    if (frame.kind === 'draft_start' || !drafts.length) {
+      list.querySelector('.empty-chat')?.remove();
+      const d = { text: frame.content, node: draftBubble(frame.content) };
+      drafts.push(d);
+      list.append(d.node);
+    } else {
+      const d = drafts[drafts.length - 1];
+      d.text += frame.content;
+      const node = draftBubble(d.text);
+      d.node.replaceWith(node);
+      d.node = node;
+    }
+    scroll();
+  };
+  const said = (content) => {
+    if (drafts.length && String(content).startsWith(drafts[0].text)) drafts.shift().node.remove();
+  };
+
   const text = h('textarea', { rows: 1, placeholder: `Write to ${persona.name}…`, 'aria-label': 'Message' });
   const fileInput = h('input', { type: 'file', hidden: true, id: 'attach-file' });
   const attachBtn = h('button.icon', { type: 'button', title: 'Attach a file', 'aria-label': 'Attach a file', onclick: () => fileInput.click() }, 'Attach');
@@ -190,7 +221,10 @@ export async function chat(main, persona, go) {
 
   const socket = live(`/ws/${encodeURIComponent(id)}`, (frame) => {
     if (frame.type === 'chat_message') {
+      said(frame.content);
       add({ role: 'assistant', content: frame.content, time: new Date().toISOString() });
+    } else if (frame.type === 'chat_draft') {
+      drafted(frame);
     } else if (frame.type === 'Message' && frame.title === 'Said') {
       // Heard and Said come down the same signal feed, in order; her chat line travels on
       // another, so only Said ends the thinking sign.

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 use support::*;
 use testkit::{ScriptedReply, responder};
@@ -250,5 +251,106 @@ async fn the_openapi_document_names_every_new_route_with_distinct_ids() {
         json!(["kind", "credentials"])
     );
     assert!(schemas["ChatCompletion"]["properties"]["usage"].is_object());
+    d.shutdown().await;
+}
+
+/// The `content` of each delta in server-sent `chat.completion.chunk` events, and any usage.
+fn deltas(events: &str) -> (Vec<String>, Option<Value>) {
+    let mut contents = Vec::new();
+    let mut usage = None;
+    for data in events
+        .split("\n\n")
+        .filter_map(|e| e.trim().strip_prefix("data: "))
+    {
+        let Ok(chunk) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
+        if let Some(text) = chunk["choices"][0]["delta"]["content"].as_str() {
+            contents.push(text.to_string());
+        }
+        if chunk["usage"].is_object() {
+            usage = Some(chunk["usage"].clone());
+        }
+    }
+    (contents, usage)
+}
+
+/// Usage as the fake counts it: 12 tokens read and 7 written by each call in the beat.
+fn fake_usage(usage: &Value) -> u64 {
+    let calls = usage["prompt_tokens"].as_u64().unwrap() / 12;
+    assert!(calls >= 1, "{usage}");
+    assert_eq!(
+        usage,
+        &json!({"prompt_tokens": 12 * calls, "completion_tokens": 7 * calls, "total_tokens": 19 * calls})
+    );
+    calls
+}
+
+/// Her Mind's answer is held after its first piece of text: the client already has her first
+/// words, which could only have come from the answer as it was written. Usage is what her
+/// Mind's provider counted in the beat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn her_words_stream_as_her_mind_writes_them_and_usage_counts_her_tokens() {
+    let fakes = Fakes::start().await;
+    fakes
+        .openai
+        .set_responder(responder(|_| ScriptedReply::Json(json!({"say": REPLY}))));
+    let home = tempfile::tempdir().unwrap();
+    let d = Harness::start(home.path(), &fakes).await;
+    let id = cloud_persona(&d).await;
+    let gate = fakes
+        .openai
+        .hold_next_stream(|body| body["response_format"]["json_schema"]["name"] == "recognizing");
+    let calls_before = fakes.openai.requests().to("/v1/chat/completions").len();
+
+    let response = d
+        .client
+        .post(format!("{}/v1/chat/completions", d.url))
+        .json(
+            &json!({"model": id, "stream": true, "stream_options": {"include_usage": true},
+                      "messages": [{"role": "user", "content": "Hello there"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut events = String::new();
+    let first = loop {
+        let bytes = body
+            .next()
+            .await
+            .expect("the stream ended before her first words")
+            .unwrap();
+        events.push_str(&String::from_utf8_lossy(&bytes));
+        if let Some(first) = deltas(&events).0.into_iter().find(|c| !c.is_empty()) {
+            break first;
+        }
+    };
+    assert!(
+        REPLY.starts_with(&first) && first.len() < REPLY.len(),
+        "{first:?} is the start of her reply, sent while her Mind was still writing"
+    );
+    gate.release();
+    while let Some(bytes) = body.next().await {
+        events.push_str(&String::from_utf8_lossy(&bytes.unwrap()));
+    }
+    let (contents, usage) = deltas(&events);
+    assert_eq!(contents.concat(), REPLY, "{events}");
+    assert!(contents.len() > 2, "several deltas: {contents:?}");
+    assert!(events.trim_end().ends_with("data: [DONE]"), "{events}");
+    let calls = fake_usage(&usage.expect("a usage chunk"));
+    let made = fakes.openai.requests().to("/v1/chat/completions").len() - calls_before;
+    assert!(calls as usize <= made, "{calls} calls counted, {made} made");
+
+    let (status, done) = d
+        .post(
+            "/v1/chat/completions",
+            json!({"model": id, "messages": [{"role": "user", "content": "And now?"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["choices"][0]["message"]["content"], REPLY);
+    fake_usage(&done["usage"]);
     d.shutdown().await;
 }

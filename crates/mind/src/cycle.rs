@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::act::{self, Call, apply};
+use crate::draft::Drafter;
 use crate::home::KNOWLEDGE;
 use crate::life::Life;
 use crate::meanings::{self, Meanings};
@@ -161,6 +162,29 @@ pub(crate) async fn guarded<T>(
     }
 }
 
+/// Asks her Mind, showing the `say` words of its answer as drafts while it streams; when the
+/// answer is not the JSON asked for (or never completes), its drafts are withdrawn.
+async fn drafting(
+    life: &Life,
+    cancel: &CancellationToken,
+    stage: Stage,
+    organ: &persona::Organ,
+    ask: &Ask,
+) -> Step<organs::Reply> {
+    let mut drafter = Drafter::new(&life.outbox);
+    let answer = guarded(
+        cancel,
+        stage,
+        life.voice
+            .ask_streaming(organ, ask, &mut |text| drafter.feed(text)),
+    )
+    .await;
+    if !matches!(&answer, Ok(reply) if reply.json.is_some()) {
+        drafter.withdraw();
+    }
+    answer
+}
+
 /// What a structured question came back as.
 pub(crate) enum Answer {
     Json(Value),
@@ -177,7 +201,7 @@ pub(crate) async fn ask_json(
     mut ask: Ask,
 ) -> Step<Answer> {
     let organ = life.persona.thinking.clone();
-    let first = guarded(cancel, stage, life.voice.ask(&organ, &ask)).await?;
+    let first = drafting(life, cancel, stage, &organ, &ask).await?;
     if let Some(v) = first.json {
         return Ok(Answer::Json(v));
     }
@@ -186,7 +210,7 @@ pub(crate) async fn ask_json(
     } else {
         prompts::RETRY_NOT_JSON
     });
-    let second = guarded(cancel, stage, life.voice.ask(&organ, &ask)).await?;
+    let second = drafting(life, cancel, stage, &organ, &ask).await?;
     if let Some(v) = second.json {
         return Ok(Answer::Json(v));
     }
@@ -463,7 +487,7 @@ async fn reply(life: &Life, cancel: &CancellationToken, owed: Option<&Owed>) -> 
         if attempt > 0 {
             ask.question.push_str(prompts::REPLY_RETRY);
         }
-        let answer = guarded(cancel, Stage::Reply, life.voice.ask(&organ, &ask)).await?;
+        let answer = drafting(life, cancel, Stage::Reply, &organ, &ask).await?;
         if let Some(words) = answer
             .json
             .as_ref()

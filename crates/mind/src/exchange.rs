@@ -9,23 +9,40 @@
 //! cancels the beat answering the first. A message from her other channels still does, as it
 //! always has; the new beat answers both, so the exchange waits on to that beat's rest.
 //!
-//! Token usage is not reported: her organs do not return it yet.
+//! While her Mind writes, the words of her reply arrive as drafts ([`crate::draft`]); the
+//! stream shows them at once and, when the reply is said, only what they did not show. The
+//! stream ends with the tokens her models took from the message's arrival to that rest.
 
+use organs::Usage;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::agent::Agent;
+use crate::draft::Echo;
 use crate::error::MindError;
 use crate::memory::Via;
 use crate::outbox::{Outgoing, Spoken};
-
-/// Pieces that may wait in a stream before its reader takes them; she waits for none of them.
-const PIECES: usize = 64;
 
 /// What she said in one exchange.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exchanged {
     /// Her replies on the exchange's channel during the beat, in the order she said them.
     pub said: Vec<String>,
+    /// The tokens her models took answering (see [`Piece::Rested`]).
+    pub usage: Usage,
+}
+
+/// One piece of an exchange's stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// Text to append to what the stream has shown of her words: the words of a reply as her
+    /// Mind writes them (where it streams) or as she says it, a blank line between replies.
+    /// Drafts she withdrew stay shown; what she then says follows them.
+    Words(String),
+    /// A reply she said, whole, after any `Words` that showed it.
+    Said(String),
+    /// The beat came to rest: the tokens her models (her Mind, and her eye or teacher when the
+    /// beat used them) took from the message's arrival until then, as their providers counted.
+    Rested(Usage),
 }
 
 impl Agent {
@@ -35,21 +52,26 @@ impl Agent {
     pub async fn exchange(&self, channel: &str, text: &str) -> Result<Exchanged, MindError> {
         let mut pieces = self.exchange_stream(channel, text).await?;
         let mut said = Vec::new();
+        let mut usage = Usage::default();
         while let Some(piece) = pieces.recv().await {
-            said.push(piece?);
+            match piece? {
+                Piece::Said(words) => said.push(words),
+                Piece::Rested(spent) => usage = spent,
+                Piece::Words(_) => {}
+            }
         }
-        Ok(Exchanged { said })
+        Ok(Exchanged { said, usage })
     }
 
-    /// Like [`Agent::exchange`], but each reply arrives as she says it. The stream yields her
-    /// replies in order, then ends when the beat comes to rest; a failed beat yields one `Err`
-    /// last. Returns once the message is durable in her log (and after any exchange before it
-    /// has ended); an empty message is refused here.
+    /// Like [`Agent::exchange`], but her words arrive as she writes and says them. The stream
+    /// yields [`Piece`]s in order, ending with `Rested` when the beat comes to rest; a failed
+    /// beat yields one `Err` last instead. Returns once the message is durable in her log (and
+    /// after any exchange before it has ended); an empty message is refused here.
     pub async fn exchange_stream(
         &self,
         channel: &str,
         text: &str,
-    ) -> Result<mpsc::Receiver<Result<String, MindError>>, MindError> {
+    ) -> Result<mpsc::UnboundedReceiver<Result<Piece, MindError>>, MindError> {
         let turn = self.exchanges.clone().lock_owned().await;
         let via = Via {
             kind: channel.to_string(),
@@ -57,21 +79,22 @@ impl Agent {
         };
         let mut heard = self.subscribe();
         let (rested, mut done) = oneshot::channel();
+        let before = self.life.voice.spent();
         self.inlet()
             .text_awaited(text, via.clone(), Some(rested))
             .await?;
-        let (tx, rx) = mpsc::channel(PIECES);
+        // Unbounded (an answer's words at most): a slow reader must not stop this task from
+        // draining her lines, or her drafts would push her said replies out of the broadcast.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let voice = self.life.voice.clone();
         tokio::spawn(async move {
             let _turn = turn;
+            let mut echo = Echo::default();
             let end = loop {
                 tokio::select! {
                     biased;
                     line = heard.recv() => match line {
-                        Ok(line) => {
-                            if let Some(words) = ours(line, &via) {
-                                let _ = tx.send(Ok(words)).await;
-                            }
-                        }
+                        Ok(line) => pass(&tx, &mut echo, line, &via),
                         // More than a buffer of lines at once: what was missed is gone.
                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => break Err(MindError::Stopped),
@@ -82,19 +105,37 @@ impl Agent {
             // Her replies are broadcast before the beat can rest, so any still queued belong
             // to this exchange.
             while let Ok(line) = heard.try_recv() {
-                if let Some(words) = ours(line, &via) {
-                    let _ = tx.send(Ok(words)).await;
-                }
+                pass(&tx, &mut echo, line, &via);
             }
-            if let Err(e) = end {
-                let _ = tx.send(Err(e)).await;
-            }
+            let last = match end {
+                Ok(()) => Ok(Piece::Rested(voice.spent().since(before))),
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(last);
         });
         Ok(rx)
     }
 }
 
-/// Her words when `line` is a reply on the exchange's channel.
-fn ours(line: Outgoing, via: &Via) -> Option<String> {
-    (line.kind == Spoken::Say && line.channel.as_ref() == Some(via)).then_some(line.content)
+/// Passes on `line` when it is a reply, or a draft of one, on the exchange's channel.
+fn pass(
+    tx: &mpsc::UnboundedSender<Result<Piece, MindError>>,
+    echo: &mut Echo,
+    line: Outgoing,
+    via: &Via,
+) {
+    if line.channel.as_ref() != Some(via) {
+        return;
+    }
+    let words = match line.kind {
+        Spoken::Say => echo.said(&line.content),
+        Spoken::Notify => return,
+        draft => echo.draft(draft, &line.content),
+    };
+    if let Some(words) = words {
+        let _ = tx.send(Ok(Piece::Words(words)));
+    }
+    if line.kind == Spoken::Say {
+        let _ = tx.send(Ok(Piece::Said(line.content)));
+    }
 }

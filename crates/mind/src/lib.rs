@@ -5,7 +5,7 @@
 //! conversation log), `regulation` (her identity instance, behind the `Identity` trait the
 //! daemon implements), `outbox` (what leaves her: words, events, signals) and `vitals` (phase,
 //! beats, faults, sickness). `inlet` is how a perception enters, `exchange` a message in and her
-//! answer out. `cycle` is the stage machine, `act` her decisions carried out, `reflect` the
+//! answer out, `draft` her words shown while her Mind still writes them. `cycle` is the stage machine, `act` her decisions carried out, `reflect` the
 //! stages of rest, `prompts` every prompt and schema. `home`, `memory`, `meanings`, `destiny`
 //! are her files; `abilities` her tools; `health` and `ritual` sickness and sleep; `perceive`
 //! and `feed` what reaches her from outside; `gateway` her Telegram and Discord chats; `views`
@@ -17,6 +17,7 @@ pub mod agent;
 pub mod clock;
 pub mod cycle;
 pub mod destiny;
+mod draft;
 pub mod error;
 pub mod exchange;
 pub mod feed;
@@ -43,7 +44,7 @@ pub mod voice;
 pub use agent::{Agent, Surroundings};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::MindError;
-pub use exchange::Exchanged;
+pub use exchange::{Exchanged, Piece};
 pub use outbox::{LifeEvent, Outgoing, Spoken};
 pub use regulation::{Identity, IdentityError, Observed, Pending};
 pub use signal::Signal;

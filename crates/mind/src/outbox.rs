@@ -16,16 +16,35 @@ use crate::memory::Via;
 use crate::signal::{self, Signal};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Spoken {
     /// A reply in the conversation.
     Say,
     /// An alert about something due.
     Notify,
+    /// The first words of a reply her Mind is still writing (see `crate::draft`); seen only
+    /// by those following her lines, never sent to a chat or logged.
+    DraftStart,
+    /// More words of the reply drafted last.
+    Draft,
+    /// The drafts since her last reply will not be said as drafted (the answer they came from
+    /// was not acted on); `content` is empty.
+    DraftWithdrawn,
 }
 
-/// A line she sends to her person. The web channel (the daemon's websocket) renders it as
-/// `{"type":"chat_message","persona_id":…,"content":…}`.
+impl Spoken {
+    /// Whether the line is a draft of a reply rather than something she said.
+    pub fn is_draft(self) -> bool {
+        matches!(
+            self,
+            Spoken::DraftStart | Spoken::Draft | Spoken::DraftWithdrawn
+        )
+    }
+}
+
+/// A line she sends to her person. The web channel (the daemon's websocket) renders a reply or
+/// notice as `{"type":"chat_message","persona_id":…,"content":…}`, and a draft as
+/// `{"type":"chat_draft","persona_id":…,"kind":…,"content":…}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Outgoing {
     pub persona_id: Uuid,
@@ -77,7 +96,8 @@ impl Outbox {
             gateways,
             answering: Mutex::new(None),
             said: AtomicU64::new(0),
-            outgoing: broadcast::channel(256).0,
+            // Room for a long reply's drafts (one line per streamed piece) ahead of a reader.
+            outgoing: broadcast::channel(1024).0,
             events: broadcast::channel(64).0,
             signals: broadcast::channel(32).0,
         }
@@ -99,10 +119,11 @@ impl Outbox {
     /// where the message she answers came from, a notice to every paired chat. The web sees
     /// every line.
     pub(crate) fn send(&self, text: &str, kind: Spoken) -> Option<Via> {
-        let via = lock(&self.answering).clone().unwrap_or_else(|| self.web());
-        match kind {
-            Spoken::Say => self.gateways.reply(&via, text),
-            Spoken::Notify => self.gateways.notify(text),
+        let via = self.replying_on();
+        if kind == Spoken::Notify {
+            self.gateways.notify(text);
+        } else {
+            self.gateways.reply(&via, text);
         }
         let channel = (kind == Spoken::Say).then_some(via);
         let _ = self.outgoing.send(Outgoing {
@@ -112,6 +133,24 @@ impl Outbox {
             channel: channel.clone(),
         });
         channel
+    }
+
+    fn replying_on(&self) -> Via {
+        lock(&self.answering).clone().unwrap_or_else(|| self.web())
+    }
+
+    /// Shows a draft (`DraftStart`, `Draft` or `DraftWithdrawn`) of a reply to those following
+    /// her lines, on the channel her reply will go to.
+    pub(crate) fn draft(&self, kind: Spoken, words: &str) {
+        if self.outgoing.receiver_count() == 0 {
+            return;
+        }
+        let _ = self.outgoing.send(Outgoing {
+            persona_id: self.persona,
+            content: words.to_string(),
+            kind,
+            channel: Some(self.replying_on()),
+        });
     }
 
     /// Counts a reply she said.

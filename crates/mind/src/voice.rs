@@ -1,7 +1,9 @@
 //! How her stages talk to her organs: one question, asked through `organs::OrganClient`, with
 //! her identity as the system prompt and her memory as the conversation.
 
-use organs::{Audio, ChatRequest, OrganClient, OrganError, Reply};
+use std::sync::{Arc, Mutex};
+
+use organs::{Audio, ChatRequest, OrganClient, OrganError, Reply, Usage};
 use persona::{Organ, OrganSlot};
 use serde_json::Value;
 
@@ -33,6 +35,9 @@ pub struct Voice {
     /// The daemon's embedded engine and her sequence in it (her persona id), for local models
     /// in her library.
     embedded: Option<(organs::Embedded, String)>,
+    /// Every token her models have taken since she started, as their providers counted them;
+    /// an exchange reads it before and after to report what its beat took.
+    spent: Arc<Mutex<Usage>>,
 }
 
 impl Voice {
@@ -40,6 +45,7 @@ impl Voice {
         Voice {
             http,
             embedded: None,
+            spent: Arc::default(),
         }
     }
 
@@ -58,12 +64,7 @@ impl Voice {
     }
 
     pub async fn ask(&self, organ: &Organ, ask: &Ask) -> Result<Reply, OrganError> {
-        let slot = if ask.image.is_some() {
-            OrganSlot::Eye
-        } else {
-            OrganSlot::Thinking
-        };
-        self.ask_as(slot, organ, ask).await
+        self.ask_as(slot(ask), organ, ask).await
     }
 
     /// Asks `organ` in the name of `slot`, which is what any error names.
@@ -73,11 +74,46 @@ impl Voice {
         organ: &Organ,
         ask: &Ask,
     ) -> Result<Reply, OrganError> {
-        self.client(slot).chat(organ, &request(ask)).await
+        let reply = self.client(slot).chat(organ, &request(ask)).await?;
+        Ok(self.count(reply))
+    }
+
+    /// Like [`Voice::ask`], handing `on_text` the answer's text as her Mind writes it, where
+    /// the provider streams.
+    pub async fn ask_streaming(
+        &self,
+        organ: &Organ,
+        ask: &Ask,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Reply, OrganError> {
+        let reply = self
+            .client(slot(ask))
+            .chat_streaming(organ, &request(ask), on_text)
+            .await?;
+        Ok(self.count(reply))
+    }
+
+    /// Every token her models have taken so far.
+    pub fn spent(&self) -> Usage {
+        *self.spent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, reply: Reply) -> Reply {
+        *self.spent.lock().unwrap_or_else(|e| e.into_inner()) += reply.usage;
+        reply
     }
 
     pub async fn transcribe(&self, organ: &Organ, audio: &Audio) -> Result<String, OrganError> {
         self.client(OrganSlot::Ear).transcribe(organ, audio).await
+    }
+}
+
+/// The organ a question is asked in the name of: her eye when it shows an image.
+fn slot(ask: &Ask) -> OrganSlot {
+    if ask.image.is_some() {
+        OrganSlot::Eye
+    } else {
+        OrganSlot::Thinking
     }
 }
 

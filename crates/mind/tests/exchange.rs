@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use mind::MindError;
 use mind::meanings::CHATTING;
+use mind::{MindError, Piece};
 use serde_json::{Value, json};
 use testkit::ScriptedReply;
 
@@ -75,14 +75,27 @@ async fn a_streamed_exchange_yields_each_reply_then_ends() {
     let agent = world.start().await;
     let mut web = agent.subscribe();
     let mut pieces = agent.exchange_stream("openai", "Q3 rain?").await.unwrap();
-    let mut said = Vec::new();
+    let (mut said, mut words, mut usage) = (Vec::new(), String::new(), None);
     while let Some(piece) = tokio::time::timeout(PATIENCE, pieces.recv())
         .await
         .expect("the stream never ended")
     {
-        said.push(piece.unwrap());
+        match piece.unwrap() {
+            Piece::Said(line) => said.push(line),
+            Piece::Words(more) => words.push_str(&more),
+            Piece::Rested(spent) => usage = Some(spent),
+        }
     }
     assert_eq!(said, ["About Q3 rain?:", "that is all."]);
+    assert_eq!(words, "About Q3 rain?:\n\nthat is all.");
+    // The fake counts 12 tokens read and 7 written a call: her recognize and decide calls.
+    assert_eq!(
+        usage,
+        Some(organs::Usage {
+            prompt: 24,
+            completion: 14
+        })
+    );
     assert_eq!(
         next_line(&mut web).await.content,
         "About Q3 rain?:",

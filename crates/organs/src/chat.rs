@@ -1,10 +1,12 @@
 //! Talking with an organ: one request shape for every provider, each provider's structured
 //! mode for JSON, and a tolerant reading of what comes back.
 //!
-//! Requests are not streamed: every stage needs the whole answer before it can act, and a
-//! single response is simpler to bound with a timeout and to read for errors. The generous
-//! timeout ([`OrganClient::with_timeout`]) covers slow local models. What each provider sends
-//! and reads is in its module under `providers/`.
+//! [`OrganClient::chat`] asks for the whole answer: every stage needs all of it before it can
+//! act, and a single response is simpler to read for errors. [`OrganClient::chat_streaming`]
+//! asks for the same answer streamed, so words can be shown as they come; the stream is
+//! gathered back into the provider's whole answer and read the same way. The generous timeout ([`OrganClient::with_timeout`]) bounds the whole
+//! answer, streamed or not, and covers slow local models. What each provider sends and reads
+//! is in its module under `providers/`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -249,6 +251,28 @@ impl OrganClient {
     /// Asks the organ. With a schema the provider's structured mode is used and
     /// [`Reply::json`] holds the object (or `None` when she answered in prose anyway).
     pub async fn chat(&self, organ: &Organ, request: &ChatRequest) -> Result<Reply, OrganError> {
+        self.answer(organ, request, None).await
+    }
+
+    /// Like [`OrganClient::chat`], handing `on_text` each piece of the answer's raw text as the
+    /// model writes it (reasoning and JSON syntax included: the caller picks out what it wants).
+    /// Every provider streams (local models embedded or through Ollama, and each cloud); the
+    /// reply is the same as [`OrganClient::chat`]'s.
+    pub async fn chat_streaming(
+        &self,
+        organ: &Organ,
+        request: &ChatRequest,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Reply, OrganError> {
+        self.answer(organ, request, Some(on_text)).await
+    }
+
+    async fn answer(
+        &self,
+        organ: &Organ,
+        request: &ChatRequest,
+        on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+    ) -> Result<Reply, OrganError> {
         let call = self.call(organ);
         let documents = request.messages.iter().any(|m| !m.documents.is_empty());
         if let Some((embedded, sequence, found)) = self.embedded(organ).await {
@@ -267,6 +291,7 @@ impl OrganClient {
                     sequence,
                     request,
                     self.timeout,
+                    on_text.unwrap_or(&mut |_| {}),
                 )
                 .await;
         }
@@ -277,9 +302,23 @@ impl OrganClient {
                 what: "read PDF documents (use an Anthropic or Gemini model)",
             });
         }
-        let builder =
-            providers::chat(&call, &self.http, &organ.name, request).timeout(self.timeout);
-        let answer = call.json(call.send(builder).await?).await?;
+        let answer = match on_text {
+            Some(on_text) => {
+                let builder = providers::chat_streamed(&call, &self.http, &organ.name, request);
+                let response = call.send(builder.timeout(self.timeout)).await?;
+                if !response.status().is_success() {
+                    return Err(call.refused(response).await);
+                }
+                providers::gather(&call, response, self.timeout, on_text)
+                    .await
+                    .map_err(|reason| call.unreadable(reason))?
+            }
+            None => {
+                let builder =
+                    providers::chat(&call, &self.http, &organ.name, request).timeout(self.timeout);
+                call.json(call.send(builder).await?).await?
+            }
+        };
         let (text, structured) =
             providers::read(organ.provider, &answer).map_err(|reason| call.unreadable(reason))?;
         Ok(finish(
@@ -287,6 +326,7 @@ impl OrganClient {
             structured,
             request.schema.is_some(),
             providers::cut_off(organ.provider, &answer),
+            providers::usage(organ.provider, &answer),
         ))
     }
 }

@@ -29,5 +29,5 @@ pub use media::{Audio, Picture};
 pub use prepare::Preparer;
 pub use providers::Embedded;
 pub use providers::ollama::MIND_CONTEXT;
-pub use reply::{Reply, extract_json, strip_think};
+pub use reply::{Reply, Usage, extract_json, strip_think};
 pub use wire::{CONNECT_TIMEOUT, describe as describe_transport_failure, http_client};

@@ -16,6 +16,51 @@ pub struct Reply {
     /// answer is never read: what would parse from it is a fragment (an inner object), not the
     /// answer asked for.
     pub cut_off: bool,
+    /// The tokens the provider says this answer took, zero where it says nothing.
+    pub usage: Usage,
+}
+
+/// Tokens one answer (or several, summed) took, as the provider counted them: what it read
+/// (the whole prompt, cached parts included) and what it wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt: u64,
+    pub completion: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Usage) {
+        self.prompt += other.prompt;
+        self.completion += other.completion;
+    }
+}
+
+impl Usage {
+    /// What was taken after `earlier`, a reading of the same running count.
+    pub fn since(self, earlier: Usage) -> Usage {
+        Usage {
+            prompt: self.prompt.saturating_sub(earlier.prompt),
+            completion: self.completion.saturating_sub(earlier.completion),
+        }
+    }
+
+    pub fn total(self) -> u64 {
+        self.prompt + self.completion
+    }
+
+    /// A count read from a provider's answer: a missing or non-numeric field counts as zero.
+    pub(crate) fn read(answer: &Value, prompt: &[&str], completion: &[&str]) -> Usage {
+        let sum = |pointers: &[&str]| {
+            pointers
+                .iter()
+                .filter_map(|p| answer.pointer(p).and_then(Value::as_u64))
+                .sum()
+        };
+        Usage {
+            prompt: sum(prompt),
+            completion: sum(completion),
+        }
+    }
 }
 
 /// Removes reasoning blocks. An unclosed `<think>` hides everything after it; a lone
@@ -91,7 +136,13 @@ fn balanced_end(bytes: &[u8]) -> Option<usize> {
 
 /// Builds the reply from the model's text and, when the provider returned structure directly
 /// (a tool call), that structure.
-pub(crate) fn finish(raw: &str, structured: Option<Value>, wanted: bool, cut_off: bool) -> Reply {
+pub(crate) fn finish(
+    raw: &str,
+    structured: Option<Value>,
+    wanted: bool,
+    cut_off: bool,
+    usage: Usage,
+) -> Reply {
     let text = strip_think(raw);
     let json = if wanted && !cut_off {
         structured
@@ -104,6 +155,7 @@ pub(crate) fn finish(raw: &str, structured: Option<Value>, wanted: bool, cut_off
         text,
         json,
         cut_off,
+        usage,
     }
 }
 
@@ -145,10 +197,10 @@ mod tests {
             Some(json!({"tools.load_instruction": {"intention": "x"}})),
             "a fragment that reads as one decision"
         );
-        let reply = finish(cut, None, true, true);
+        let reply = finish(cut, None, true, true, Usage::default());
         assert_eq!((reply.json, reply.cut_off), (None, true));
         assert_eq!(
-            finish("{\"a\": 1}", None, true, false).json,
+            finish("{\"a\": 1}", None, true, false, Usage::default()).json,
             Some(json!({"a": 1}))
         );
     }

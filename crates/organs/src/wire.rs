@@ -1,6 +1,6 @@
 //! The HTTP conversation every organ call shares: headers per provider, turning transport
 //! failures and refusals into [`OrganError`]s without leaking the key, and reading Ollama's
-//! NDJSON streams.
+//! NDJSON streams and OpenAI's server-sent events.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -134,6 +134,36 @@ impl Call<'_> {
         idle: Duration,
         mut each: impl FnMut(Value) -> Result<(), String>,
     ) -> Result<(), String> {
+        self.raw_lines(response, idle, |line| feed(line, &mut each))
+            .await
+    }
+
+    /// Reads server-sent events (OpenAI's stream): each `data:` payload as JSON, an
+    /// `{"error": …}` payload stopping the stream; `[DONE]`, comments and other fields are
+    /// skipped.
+    pub async fn events(
+        &self,
+        response: Response,
+        idle: Duration,
+        mut each: impl FnMut(Value) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.raw_lines(response, idle, |line| {
+            let text = String::from_utf8_lossy(line);
+            match text.trim().strip_prefix("data:").map(str::trim) {
+                Some(data) if data != "[DONE]" => feed(data.as_bytes(), &mut each),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    /// Hands `each` the stream's lines as they complete (and the unterminated rest at the end).
+    async fn raw_lines(
+        &self,
+        response: Response,
+        idle: Duration,
+        mut each: impl FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
         let mut stream = response.bytes_stream();
         let mut pending: Vec<u8> = Vec::new();
         loop {
@@ -148,10 +178,10 @@ impl Call<'_> {
             pending.extend_from_slice(&chunk);
             while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=end).collect();
-                feed(&line, &mut each)?;
+                each(&line)?;
             }
         }
-        feed(&pending, &mut each)
+        each(&pending)
     }
 }
 

@@ -502,3 +502,76 @@ async fn an_answer_cut_at_the_length_limit_is_known_as_such_on_every_provider() 
         (Some(json!({"say": "whole"})), false)
     );
 }
+
+#[tokio::test]
+async fn every_provider_reports_its_token_counts_and_streams() {
+    let answer = json!({"say": "streamed words"});
+    let script = responder(move |_| ScriptedReply::Json(answer.clone()));
+    let ollama = testkit::ollama::start(&["m"]).await;
+    ollama.set_responder(script.clone());
+    let openai = testkit::openai::start(&[KEY], &["gpt-4o"]).await;
+    openai.set_responder(script.clone());
+    let xai = testkit::openai::start_xai(&[KEY], &["grok-4"]).await;
+    xai.set_responder(script.clone());
+    let anthropic = testkit::anthropic::start(&[KEY], &["claude-x"]).await;
+    anthropic.set_responder(script.clone());
+    let gemini = testkit::gemini::start(&[KEY], &["gemini-x"]).await;
+    gemini.set_responder(script);
+    let organs = [
+        (organ(None, "m", ollama.url()), true),
+        (organ(Some(Provider::Openai), "gpt-4o", openai.url()), true),
+        (organ(Some(Provider::Xai), "grok-4", xai.url()), true),
+        (
+            organ(Some(Provider::Anthropic), "claude-x", anthropic.url()),
+            true,
+        ),
+        (
+            organ(Some(Provider::Gemini), "gemini-x", gemini.url()),
+            true,
+        ),
+    ];
+    // Every fake counts 12 tokens read and 7 written, each in its provider's own fields.
+    let counted = organs::Usage {
+        prompt: 12,
+        completion: 7,
+    };
+    for (mind, streams) in &organs {
+        let whole = client(OrganSlot::Thinking)
+            .chat(mind, &structured("hi"))
+            .await
+            .unwrap();
+        assert_eq!(whole.usage, counted, "{:?}", mind.provider);
+        let mut pieces = Vec::new();
+        let streamed = client(OrganSlot::Thinking)
+            .chat_streaming(mind, &structured("hi"), &mut |piece| {
+                pieces.push(piece.to_string())
+            })
+            .await
+            .unwrap();
+        assert_eq!(streamed, whole, "{:?}", mind.provider);
+        if *streams {
+            assert!(pieces.len() > 1, "{:?}: {pieces:?}", mind.provider);
+            // The answer's JSON as it was written (Anthropic's is its tool's input).
+            let written: Value = serde_json::from_str(&pieces.concat()).unwrap();
+            assert_eq!(Some(written), whole.json, "{:?}", mind.provider);
+        } else {
+            assert!(pieces.is_empty(), "{:?}: {pieces:?}", mind.provider);
+        }
+    }
+    assert_eq!(ollama.requests().last().unwrap().body["stream"], true);
+    let sent = openai.requests().last().unwrap().body;
+    assert_eq!(
+        (&sent["stream"], &sent["stream_options"]),
+        (&json!(true), &json!({"include_usage": true}))
+    );
+
+    // A streamed answer cut at the length limit is known as such too.
+    ollama.set_responder(responder(|_| {
+        ScriptedReply::CutOff("{\"say\": \"and th".into())
+    }));
+    let cut = client(OrganSlot::Thinking)
+        .chat_streaming(&organs[0].0, &structured("hi"), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!((cut.json, cut.cut_off), (None, true));
+}

@@ -215,8 +215,30 @@ async fn a_local_model_answers_in_process_with_the_json_its_grammar_forces() {
         .with_cache_point(system.len())
         .message(Message::user("Greet Sam and name your mood."))
         .with_schema("greet", schema);
-    let reply = client.chat(&organ, &request).await.unwrap();
+    let mut pieces = Vec::new();
+    let asked = std::time::Instant::now();
+    let mut first = None;
+    let reply = client
+        .chat_streaming(&organ, &request, &mut |piece| {
+            first.get_or_insert_with(|| asked.elapsed());
+            pieces.push(piece.to_string())
+        })
+        .await
+        .unwrap();
+    eprintln!(
+        "embedded answer: first piece after {} ms of {} ms, {} pieces",
+        first.unwrap_or_default().as_millis(),
+        asked.elapsed().as_millis(),
+        pieces.len()
+    );
     assert!(!reply.cut_off, "{reply:?}");
+    // Handed over piece by piece as decoded, and counted by the engine.
+    assert!(pieces.len() > 1, "{pieces:?}");
+    assert_eq!(pieces.concat().trim(), reply.text);
+    assert!(
+        reply.usage.prompt > 0 && reply.usage.completion > 0,
+        "{reply:?}"
+    );
     let answer = reply.json.expect("the grammar gives JSON");
     assert!(
         ["glad", "calm"].contains(&answer["mood"].as_str().unwrap()),

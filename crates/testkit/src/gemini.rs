@@ -1,5 +1,6 @@
 //! A fake Gemini (Generative Language API v1beta): models listing (paged, key by
-//! `x-goog-api-key` header or `key=` query) and `:generateContent`.
+//! `x-goog-api-key` header or `key=` query), `:generateContent` and `:streamGenerateContent`
+//! (`alt=sse`).
 
 use std::sync::{Arc, Mutex};
 
@@ -153,8 +154,13 @@ async fn generate(
     if let Err(r) = authorize(&inner, &headers, &params) {
         return r;
     }
-    let Some(model) = call.strip_suffix(":generateContent") else {
-        return error(404, "NOT_FOUND", "Not Found");
+    let (model, stream) = match (
+        call.strip_suffix(":generateContent"),
+        call.strip_suffix(":streamGenerateContent"),
+    ) {
+        (Some(model), _) => (model, false),
+        (_, Some(model)) => (model, true),
+        _ => return error(404, "NOT_FOUND", "Not Found"),
     };
     let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
         return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
@@ -196,10 +202,32 @@ async fn generate(
         ScriptedReply::CutOff(t) => (t, "MAX_TOKENS"),
         ScriptedReply::Error { status, message } => return error(status, "INTERNAL", &message),
     };
-    server::json(
-        200,
-        json!({"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": reason, "index": 0}],
-               "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19},
-               "modelVersion": model}),
-    )
+    let usage = json!({"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19});
+    if !stream {
+        return server::json(
+            200,
+            json!({"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": reason, "index": 0}],
+                   "usageMetadata": usage, "modelVersion": model}),
+        );
+    }
+    // `alt=sse`: partial responses with more of the text, the last with the finish reason.
+    let pieces = crate::chunks(&text);
+    let last = pieces.len() - 1;
+    let events = pieces
+        .into_iter()
+        .enumerate()
+        .map(|(n, piece)| {
+            let mut candidate =
+                json!({"content": {"parts": [{"text": piece}], "role": "model"}, "index": 0});
+            if n == last {
+                candidate["finishReason"] = json!(reason);
+            }
+            (
+                None,
+                json!({"candidates": [candidate], "usageMetadata": usage, "modelVersion": model})
+                    .to_string(),
+            )
+        })
+        .collect();
+    server::sse(events)
 }

@@ -68,6 +68,22 @@ pub(crate) fn default_reply(structured: bool) -> ScriptedReply {
     }
 }
 
+/// Holds a streamed answer after its first piece of text until the test releases it, so a
+/// test can see what a client receives while the model is still writing, without sleeping.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<tokio::sync::Notify>);
+
+impl Gate {
+    /// Lets the held answer finish (at once if it is not held yet).
+    pub fn release(&self) {
+        self.0.notify_one();
+    }
+
+    pub(crate) async fn wait(&self) {
+        self.0.notified().await;
+    }
+}
+
 /// Splits text into a few chunks the way a streaming model emits tokens, so clients that
 /// stream must reassemble it.
 pub(crate) fn chunks(text: &str) -> Vec<String> {

@@ -43,9 +43,14 @@ struct Inner {
     models: BTreeSet<String>,
     responder: Option<Responder>,
     transcript: String,
+    /// Holds the next streamed chat answer the predicate picks after its first piece of text.
+    hold: Option<(crate::Gate, Pick)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
+
+/// Picks a chat request by its body.
+type Pick = Arc<dyn Fn(&Value) -> bool + Send + Sync>;
 
 /// A running fake OpenAI-protocol server. Dropping it stops the server.
 pub struct FakeOpenAi {
@@ -71,6 +76,7 @@ async fn launch(flavor: Flavor, keys: &[&str], models: &[&str]) -> FakeOpenAi {
         models: models.iter().map(|m| m.to_string()).collect(),
         responder: None,
         transcript: "hello from the fake ear".into(),
+        hold: None,
     }));
     let log = RequestLog::default();
     let router = Router::new()
@@ -104,6 +110,16 @@ impl FakeOpenAi {
     }
     pub fn set_responder(&self, responder: Responder) {
         self.inner.lock().unwrap().responder = Some(responder);
+    }
+    /// Holds the next streamed chat answer whose request `pick` accepts after its first piece
+    /// of text, until the returned gate is released.
+    pub fn hold_next_stream(
+        &self,
+        pick: impl Fn(&Value) -> bool + Send + Sync + 'static,
+    ) -> crate::Gate {
+        let gate = crate::Gate::default();
+        self.inner.lock().unwrap().hold = Some((gate.clone(), Arc::new(pick)));
+        gate
     }
     /// What `/v1/audio/transcriptions` hears in any audio.
     pub fn set_transcript(&self, text: &str) {
@@ -248,12 +264,19 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
             None,
         );
     }
-    let responder = {
-        let i = inner.lock().unwrap();
+    let stream = body.get("stream") == Some(&Value::Bool(true));
+    let (responder, hold) = {
+        let mut i = inner.lock().unwrap();
         if !i.models.contains(&model) {
             return missing_model(&model);
         }
-        i.responder.clone()
+        let picked = stream && i.hold.as_ref().is_some_and(|(_, pick)| pick(&body));
+        let hold = if picked {
+            i.hold.take().map(|(gate, _)| gate)
+        } else {
+            None
+        };
+        (i.responder.clone(), hold)
     };
     let tool = forced_tool(&body);
     let structured = tool.is_some() || body.get("response_format").is_some();
@@ -279,7 +302,6 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
         "stop"
     };
     let usage = json!({"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19});
-    let stream = body.get("stream") == Some(&Value::Bool(true));
     if !stream {
         let mut message = json!({"role": "assistant", "content": content, "refusal": null});
         if let Some((name, args)) = &call {
@@ -335,7 +357,13 @@ async fn chat(State(inner): State<Shared>, headers: HeaderMap, raw: bytes::Bytes
         ));
     }
     events.push((None, "[DONE]".into()));
-    server::sse(events)
+    match hold {
+        // The role chunk and the first piece of text, then the gate.
+        Some(gate) => {
+            server::streamed_held(server::sse_pieces(events), "text/event-stream", 2, gate)
+        }
+        None => server::sse(events),
+    }
 }
 
 async fn transcribe(

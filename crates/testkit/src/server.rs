@@ -147,6 +147,28 @@ pub(crate) fn streamed(pieces: Vec<String>, content_type: &'static str) -> Respo
         .unwrap()
 }
 
+/// Like [`streamed`], sending the first `at` pieces and then waiting for `gate` before the rest.
+pub(crate) fn streamed_held(
+    mut pieces: Vec<String>,
+    content_type: &'static str,
+    at: usize,
+    gate: crate::Gate,
+) -> Response {
+    use futures::StreamExt;
+    let rest = pieces.split_off(at.min(pieces.len()));
+    let bytes = |p: String| Ok::<_, std::convert::Infallible>(Bytes::from(p));
+    let held = futures::stream::once(async move {
+        gate.wait().await;
+        futures::stream::iter(rest.into_iter().map(bytes))
+    })
+    .flatten();
+    let stream = futures::stream::iter(pieces.into_iter().map(bytes)).chain(held);
+    Response::builder()
+        .header("content-type", content_type)
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
 /// NDJSON lines, one chunk each (Ollama's streaming format).
 pub(crate) fn ndjson(lines: Vec<serde_json::Value>) -> Response {
     streamed(
@@ -157,16 +179,17 @@ pub(crate) fn ndjson(lines: Vec<serde_json::Value>) -> Response {
 
 /// Server-sent events: `(event name, data)`; a `None` name writes a bare `data:` line (OpenAI).
 pub(crate) fn sse(events: Vec<(Option<&'static str>, String)>) -> Response {
-    streamed(
-        events
-            .into_iter()
-            .map(|(name, data)| match name {
-                Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-                None => format!("data: {data}\n\n"),
-            })
-            .collect(),
-        "text/event-stream",
-    )
+    streamed(sse_pieces(events), "text/event-stream")
+}
+
+pub(crate) fn sse_pieces(events: Vec<(Option<&'static str>, String)>) -> Vec<String> {
+    events
+        .into_iter()
+        .map(|(name, data)| match name {
+            Some(n) => format!("event: {n}\ndata: {data}\n\n"),
+            None => format!("data: {data}\n\n"),
+        })
+        .collect()
 }
 
 /// A JSON response with a status.

@@ -93,7 +93,8 @@ impl Manager {
             platforms,
             surroundings,
             agents: Agents::default(),
-            hub: broadcast::channel(256).0,
+            // Her lines include drafts, one per streamed piece of a reply.
+            hub: broadcast::channel(1024).0,
             feed: broadcast::channel(256).0,
             locks: std::sync::Mutex::new(HashMap::new()),
             starting: std::sync::Mutex::new(HashSet::new()),

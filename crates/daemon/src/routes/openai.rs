@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use mind::MindError;
+use mind::{MindError, Piece};
 use persona::Persona;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -21,6 +21,10 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::parse_id;
+
+mod request;
+
+use request::parse_chat;
 
 /// An error as OpenAI's API answers it.
 #[derive(Debug)]
@@ -223,12 +227,23 @@ impl From<MindError> for OpenAiError {
     }
 }
 
-/// `{"prompt_tokens", "completion_tokens", "total_tokens"}`.
+/// `{"prompt_tokens", "completion_tokens", "total_tokens"}`: the tokens her models took in the
+/// beat that answered, as their providers counted them (zero where a provider does not say).
 #[derive(Serialize, ToSchema, Default, Clone, Copy)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+}
+
+impl From<organs::Usage> for Usage {
+    fn from(usage: organs::Usage) -> Usage {
+        Usage {
+            prompt_tokens: usage.prompt,
+            completion_tokens: usage.completion,
+            total_tokens: usage.total(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -364,20 +379,40 @@ struct Reply {
     model: String,
 }
 
-/// Her words as she says them, until the beat rests or the deadline passes.
+/// Her words as she writes and says them, until the beat rests or the deadline passes.
 struct Answer {
-    pieces: mpsc::Receiver<Result<String, MindError>>,
+    pieces: mpsc::UnboundedReceiver<Result<Piece, MindError>>,
     deadline: Instant,
     limit: Duration,
 }
 
+/// What a streamed completion shows next.
+enum Next {
+    /// More of her words, to append.
+    Words(String),
+    /// The beat rested, having taken these tokens.
+    End(Usage),
+}
+
 impl Answer {
-    /// Her next message; `None` once the beat has come to rest.
-    async fn next(&mut self) -> Result<Option<String>, OpenAiError> {
+    /// The next piece of the exchange; `None` once it has ended.
+    async fn next(&mut self) -> Result<Option<Piece>, OpenAiError> {
         match timeout_at(self.deadline, self.pieces.recv()).await {
             Err(_) => Err(OpenAiError::timeout(self.limit)),
             Ok(None) => Ok(None),
             Ok(Some(piece)) => piece.map(Some).map_err(OpenAiError::from),
+        }
+    }
+
+    /// Her next words for a stream, or the end of the beat.
+    async fn words(&mut self) -> Result<Next, OpenAiError> {
+        loop {
+            match self.next().await? {
+                Some(Piece::Words(words)) => return Ok(Next::Words(words)),
+                Some(Piece::Said(_)) => {}
+                Some(Piece::Rested(usage)) => return Ok(Next::End(usage.into())),
+                None => return Ok(Next::End(Usage::default())),
+            }
         }
     }
 }
@@ -385,8 +420,13 @@ impl Answer {
 /// A non-streamed completion: every message she says in the beat, joined by a blank line.
 async fn whole(reply: Reply, mut answer: Answer) -> Result<Response, OpenAiError> {
     let mut said = Vec::new();
+    let mut usage = Usage::default();
     while let Some(piece) = answer.next().await? {
-        said.push(piece);
+        match piece {
+            Piece::Said(words) => said.push(words),
+            Piece::Rested(spent) => usage = spent.into(),
+            Piece::Words(_) => {}
+        }
     }
     Ok(Json(ChatCompletion {
         id: reply.id,
@@ -402,20 +442,21 @@ async fn whole(reply: Reply, mut answer: Answer) -> Result<Response, OpenAiError
             finish_reason: "stop",
             logprobs: None,
         }],
-        usage: Usage::default(),
+        usage,
     })
     .into_response())
 }
 
-/// A streamed completion. The status is held back until her first message (or the beat's end)
-/// so that a timeout or a failed beat before she says anything is still a proper error status;
+/// A streamed completion: her words as her Mind writes them, where it streams (see
+/// `mind::Piece::Words`). The status is held back until her first words (or the beat's end) so
+/// that a timeout or a failed beat before she says anything is still a proper error status;
 /// after that, an error is sent as an `{"error": …}` event before `[DONE]`, as OpenAI does.
 async fn stream(
     reply: Reply,
     mut answer: Answer,
     include_usage: bool,
 ) -> Result<Response, OpenAiError> {
-    let first = answer.next().await?;
+    let first = answer.words().await?;
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let chunk = |delta: Value, finish: Option<&str>| {
@@ -425,20 +466,19 @@ async fn stream(
         };
         let mut next = first;
         let mut opening = json!({"role": "assistant", "content": ""});
-        let mut separator = "";
         let ended = loop {
-            let Some(piece) = next.take() else {
-                break None;
+            let words = match next {
+                Next::Words(words) => words,
+                Next::End(usage) => break Ok(usage),
             };
-            opening["content"] = Value::from(format!("{separator}{piece}"));
-            separator = "\n\n";
+            opening["content"] = Value::from(words);
             if tx.send(chunk(opening.clone(), None)).await.is_err() {
                 return; // the client left
             }
             opening = json!({});
-            match answer.next().await {
+            match answer.words().await {
                 Ok(more) => next = more,
-                Err(e) => break Some(e),
+                Err(e) => break Err(e),
             }
         };
         if opening.get("role").is_some() {
@@ -446,17 +486,17 @@ async fn stream(
             let _ = tx.send(chunk(opening, None)).await;
         }
         match ended {
-            Some(e) => {
+            Err(e) => {
                 let _ = tx.send(event(&e.json())).await;
             }
-            None => {
+            Ok(usage) => {
                 let _ = tx.send(chunk(json!({}), Some("stop"))).await;
                 if include_usage {
                     let _ = tx
                         .send(event(
                             &json!({"id": reply.id, "object": "chat.completion.chunk",
                             "created": reply.created, "model": reply.model, "choices": [],
-                            "usage": Usage::default()}),
+                            "usage": usage}),
                         ))
                         .await;
                 }
@@ -482,195 +522,4 @@ async fn stream(
 /// One server-sent event carrying `value`.
 fn event(value: &Value) -> Bytes {
     Bytes::from(format!("data: {value}\n\n"))
-}
-
-/// What the newest user message of a chat request brings her: its text parts joined by blank
-/// lines, and its images.
-#[derive(Debug, PartialEq)]
-pub struct Turn {
-    pub text: String,
-    pub images: Vec<InlineImage>,
-}
-
-/// An image sent inline as a `data:` URL.
-#[derive(Debug, PartialEq)]
-pub struct InlineImage {
-    pub mime: String,
-    pub bytes: Vec<u8>,
-}
-
-/// The parts of a chat request she uses.
-#[derive(Debug)]
-pub struct ChatRequest {
-    pub model: String,
-    pub stream: bool,
-    pub include_usage: bool,
-    pub turn: Turn,
-}
-
-/// Reads a chat request. A client re-sends the whole history each time, and she already lived
-/// every earlier turn, so only the newest message is taken, and it must be the user's. System
-/// and developer messages are the client's instructions to a stateless model; hers are her own,
-/// so they are not fed to her.
-pub fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, OpenAiError> {
-    let body: Value = serde_json::from_slice(bytes)
-        .map_err(|e| OpenAiError::invalid("body", format!("The body is not valid JSON: {e}")))?;
-    let model = body["model"]
-        .as_str()
-        .ok_or_else(|| OpenAiError::invalid("model", "`model` (her id) is required."))?
-        .to_string();
-    let messages = body["messages"]
-        .as_array()
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| OpenAiError::invalid("messages", "`messages` must be a non-empty array."))?;
-    let stream = match &body["stream"] {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        _ => {
-            return Err(OpenAiError::invalid(
-                "stream",
-                "`stream` must be a boolean.",
-            ));
-        }
-    };
-    let include_usage = body["stream_options"]["include_usage"].as_bool() == Some(true);
-    let newest = messages.last().expect("non-empty above");
-    if newest["role"].as_str() != Some("user") {
-        return Err(OpenAiError::invalid(
-            "messages",
-            "The last message must be the user's: she answers her person's newest message.",
-        ));
-    }
-    let turn = turn_of(&newest["content"])?;
-    if turn.text.trim().is_empty() && turn.images.is_empty() {
-        return Err(OpenAiError::invalid(
-            "messages",
-            "The last user message has no text and no image.",
-        ));
-    }
-    Ok(ChatRequest {
-        model,
-        stream,
-        include_usage,
-        turn,
-    })
-}
-
-fn turn_of(content: &Value) -> Result<Turn, OpenAiError> {
-    let parts = match content {
-        Value::String(text) => {
-            return Ok(Turn {
-                text: text.clone(),
-                images: Vec::new(),
-            });
-        }
-        Value::Array(parts) => parts,
-        _ => {
-            return Err(OpenAiError::invalid(
-                "messages",
-                "A message's `content` must be a string or an array of content parts.",
-            ));
-        }
-    };
-    let mut texts = Vec::new();
-    let mut images = Vec::new();
-    for part in parts {
-        match part["type"].as_str() {
-            Some("text") => texts.push(part["text"].as_str().unwrap_or_default().to_string()),
-            Some("image_url") => {
-                let url = part["image_url"]["url"]
-                    .as_str()
-                    .or_else(|| part["image_url"].as_str())
-                    .unwrap_or_default();
-                images.push(data_url(url)?);
-            }
-            other => {
-                return Err(OpenAiError::invalid(
-                    "messages",
-                    format!(
-                        "Content part type {} is not supported: send `text` or `image_url`.",
-                        other.unwrap_or("(none)")
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(Turn {
-        text: texts.join("\n\n"),
-        images,
-    })
-}
-
-/// Decodes `data:<mime>;base64,<bytes>`. Remote URLs are refused: fetching whatever a request
-/// names would let any local client make the daemon reach into other hosts.
-fn data_url(url: &str) -> Result<InlineImage, OpenAiError> {
-    use base64::Engine;
-    let refuse = || {
-        OpenAiError::invalid(
-            "messages",
-            "An image must be sent inline as a `data:image/...;base64,` URL.",
-        )
-    };
-    let rest = url.strip_prefix("data:").ok_or_else(refuse)?;
-    let (meta, payload) = rest.split_once(',').ok_or_else(refuse)?;
-    let mime = meta.strip_suffix(";base64").ok_or_else(refuse)?;
-    if !mime.starts_with("image/") {
-        return Err(refuse());
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(payload.trim())
-        .map_err(|_| refuse())?;
-    Ok(InlineImage {
-        mime: mime.to_string(),
-        bytes,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_newest_user_turn_is_taken() {
-        let request = parse_chat(
-            br#"{"model": "m", "messages": [
-                {"role": "system", "content": "be brief"},
-                {"role": "user", "content": "first"},
-                {"role": "assistant", "content": "reply"},
-                {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,aGk="}}]}
-            ], "stream": true, "stream_options": {"include_usage": true}}"#,
-        )
-        .unwrap();
-        assert_eq!(request.turn.text, "a\n\nb");
-        assert_eq!(
-            request.turn.images,
-            vec![InlineImage {
-                mime: "image/png".into(),
-                bytes: b"hi".to_vec()
-            }]
-        );
-        assert!(request.stream && request.include_usage);
-    }
-
-    #[test]
-    fn malformed_requests_point_at_the_parameter() {
-        let param = |body: &[u8]| parse_chat(body).unwrap_err().param;
-        assert_eq!(
-            param(br#"{"messages": [{"role": "user", "content": "x"}]}"#),
-            Some("model")
-        );
-        assert_eq!(
-            param(br#"{"model": "m", "messages": []}"#),
-            Some("messages")
-        );
-        assert_eq!(
-            param(br#"{"model": "m", "messages": [{"role": "assistant", "content": "x"}]}"#),
-            Some("messages")
-        );
-        assert_eq!(
-            param(br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://example.com/a.png"}}]}]}"#),
-            Some("messages")
-        );
-    }
 }

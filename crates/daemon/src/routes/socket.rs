@@ -51,7 +51,11 @@ async fn follow(
                 Some(Ok(_)) => continue,
             },
             line = said.recv(), if persona.is_some() => match line {
-                Ok(line) if Some(line.persona_id) == persona => json!({"type": "chat_message", "persona_id": line.persona_id, "content": line.content}),
+                Ok(line) if Some(line.persona_id) == persona => if line.kind.is_draft() {
+                    json!({"type": "chat_draft", "persona_id": line.persona_id, "kind": line.kind, "content": line.content})
+                } else {
+                    json!({"type": "chat_message", "persona_id": line.persona_id, "content": line.content})
+                },
                 Ok(_) | Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
             },

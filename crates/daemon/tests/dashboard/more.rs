@@ -363,3 +363,50 @@ async fn her_stress_and_energy_chart_shows_her_last_known_state_while_she_is_sto
     }
     d.shutdown().await;
 }
+
+/// Her Mind's answer is held after its first piece: the chat already shows her first words as
+/// a draft; once released, the draft gives way to the reply she said, shown once.
+#[tokio::test]
+async fn her_reply_is_drafted_in_the_chat_as_her_mind_writes_it() {
+    let Some(b) = browser().await else { return };
+    let fakes = Fakes::start().await;
+    let words = "Hello there, I am drafting this reply for you.";
+    fakes.openai.set_responder(responder(move |_| {
+        ScriptedReply::Json(json!({"say": words}))
+    }));
+    let home = tempfile::tempdir().unwrap();
+    let d = Harness::start(home.path(), &fakes).await;
+    let id = create_cloud(&d).await;
+    let gate = fakes
+        .openai
+        .hold_next_stream(|body| body["response_format"]["json_schema"]["name"] == "recognizing");
+
+    b.goto(&format!("{}/persona/{id}", d.url)).await;
+    b.until(
+        "the composer",
+        "return document.querySelector('.composer textarea')",
+    )
+    .await;
+    b.set(".composer textarea", "Hello?").await;
+    b.click(".composer button[type=submit]").await;
+    let drafted = b
+        .until(
+            "her first words as a draft",
+            "return document.querySelector('.msg.hers.draft')?.textContent",
+        )
+        .await;
+    let drafted = drafted.as_str().unwrap().to_string();
+    assert!(
+        !drafted.is_empty() && words.starts_with(drafted.trim()) && drafted.trim() != words,
+        "{drafted:?}"
+    );
+    gate.release();
+    b.until(
+        "her reply in place of the draft",
+        &format!(
+            "return !document.querySelector('.msg.draft') && [...document.querySelectorAll('.msg.hers')].filter(m => m.textContent.includes({words:?})).length === 1"
+        ),
+    )
+    .await;
+    d.shutdown().await;
+}

@@ -38,6 +38,16 @@ assert done.usage is not None and done.usage.total_tokens == (
     done.usage.prompt_tokens + done.usage.completion_tokens
 ), done.usage
 
+
+def fake_counts(usage):
+    """The fake Mind counts 12 tokens read and 7 written for each call her beat made."""
+    calls = usage.prompt_tokens // 12
+    assert calls >= 1 and usage.prompt_tokens == 12 * calls, usage
+    assert usage.completion_tokens == 7 * calls, usage
+
+
+fake_counts(done.usage)
+
 # A streamed completion with content parts: the client re-sends the whole history, and only
 # the newest user turn is new to her. An image part rides along as a data URL.
 png = base64.b64encode(b"\x89PNG\r\n\x1a\nopenai-check-image").decode()
@@ -72,6 +82,7 @@ assert len(chunk_ids) == 1, chunk_ids
 assert "".join(pieces) == reply, pieces
 assert finish == "stop", finish
 assert usage is not None and usage.total_tokens >= 0, usage
+fake_counts(usage)
 
 # An unknown model is OpenAI's 404.
 try:

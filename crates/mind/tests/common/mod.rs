@@ -165,11 +165,17 @@ pub fn script(
     testkit::responder(move |body| f(stage(body), &latest(body), body))
 }
 
+/// Her next reply or notice; drafts of her replies are skipped.
 pub async fn next_line(rx: &mut tokio::sync::broadcast::Receiver<Outgoing>) -> Outgoing {
-    tokio::time::timeout(PATIENCE, rx.recv())
-        .await
-        .expect("she never spoke")
-        .expect("channel closed")
+    loop {
+        let line = tokio::time::timeout(PATIENCE, rx.recv())
+            .await
+            .expect("she never spoke")
+            .expect("channel closed");
+        if !line.kind.is_draft() {
+            return line;
+        }
+    }
 }
 
 pub async fn next_event(rx: &mut tokio::sync::broadcast::Receiver<LifeEvent>) -> LifeEvent {

@@ -1,13 +1,17 @@
 //! Anthropic's messages API: `x-api-key` and a version header, structure forced through a
-//! tool, the stable head of the system prompt marked for prompt caching, a paged model list.
+//! tool, the stable head of the system prompt marked for prompt caching, a paged model list,
+//! and its event stream read back into one message.
+
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder};
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Base64, Defaults, LIST_TIMEOUT, MAX_TOKENS, text_or_placeholder, tool_name};
 use crate::OrganError;
 use crate::chat::{ChatRequest, Message, Role};
+use crate::reply::Usage;
 use crate::wire::Call;
 
 pub(crate) const DEFAULTS: Defaults = Defaults {
@@ -32,6 +36,85 @@ pub(crate) fn chat(
         .json(&body(model, request))
 }
 
+/// The same request streamed: server-sent events of the message's blocks as they are written.
+pub(crate) fn chat_streamed(
+    call: &Call<'_>,
+    http: &reqwest::Client,
+    model: &str,
+    request: &ChatRequest,
+) -> RequestBuilder {
+    let mut body = body(model, request);
+    body.stream = true;
+    call.request(http, Method::POST, "/v1/messages").json(&body)
+}
+
+/// The streamed events as one message: `message_start`'s message with each block's text (or
+/// tool input, which streams as JSON text) joined, and `message_delta`'s stop reason and
+/// counts laid over it. Thinking blocks are not passed on.
+pub(crate) async fn gather(
+    call: &Call<'_>,
+    response: reqwest::Response,
+    idle: Duration,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<Value, String> {
+    let mut message = Map::new();
+    let mut blocks: Vec<(Value, String)> = Vec::new();
+    call.events(response, idle, |event| {
+        match event.get("type").and_then(Value::as_str) {
+            Some("message_start") => {
+                if let Some(start) = event.get("message").and_then(Value::as_object) {
+                    message = start.clone();
+                }
+            }
+            Some("content_block_start") => {
+                blocks.push((event["content_block"].clone(), String::new()));
+            }
+            Some("content_block_delta") => {
+                let delta = &event["delta"];
+                let piece = delta
+                    .get("text")
+                    .or_else(|| delta.get("partial_json"))
+                    .and_then(Value::as_str);
+                if let (Some(piece), Some((_, written))) = (piece, blocks.last_mut()) {
+                    on_text(piece);
+                    written.push_str(piece);
+                }
+            }
+            Some("message_delta") => {
+                if let Some(reason) = event.pointer("/delta/stop_reason") {
+                    message.insert("stop_reason".into(), reason.clone());
+                }
+                if let Some(counts) = event.get("usage").and_then(Value::as_object) {
+                    let usage = message
+                        .entry("usage")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Some(usage) = usage.as_object_mut() {
+                        usage.extend(counts.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })
+    .await?;
+    let content: Vec<Value> = blocks
+        .into_iter()
+        .map(|(mut block, written)| {
+            match block.get("type").and_then(Value::as_str) {
+                Some("text") => block["text"] = Value::String(written),
+                Some("tool_use") if !written.is_empty() => {
+                    block["input"] = serde_json::from_str(&written).unwrap_or(Value::Null);
+                }
+                _ => {}
+            }
+            block
+        })
+        .collect();
+    message.insert("content".into(), Value::Array(content));
+    Ok(Value::Object(message))
+}
+
 pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
     let blocks = answer
         .get("content")
@@ -51,6 +134,20 @@ pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
 
 pub(crate) fn cut_off(answer: &Value) -> bool {
     answer.pointer("/stop_reason").and_then(Value::as_str) == Some("max_tokens")
+}
+
+/// Anthropic counts the cached prefix apart from `input_tokens` (written to the cache, or read
+/// from it); all three are what the model read.
+pub(crate) fn usage(answer: &Value) -> Usage {
+    Usage::read(
+        answer,
+        &[
+            "/usage/input_tokens",
+            "/usage/cache_creation_input_tokens",
+            "/usage/cache_read_input_tokens",
+        ],
+        &["/usage/output_tokens"],
+    )
 }
 
 /// Anthropic's listing is paged; aliases (`claude-…-latest`) are not listed, so a model not

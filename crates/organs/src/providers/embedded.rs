@@ -19,7 +19,7 @@ use persona::OrganSlot;
 use super::system_with_schema;
 use crate::OrganError;
 use crate::chat::{ChatRequest, Role};
-use crate::reply::{Reply, finish};
+use crate::reply::{Reply, Usage, finish};
 
 /// How the engine is named in errors.
 pub(crate) const NAME: &str = "the embedded engine";
@@ -131,8 +131,10 @@ impl Embedded {
     }
 
     /// Asks the model in `found` for her answer to `request`, in `sequence` (her persona's KV
-    /// sequence, so her stable prompt is read once and reused between stages and beats).
-    /// Dropping the returned future (her beat interrupted) stops the generation.
+    /// sequence, so her stable prompt is read once and reused between stages and beats), handing
+    /// `on_text` each piece as it is decoded. Dropping the returned future (her beat
+    /// interrupted) stops the generation.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn chat(
         &self,
         slot: OrganSlot,
@@ -141,6 +143,7 @@ impl Embedded {
         sequence: &str,
         request: &ChatRequest,
         timeout: Duration,
+        on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Reply, OrganError> {
         let organ = slot.as_str();
         let failed = |reason: String| OrganError::Engine {
@@ -163,8 +166,29 @@ impl Embedded {
         let _stop = StopOnDrop(job.cancel.clone());
         let engine = self.engine();
         let path = found.path;
-        let run = tokio::task::spawn_blocking(move || engine.generate(&path, job, |_| {}));
-        let output = match tokio::time::timeout(timeout, run).await {
+        // The engine's thread hands pieces over a channel; they are passed on here, on the
+        // caller's task, until the answer is complete.
+        let (pieces, mut decoded) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut run = tokio::task::spawn_blocking(move || {
+            engine.generate(&path, job, move |piece| {
+                let _ = pieces.send(piece.to_string());
+            })
+        });
+        let answered = async {
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(piece) = decoded.recv() => on_text(&piece),
+                    done = &mut run => {
+                        while let Ok(piece) = decoded.try_recv() {
+                            on_text(&piece);
+                        }
+                        break done;
+                    }
+                }
+            }
+        };
+        let output = match tokio::time::timeout(timeout, answered).await {
             Err(_) => return Err(failed(format!("no answer in {} s", timeout.as_secs()))),
             Ok(Err(e)) => return Err(failed(format!("the engine's thread failed ({e})"))),
             Ok(Ok(Err(e))) => return Err(failed(e.to_string())),
@@ -180,11 +204,16 @@ impl Embedded {
             generation_ms = output.generation_time.as_millis() as u64,
             "embedded answer"
         );
+        let usage = Usage {
+            prompt: output.prompt_tokens as u64,
+            completion: output.generated_tokens as u64,
+        };
         Ok(finish(
             &output.text,
             None,
             request.schema.is_some(),
             output.stop == Stop::Length,
+            usage,
         ))
     }
 }

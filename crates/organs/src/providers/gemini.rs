@@ -1,13 +1,16 @@
-//! Gemini's `generateContent`: `x-goog-api-key`, an OpenAPI-subset response schema, models
-//! listed as `models/<id>`.
+//! Gemini's `generateContent` (and `streamGenerateContent` as server-sent events):
+//! `x-goog-api-key`, an OpenAPI-subset response schema, models listed as `models/<id>`.
+
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder};
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Base64, Defaults, LIST_TIMEOUT, text_or_placeholder};
 use crate::OrganError;
 use crate::chat::{ChatRequest, Message, Role};
+use crate::reply::Usage;
 use crate::wire::Call;
 
 pub(crate) const DEFAULTS: Defaults = Defaults {
@@ -34,6 +37,68 @@ pub(crate) fn chat(
     .json(&body(request))
 }
 
+/// The same request streamed: each event a partial response with more of the text.
+pub(crate) fn chat_streamed(
+    call: &Call<'_>,
+    http: &reqwest::Client,
+    model: &str,
+    request: &ChatRequest,
+) -> RequestBuilder {
+    call.request(
+        http,
+        Method::POST,
+        &format!("/v1beta/models/{model}:streamGenerateContent?alt=sse"),
+    )
+    .json(&body(request))
+}
+
+/// The streamed responses as one: the text of every part joined (thoughts are not passed on),
+/// the last finish reason and counts. A stream with no candidate at all (a blocked prompt) is
+/// its last response, which [`read`] explains.
+pub(crate) async fn gather(
+    call: &Call<'_>,
+    response: reqwest::Response,
+    idle: Duration,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<Value, String> {
+    let (mut text, mut answered) = (String::new(), false);
+    let (mut finish, mut usage, mut last) = (Value::Null, Value::Null, Value::Null);
+    call.events(response, idle, |chunk| {
+        if let Some(candidate) = chunk.pointer("/candidates/0") {
+            answered = true;
+            let parts = candidate
+                .pointer("/content/parts")
+                .and_then(Value::as_array);
+            for part in parts.into_iter().flatten() {
+                if part.get("thought").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                if let Some(piece) = part.get("text").and_then(Value::as_str) {
+                    on_text(piece);
+                    text.push_str(piece);
+                }
+            }
+            if let Some(reason) = candidate.get("finishReason") {
+                finish = reason.clone();
+            }
+        }
+        if let Some(counts) = chunk.get("usageMetadata") {
+            usage = counts.clone();
+        }
+        last = chunk;
+        Ok(())
+    })
+    .await?;
+    if !answered {
+        return Ok(last);
+    }
+    Ok(
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
+                              "finishReason": finish}],
+              "usageMetadata": usage}),
+    )
+}
+
 pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
     let Some(candidate) = answer.pointer("/candidates/0") else {
         let reason = answer
@@ -53,6 +118,19 @@ pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
         .filter_map(|p| p.get("text").and_then(Value::as_str))
         .collect();
     Ok((text, None))
+}
+
+/// `promptTokenCount`, and what it wrote: `candidatesTokenCount` plus `thoughtsTokenCount`
+/// (a thinking model's reasoning, billed as output).
+pub(crate) fn usage(answer: &Value) -> Usage {
+    Usage::read(
+        answer,
+        &["/usageMetadata/promptTokenCount"],
+        &[
+            "/usageMetadata/candidatesTokenCount",
+            "/usageMetadata/thoughtsTokenCount",
+        ],
+    )
 }
 
 pub(crate) fn cut_off(answer: &Value) -> bool {

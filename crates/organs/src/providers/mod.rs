@@ -3,9 +3,9 @@
 //! checked before it is saved. This file is the one table that sends each [`Provider`] to its
 //! module, plus the serialisation pieces several bodies share.
 //!
-//! Adding a provider: its module here (defaults, `authorize`, `chat`, `read`, `cut_off`,
-//! `has_model`), one arm in each table below, its variant in `persona::Provider`, and its fake
-//! in `testkit`.
+//! Adding a provider: its module here (defaults, `authorize`, `chat`, `chat_streamed`, `gather`,
+//! `read`, `cut_off`, `usage`, `has_model`), one arm in each table below, its variant in
+//! `persona::Provider`, and its fake in `testkit`.
 //!
 //! Ollama is the provider `None` (a local model); [`embedded`] serves a local model that is in
 //! `ETERNEGO_HOME/models/` instead, in process.
@@ -28,6 +28,7 @@ use serde_json::Value;
 
 use crate::OrganError;
 use crate::chat::{ChatRequest, Image, JsonSchema, Message};
+use crate::reply::Usage;
 use crate::wire::Call;
 
 pub use embedded::Embedded;
@@ -105,6 +106,52 @@ pub(crate) fn read(
         Some(Provider::Openai) => openai::read(answer),
         Some(Provider::Xai) => xai::read(answer),
         Some(Provider::Gemini) => gemini::read(answer),
+    }
+}
+
+/// The tokens the answer took, as the provider counted them.
+pub(crate) fn usage(provider: Option<Provider>, answer: &Value) -> Usage {
+    match provider {
+        None => ollama::usage(answer),
+        Some(Provider::Anthropic) => anthropic::usage(answer),
+        Some(Provider::Openai) => openai::usage(answer),
+        Some(Provider::Xai) => xai::usage(answer),
+        Some(Provider::Gemini) => gemini::usage(answer),
+    }
+}
+
+/// The chat request asking for the answer as a stream.
+pub(crate) fn chat_streamed(
+    call: &Call<'_>,
+    http: &reqwest::Client,
+    model: &str,
+    request: &ChatRequest,
+) -> RequestBuilder {
+    match call.provider {
+        None => ollama::chat_streamed(call, http, model, request),
+        Some(Provider::Openai) => openai::chat_streamed(call, http, model, request, false),
+        Some(Provider::Xai) => openai::chat_streamed(call, http, model, request, true),
+        Some(Provider::Anthropic) => anthropic::chat_streamed(call, http, model, request),
+        Some(Provider::Gemini) => gemini::chat_streamed(call, http, model, request),
+    }
+}
+
+/// Reads a streamed answer, handing `on_text` each piece of its text as it arrives, into the
+/// shape of the provider's whole answer, so [`read`], [`cut_off`] and [`usage`] read it as
+/// they read that. `idle` bounds the silence between two pieces.
+pub(crate) async fn gather(
+    call: &Call<'_>,
+    response: reqwest::Response,
+    idle: std::time::Duration,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<Value, String> {
+    match call.provider {
+        None => ollama::gather(call, response, idle, on_text).await,
+        Some(Provider::Anthropic) => anthropic::gather(call, response, idle, on_text).await,
+        Some(Provider::Gemini) => gemini::gather(call, response, idle, on_text).await,
+        Some(Provider::Openai | Provider::Xai) => {
+            openai::gather(call, response, idle, on_text).await
+        }
     }
 }
 

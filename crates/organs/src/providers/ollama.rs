@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{Base64, Defaults, Function, LIST_TIMEOUT, system_with_schema};
 use crate::OrganError;
 use crate::chat::{ChatRequest, Image, Role, ToolCall};
+use crate::reply::Usage;
 use crate::wire::Call;
 
 pub(crate) const DEFAULTS: Defaults = Defaults {
@@ -46,6 +47,52 @@ pub(crate) fn chat(
         .json(&body(model, request))
 }
 
+/// The same request with `stream: true`: the answer arrives as NDJSON lines of text, the last
+/// one (`done: true`) carrying the stop reason and the counts.
+pub(crate) fn chat_streamed(
+    call: &Call<'_>,
+    http: &reqwest::Client,
+    model: &str,
+    request: &ChatRequest,
+) -> RequestBuilder {
+    let mut body = body(model, request);
+    body.stream = true;
+    call.request(http, Method::POST, "/api/chat").json(&body)
+}
+
+/// The streamed lines as one answer: the last line with the whole text in its message.
+pub(crate) async fn gather(
+    call: &Call<'_>,
+    response: reqwest::Response,
+    idle: Duration,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<Value, String> {
+    let mut content = String::new();
+    let mut last = None;
+    call.lines(response, idle, |line| {
+        if let Some(piece) = line.pointer("/message/content").and_then(Value::as_str)
+            && !piece.is_empty()
+        {
+            on_text(piece);
+            content.push_str(piece);
+        }
+        if line.get("done") == Some(&Value::Bool(true)) {
+            last = Some(line);
+        }
+        Ok(())
+    })
+    .await?;
+    let mut last = last.ok_or("the stream ended before the answer was done")?;
+    let Some(fields) = last.as_object_mut() else {
+        return Err("the last line of the stream is not an object".into());
+    };
+    fields.insert(
+        "message".into(),
+        json!({"role": "assistant", "content": content}),
+    );
+    Ok(last)
+}
+
 pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
     let content = answer
         .pointer("/message/content")
@@ -56,6 +103,12 @@ pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
 
 pub(crate) fn cut_off(answer: &Value) -> bool {
     answer.pointer("/done_reason").and_then(Value::as_str) == Some("length")
+}
+
+/// `prompt_eval_count` (absent when the whole prompt was already in the engine's cache) and
+/// `eval_count`, on the answer or on the last line of a stream.
+pub(crate) fn usage(answer: &Value) -> Usage {
+    Usage::read(answer, &["/prompt_eval_count"], &["/eval_count"])
 }
 
 /// The model to use from the local engine: `model` when installed (pulled first when not),

@@ -2,14 +2,16 @@
 //! format, the model list at `/v1/models`.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder};
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{DataUri, Defaults, Function, JsonText, LIST_TIMEOUT, system_with_schema, tool_name};
 use crate::OrganError;
 use crate::chat::{ChatRequest, Message, Role, ToolCall};
+use crate::reply::Usage;
 use crate::wire::Call;
 
 pub(crate) const DEFAULTS: Defaults = Defaults {
@@ -30,6 +32,72 @@ pub(crate) fn chat(
 ) -> RequestBuilder {
     call.request(http, Method::POST, "/v1/chat/completions")
         .json(&body(model, request, false))
+}
+
+/// The same request streamed, with the usage chunk OpenAI only sends when asked for it.
+pub(crate) fn chat_streamed(
+    call: &Call<'_>,
+    http: &reqwest::Client,
+    model: &str,
+    request: &ChatRequest,
+    xai: bool,
+) -> RequestBuilder {
+    let mut body = body(model, request, xai);
+    body.stream = true;
+    body.stream_options = Some(StreamOptions {
+        include_usage: true,
+    });
+    call.request(http, Method::POST, "/v1/chat/completions")
+        .json(&body)
+}
+
+/// The streamed chunks as one `chat.completion`: the content, refusal and tool-call arguments
+/// joined, the finish reason, and the usage of the last chunk.
+pub(crate) async fn gather(
+    call: &Call<'_>,
+    response: reqwest::Response,
+    idle: Duration,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<Value, String> {
+    let (mut content, mut refusal, mut arguments) = (String::new(), String::new(), None);
+    let (mut finish, mut usage) = (Value::Null, Value::Null);
+    call.events(response, idle, |chunk| {
+        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+            usage = u.clone();
+        }
+        let Some(choice) = chunk.pointer("/choices/0") else {
+            return Ok(());
+        };
+        if let Some(piece) = choice.pointer("/delta/content").and_then(Value::as_str) {
+            on_text(piece);
+            content.push_str(piece);
+        }
+        if let Some(piece) = choice.pointer("/delta/refusal").and_then(Value::as_str) {
+            refusal.push_str(piece);
+        }
+        if let Some(piece) = choice
+            .pointer("/delta/tool_calls/0/function/arguments")
+            .and_then(Value::as_str)
+        {
+            arguments.get_or_insert_with(String::new).push_str(piece);
+        }
+        if let Some(reason) = choice.get("finish_reason").filter(|r| !r.is_null()) {
+            finish = reason.clone();
+        }
+        Ok(())
+    })
+    .await?;
+    let mut message = json!({"role": "assistant", "content": null});
+    if !content.is_empty() || (arguments.is_none() && refusal.is_empty()) {
+        message["content"] = Value::String(content);
+    }
+    if !refusal.is_empty() {
+        message["refusal"] = Value::String(refusal);
+    }
+    if let Some(arguments) = arguments {
+        message["tool_calls"] = json!([{"type": "function", "function": {"arguments": arguments}}]);
+    }
+    Ok(json!({"choices": [{"message": message, "finish_reason": finish}], "usage": usage}))
 }
 
 pub(crate) fn read(answer: &Value) -> Result<(String, Option<Value>), String> {
@@ -53,6 +121,16 @@ pub(crate) fn cut_off(answer: &Value) -> bool {
         .pointer("/choices/0/finish_reason")
         .and_then(Value::as_str)
         == Some("length")
+}
+
+/// `usage.prompt_tokens` (cached ones included) and `usage.completion_tokens` (reasoning
+/// included).
+pub(crate) fn usage(answer: &Value) -> Usage {
+    Usage::read(
+        answer,
+        &["/usage/prompt_tokens"],
+        &["/usage/completion_tokens"],
+    )
 }
 
 pub(crate) async fn has_model(
@@ -82,7 +160,14 @@ pub(crate) struct OpenAi<'a> {
     messages: Vec<OpenAiMessage<'a>>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<ResponseFormat<'a>>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
 }
 
 #[derive(Serialize)]
@@ -221,6 +306,7 @@ pub(crate) fn body<'a>(model: &'a str, request: &'a ChatRequest, xai: bool) -> O
         model,
         messages: system.into_iter().chain(turns).collect(),
         stream: false,
+        stream_options: None,
         response_format,
     }
 }

@@ -13,7 +13,7 @@ pub(crate) const DEFAULTS: Defaults = Defaults {
     url: "https://api.x.ai",
 };
 
-pub(crate) use openai::{authorize, cut_off, has_model, read};
+pub(crate) use openai::{authorize, cut_off, has_model, read, usage};
 
 pub(crate) fn chat(
     call: &Call<'_>,
