@@ -19,6 +19,7 @@
 //! default, because the KV memory a sequence may grow to is proportional to it.
 
 mod error;
+mod sampler;
 mod worker;
 
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 
@@ -177,8 +178,13 @@ pub struct Output {
     pub prompt_time: Duration,
     /// From the start of this request's turn on the model to its first token.
     pub first_token: Duration,
-    /// Producing every token after the prompt was read.
+    /// Producing every token after the prompt was read (sampling included).
     pub generation_time: Duration,
+    /// Of `generation_time`, choosing tokens: the sampler chain and, with a schema, the
+    /// grammar check. The rest is the model's decode.
+    pub sampling_time: Duration,
+    /// Waiting in the model's queue behind other requests, before this one's turn.
+    pub queue_time: Duration,
 }
 
 /// What a loaded model says about itself.
@@ -197,6 +203,8 @@ struct Job {
     request: Request,
     on_token: TokenSink,
     reply: mpsc::Sender<Result<Output, EngineError>>,
+    /// When it was handed to the worker: the time it waited is reported with its figures.
+    queued: Instant,
 }
 
 struct Handle {
@@ -276,6 +284,7 @@ impl Engine {
             request,
             on_token: Box::new(on_token),
             reply,
+            queued: Instant::now(),
         };
         // Sent under the registry lock so a worker retiring for idleness (which takes the same
         // lock) can never be handed a job after it looked for the last one.
