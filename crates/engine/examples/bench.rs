@@ -28,12 +28,12 @@ fn decision_schema() -> serde_json::Value {
                            "properties": {key: schema}})
     };
     serde_json::json!({"type": "object", "additionalProperties": false, "required": ["decision"],
-        "properties": {"decision": {"type": "array", "items": {"anyOf": [
-            one("say", serde_json::json!({"type": "string"})),
-            one("done", serde_json::json!({"type": "null"})),
-            one("load_instruction", serde_json::json!({"type": "object", "additionalProperties": false,
-                "required": ["intention"], "properties": {"intention": {"type": "string"}}})),
-        ]}}}})
+    "properties": {"decision": {"type": "array", "items": {"anyOf": [
+        one("say", serde_json::json!({"type": "string"})),
+        one("done", serde_json::json!({"type": "null"})),
+        one("load_instruction", serde_json::json!({"type": "object", "additionalProperties": false,
+            "required": ["intention"], "properties": {"intention": {"type": "string"}}})),
+    ]}}}})
 }
 
 /// One structured stage as her Mind asks it (sampled at 0.7, seed 42), with the schema's
@@ -266,13 +266,18 @@ fn main() {
         without_reuse.as_secs_f64() / with_reuse.as_secs_f64()
     );
     println!();
-    println!("| stage (max {STRUCTURED} tokens) | generated | stop | ms/token | sampling ms/token | total ms |");
+    println!(
+        "| stage (max {STRUCTURED} tokens) | generated | stop | ms/token | sampling ms/token | total ms |"
+    );
     println!("| --- | --- | --- | --- | --- | --- |");
     structured_row("free text", &free);
     for (seed, out) in (40..).zip(&json) {
         structured_row(&format!("JSON schema, seed {seed}"), out);
     }
-    let longest = json.iter().max_by_key(|o| o.generated_tokens).expect("five runs");
+    let longest = json
+        .iter()
+        .max_by_key(|o| o.generated_tokens)
+        .expect("five runs");
     println!(
         "longest JSON answer: {:?}",
         longest.text.chars().take(300).collect::<String>()

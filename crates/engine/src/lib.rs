@@ -38,12 +38,22 @@ pub use error::EngineError;
 /// memory of a small model in the tens of megabytes per persona.
 pub const CONTEXT_CAP: u32 = 4096;
 
+/// The decode threads when none are configured: every core but one, at least one.
+pub fn default_threads() -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    i32::try_from(cores.saturating_sub(1).max(1)).unwrap_or(1)
+}
+
 /// How the engine runs. [`EngineConfig::default`] is what the daemon uses.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Tokens of context per persona, at most; the model's trained context if smaller.
     pub context_cap: u32,
-    /// CPU threads for decoding; `None` uses every core the machine reports.
+    /// CPU threads for decoding; `None` uses every core the machine reports but one (at
+    /// least one). llama.cpp's threads wait for each other at every step of a decode, spinning;
+    /// when another process takes one of the cores, a decode that uses all of them stalls on
+    /// the thread that lost its core. On a busy 2-core machine one thread decoded at 46 tokens/s
+    /// where two managed 3.7 (docs/benchmarks.md).
     pub threads: Option<i32>,
     /// Requests that may wait for a model before new ones are refused with
     /// [`EngineError::Busy`].
@@ -183,6 +193,9 @@ pub struct Output {
     /// Of `generation_time`, choosing tokens: the sampler chain and, with a schema, the
     /// grammar check. The rest is the model's decode.
     pub sampling_time: Duration,
+    /// Sampled tokens the schema's grammar rejected, so the token was chosen again from the
+    /// whole vocabulary filtered by the grammar (the slow path; see the engine's docs).
+    pub grammar_rejections: usize,
     /// Waiting in the model's queue behind other requests, before this one's turn.
     pub queue_time: Duration,
 }

@@ -41,7 +41,8 @@ impl Picker {
         free.apply_sampler(&mut self.chain);
         let chosen = free.selected_token();
         let allowed = chosen.filter(|&token| {
-            let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+            let mut single =
+                LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
             single.apply_sampler(grammar);
             single.data[0].logit().is_finite()
         });

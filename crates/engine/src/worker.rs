@@ -85,9 +85,7 @@ fn run(
     let trained = model.n_ctx_train();
     let context = trained.min(config.context_cap).max(64);
     let sequences = config.sequences.max(1);
-    let threads = config.threads.unwrap_or_else(|| {
-        thread::available_parallelism().map_or(1, |n| i32::try_from(n.get()).unwrap_or(1))
-    });
+    let threads = config.threads.unwrap_or_else(crate::default_threads);
     // Separate (not unified) KV streams: each persona gets `context` cells of her own, and
     // memory pages of a stream nobody uses are never touched.
     let params = LlamaContextParams::default()
@@ -246,6 +244,7 @@ impl Worker<'_> {
             ms_per_token = format_args!("{:.1}", per_token(out.generation_time)),
             sampling_ms_per_token = format_args!("{:.1}", per_token(out.sampling_time)),
             schema = request.schema.is_some(),
+            grammar_rejections = out.grammar_rejections,
             stop = ?out.stop,
             threads = self.threads,
             "engine request"
@@ -477,6 +476,7 @@ impl Worker<'_> {
         out.prompt_time = prompt_time;
         out.generation_time = generation_started.elapsed();
         out.sampling_time = sampling_time;
+        out.grammar_rejections = sampler.resampled;
         Ok(out)
     }
 
@@ -502,6 +502,7 @@ impl Worker<'_> {
             first_token: first_token.unwrap_or_else(|| started.elapsed()),
             generation_time: Duration::ZERO,
             sampling_time: Duration::ZERO,
+            grammar_rejections: 0,
             queue_time: Duration::ZERO,
         }
     }
