@@ -17,6 +17,50 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 
 const GENERATE: u32 = 64;
+/// The token bound of the structured stage: a 135M model inside a grammar often writes until it
+/// is cut, so this is also what a runaway answer costs.
+const STRUCTURED: u32 = 256;
+
+/// A stage answer shaped like her Mind's `decision` schema: an array of single-key actions.
+fn decision_schema() -> serde_json::Value {
+    let one = |key: &str, schema: serde_json::Value| {
+        serde_json::json!({"type": "object", "additionalProperties": false, "required": [key],
+                           "properties": {key: schema}})
+    };
+    serde_json::json!({"type": "object", "additionalProperties": false, "required": ["decision"],
+    "properties": {"decision": {"type": "array", "items": {"anyOf": [
+        one("say", serde_json::json!({"type": "string"})),
+        one("done", serde_json::json!({"type": "null"})),
+        one("load_instruction", serde_json::json!({"type": "object", "additionalProperties": false,
+            "required": ["intention"], "properties": {"intention": {"type": "string"}}})),
+    ]}}}})
+}
+
+/// One structured stage as her Mind asks it (sampled at 0.7, seed 42), with the schema's
+/// grammar and without: what the grammar costs per generated token.
+fn structured(engine: &Engine, path: &Path, schema: bool, seed: u32) -> engine::Output {
+    let mut request = Request::new(
+        if schema { "json" } else { "free" },
+        turns("Sam says: Hi Wren, I am Sam. How are you today? Decide what to do, as JSON."),
+    );
+    request.schema = schema.then(decision_schema);
+    request.max_tokens = STRUCTURED;
+    request.temperature = Some(0.7);
+    request.seed = seed;
+    engine.generate(path, request, |_| {}).unwrap()
+}
+
+fn structured_row(name: &str, out: &engine::Output) {
+    let per = |d: Duration| d.as_secs_f64() * 1000.0 / out.generated_tokens.max(1) as f64;
+    println!(
+        "| {name} | {} | {:?} | {:.1} | {:.1} | {:.0} |",
+        out.generated_tokens,
+        out.stop,
+        per(out.generation_time),
+        per(out.sampling_time),
+        out.generation_time.as_secs_f64() * 1000.0
+    );
+}
 
 fn system() -> String {
     "You are Ada, a careful assistant who lives by the sea. You keep tide tables, mend nets and \
@@ -184,6 +228,10 @@ fn main() {
     stage(&cold, "What is the weather like?");
     let (without_reuse, _, _) = stage(&cold, "What should I cook tonight?");
     drop(cold);
+    let free = structured(&engine, &path, false, 42);
+    let json: Vec<_> = (40..45)
+        .map(|seed| structured(&engine, &path, true, seed))
+        .collect();
     drop(engine);
 
     let child = std::process::Command::new(std::env::current_exe().unwrap())
@@ -216,6 +264,23 @@ fn main() {
         with_reuse.as_secs_f64() * 1000.0,
         without_reuse.as_secs_f64() * 1000.0,
         without_reuse.as_secs_f64() / with_reuse.as_secs_f64()
+    );
+    println!();
+    println!(
+        "| stage (max {STRUCTURED} tokens) | generated | stop | ms/token | sampling ms/token | total ms |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    structured_row("free text", &free);
+    for (seed, out) in (40..).zip(&json) {
+        structured_row(&format!("JSON schema, seed {seed}"), out);
+    }
+    let longest = json
+        .iter()
+        .max_by_key(|o| o.generated_tokens)
+        .expect("five runs");
+    println!(
+        "longest JSON answer: {:?}",
+        longest.text.chars().take(300).collect::<String>()
     );
     println!(
         "RSS: before load {rss_before:.0} MB, one persona {rss_one:.0} MB, five personas {rss_five:.0} MB"

@@ -19,6 +19,7 @@
 //! default, because the KV memory a sequence may grow to is proportional to it.
 
 mod error;
+mod sampler;
 mod worker;
 
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use llama_cpp_2::llama_backend::LlamaBackend;
 
@@ -37,12 +38,22 @@ pub use error::EngineError;
 /// memory of a small model in the tens of megabytes per persona.
 pub const CONTEXT_CAP: u32 = 4096;
 
+/// The decode threads when none are configured: every core but one, at least one.
+pub fn default_threads() -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    i32::try_from(cores.saturating_sub(1).max(1)).unwrap_or(1)
+}
+
 /// How the engine runs. [`EngineConfig::default`] is what the daemon uses.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Tokens of context per persona, at most; the model's trained context if smaller.
     pub context_cap: u32,
-    /// CPU threads for decoding; `None` uses every core the machine reports.
+    /// CPU threads for decoding; `None` uses every core the machine reports but one (at
+    /// least one). llama.cpp's threads wait for each other at every step of a decode, spinning;
+    /// when another process takes one of the cores, a decode that uses all of them stalls on
+    /// the thread that lost its core. On a busy 2-core machine one thread decoded at 46 tokens/s
+    /// where two managed 3.7 (docs/benchmarks.md).
     pub threads: Option<i32>,
     /// Requests that may wait for a model before new ones are refused with
     /// [`EngineError::Busy`].
@@ -177,8 +188,16 @@ pub struct Output {
     pub prompt_time: Duration,
     /// From the start of this request's turn on the model to its first token.
     pub first_token: Duration,
-    /// Producing every token after the prompt was read.
+    /// Producing every token after the prompt was read (sampling included).
     pub generation_time: Duration,
+    /// Of `generation_time`, choosing tokens: the sampler chain and, with a schema, the
+    /// grammar check. The rest is the model's decode.
+    pub sampling_time: Duration,
+    /// Sampled tokens the schema's grammar rejected, so the token was chosen again from the
+    /// whole vocabulary filtered by the grammar (the slow path; see the engine's docs).
+    pub grammar_rejections: usize,
+    /// Waiting in the model's queue behind other requests, before this one's turn.
+    pub queue_time: Duration,
 }
 
 /// What a loaded model says about itself.
@@ -197,6 +216,8 @@ struct Job {
     request: Request,
     on_token: TokenSink,
     reply: mpsc::Sender<Result<Output, EngineError>>,
+    /// When it was handed to the worker: the time it waited is reported with its figures.
+    queued: Instant,
 }
 
 struct Handle {
@@ -276,6 +297,7 @@ impl Engine {
             request,
             on_token: Box::new(on_token),
             reply,
+            queued: Instant::now(),
         };
         // Sent under the registry lock so a worker retiring for idleness (which takes the same
         // lock) can never be handed a job after it looked for the last one.

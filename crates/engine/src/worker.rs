@@ -18,6 +18,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
+use crate::sampler::Picker;
 use crate::{EngineConfig, EngineError, Handle, Job, ModelInfo, Output, Registry, Stop};
 
 /// Tokens read per decode call while taking in a prompt.
@@ -84,9 +85,7 @@ fn run(
     let trained = model.n_ctx_train();
     let context = trained.min(config.context_cap).max(64);
     let sequences = config.sequences.max(1);
-    let threads = config.threads.unwrap_or_else(|| {
-        thread::available_parallelism().map_or(1, |n| i32::try_from(n.get()).unwrap_or(1))
-    });
+    let threads = config.threads.unwrap_or_else(crate::default_threads);
     // Separate (not unified) KV streams: each persona gets `context` cells of her own, and
     // memory pages of a stream nobody uses are never touched.
     let params = LlamaContextParams::default()
@@ -127,6 +126,7 @@ fn run(
         ctx,
         template,
         context,
+        threads,
         config: &config,
         sequences: (0..sequences).map(|_| None).collect(),
     };
@@ -186,6 +186,7 @@ struct Worker<'m> {
     ctx: LlamaContext<'m>,
     template: LlamaChatTemplate,
     context: u32,
+    threads: i32,
     config: &'m EngineConfig,
     sequences: Vec<Option<Sequence>>,
 }
@@ -201,9 +202,53 @@ impl Worker<'_> {
             request,
             mut on_token,
             reply,
+            queued,
         } = job;
-        let result = self.generate(&request, &mut on_token);
+        let queue_time = queued.elapsed();
+        let mut result = self.generate(&request, &mut on_token);
+        match &mut result {
+            Ok(out) => {
+                out.queue_time = queue_time;
+                self.report(&request, out);
+            }
+            Err(e) => tracing::warn!(
+                persona = %request.persona,
+                queue_ms = queue_time.as_millis() as u64,
+                error = %e,
+                "request failed"
+            ),
+        }
         let _ = reply.send(result);
+    }
+
+    /// One line per request with where its time went: how long it queued, how much prompt was
+    /// read afresh and how fast, how many tokens were generated, how much of that was choosing
+    /// tokens (grammar included) rather than the model's decode, and why it stopped.
+    fn report(&self, request: &crate::Request, out: &Output) {
+        let per_token = |d: Duration| {
+            if out.generated_tokens == 0 {
+                0.0
+            } else {
+                d.as_secs_f64() * 1000.0 / out.generated_tokens as f64
+            }
+        };
+        tracing::info!(
+            persona = %request.persona,
+            queue_ms = out.queue_time.as_millis() as u64,
+            prompt_tokens = out.prompt_tokens,
+            reused_tokens = out.reused_tokens,
+            prompt_ms = out.prompt_time.as_millis() as u64,
+            generated_tokens = out.generated_tokens,
+            max_tokens = request.max_tokens,
+            generation_ms = out.generation_time.as_millis() as u64,
+            ms_per_token = format_args!("{:.1}", per_token(out.generation_time)),
+            sampling_ms_per_token = format_args!("{:.1}", per_token(out.sampling_time)),
+            schema = request.schema.is_some(),
+            grammar_rejections = out.grammar_rejections,
+            stop = ?out.stop,
+            threads = self.threads,
+            "engine request"
+        );
     }
 
     fn evict_idle(&mut self) {
@@ -261,16 +306,20 @@ impl Worker<'_> {
         Ok(self.model.vocab().tokenize(text.as_bytes(), true, true))
     }
 
-    fn sampler(&self, request: &crate::Request) -> Result<LlamaSampler, EngineError> {
+    /// The request's sampler chain, and its schema's grammar kept apart (see [`Picker`]).
+    fn sampler(&self, request: &crate::Request) -> Result<Picker, EngineError> {
+        let grammar = match &request.schema {
+            Some(schema) => {
+                let grammar = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+                    .map_err(|e| EngineError::Schema(e.to_string()))?;
+                Some(
+                    LlamaSampler::grammar(self.model, &grammar, "root")
+                        .map_err(|e| EngineError::Schema(e.to_string()))?,
+                )
+            }
+            None => None,
+        };
         let mut chain = Vec::new();
-        if let Some(schema) = &request.schema {
-            let grammar = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-                .map_err(|e| EngineError::Schema(e.to_string()))?;
-            chain.push(
-                LlamaSampler::grammar(self.model, &grammar, "root")
-                    .map_err(|e| EngineError::Schema(e.to_string()))?,
-            );
-        }
         match request.temperature {
             Some(t) if t > 0.0 => {
                 chain.push(LlamaSampler::top_k(40));
@@ -280,7 +329,7 @@ impl Worker<'_> {
             }
             _ => chain.push(LlamaSampler::greedy()),
         }
-        Ok(LlamaSampler::chain_simple(chain))
+        Ok(Picker::new(LlamaSampler::chain_simple(chain), grammar))
     }
 
     fn generate(
@@ -312,7 +361,7 @@ impl Worker<'_> {
         id: usize,
         tokens: &[LlamaToken],
         request: &crate::Request,
-        sampler: &mut LlamaSampler,
+        sampler: &mut Picker,
         on_token: &mut crate::TokenSink,
         started: Instant,
     ) -> Result<Output, EngineError> {
@@ -369,6 +418,7 @@ impl Worker<'_> {
         let mut text = String::new();
         let mut pending: Vec<u8> = Vec::new();
         let mut generated = 0usize;
+        let mut sampling_time = Duration::ZERO;
         let vocab = self.model.vocab();
         let stop = loop {
             if request.cancel.is_cancelled() {
@@ -377,7 +427,9 @@ impl Worker<'_> {
             if generated >= request.max_tokens as usize || held.len() + 1 >= self.context as usize {
                 break Stop::Length;
             }
-            let token = sampler.sample(&self.ctx, last_logits);
+            let sampling_started = Instant::now();
+            let token = sampler.pick(&self.ctx, last_logits);
+            sampling_time += sampling_started.elapsed();
             first_token.get_or_insert_with(|| started.elapsed());
             if vocab.is_eog(token) {
                 break Stop::End;
@@ -423,6 +475,8 @@ impl Worker<'_> {
         );
         out.prompt_time = prompt_time;
         out.generation_time = generation_started.elapsed();
+        out.sampling_time = sampling_time;
+        out.grammar_rejections = sampler.resampled;
         Ok(out)
     }
 
@@ -447,6 +501,9 @@ impl Worker<'_> {
             prompt_time: prompt_started.elapsed(),
             first_token: first_token.unwrap_or_else(|| started.elapsed()),
             generation_time: Duration::ZERO,
+            sampling_time: Duration::ZERO,
+            grammar_rejections: 0,
+            queue_time: Duration::ZERO,
         }
     }
 }

@@ -138,6 +138,31 @@ fn a_schema_constrains_decoding_to_matching_json() {
     }
 }
 
+/// The grammar is checked on the sampled token only; a token it rejects is chosen again from
+/// the grammar-filtered vocabulary. A sampled answer whose only valid value is one the model
+/// would never write on its own goes through that path, and still matches.
+#[test]
+fn a_sampled_answer_the_grammar_rejects_is_chosen_again_within_it() {
+    let Some(path) = model() else { return };
+    let engine = Engine::new(config());
+    let schema = json!({
+        "type": "object",
+        "properties": {"word": {"type": "string", "enum": ["xylophone-quartz"]}},
+        "required": ["word"],
+        "additionalProperties": false
+    });
+    let mut request = ask("ada", "Name a colour.");
+    request.schema = Some(schema);
+    request.max_tokens = 80;
+    request.temperature = Some(0.7);
+    request.seed = 42;
+    let out = engine.generate(&path, request, |_| {}).unwrap();
+    assert_eq!(out.stop, Stop::End, "cut: {:?}", out.text);
+    let value: Value = serde_json::from_str(&out.text).unwrap();
+    assert_eq!(value, json!({"word": "xylophone-quartz"}));
+    assert!(out.grammar_rejections > 0, "{out:?}");
+}
+
 #[test]
 fn a_second_prompt_rereads_only_what_changed() {
     let Some(path) = model() else { return };

@@ -27,6 +27,11 @@ pub(crate) const NAME: &str = "the embedded engine";
 /// The most a local model may write in one answer: enough for her longest structured stage,
 /// and a bound on how long a small model that repeats itself can hold the shared model.
 const MAX_TOKENS: u32 = 1024;
+/// The most a structured (schema-bound) answer may take. Her stages' valid answers measured
+/// under 100 tokens on SmolLM2-135M; a small model inside a grammar that lets an array grow
+/// (her `decision` list) can instead repeat one item until it is cut, which at 1024 tokens
+/// held the shared model for half a minute to minutes per attempt (docs/benchmarks.md).
+const MAX_STRUCTURED_TOKENS: u32 = 384;
 /// Her answers are sampled (greedy decoding makes small models repeat themselves), from a
 /// fixed seed so one prompt gives one answer.
 const TEMPERATURE: f32 = 0.7;
@@ -160,7 +165,11 @@ impl Embedded {
         }
         let mut job = Request::new(sequence, turns(request));
         job.schema = request.schema.as_ref().map(|s| s.schema.clone());
-        job.max_tokens = MAX_TOKENS;
+        job.max_tokens = if job.schema.is_some() {
+            MAX_STRUCTURED_TOKENS
+        } else {
+            MAX_TOKENS
+        };
         job.temperature = Some(TEMPERATURE);
         job.seed = SEED;
         let _stop = StopOnDrop(job.cancel.clone());
@@ -202,6 +211,8 @@ impl Embedded {
             generated_tokens = output.generated_tokens,
             prompt_ms = output.prompt_time.as_millis() as u64,
             generation_ms = output.generation_time.as_millis() as u64,
+            queue_ms = output.queue_time.as_millis() as u64,
+            stop = ?output.stop,
             "embedded answer"
         );
         let usage = Usage {
