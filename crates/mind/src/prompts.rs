@@ -300,8 +300,14 @@ fn decision_schema(reach: &Reach, extras: &[(&str, Value)]) -> Value {
     variants.extend(extras.iter().map(|(k, v)| one(k, v.clone())));
     variants.extend(abilities::schema_variants(reach));
     json!({"type": "object", "additionalProperties": false, "required": ["decision"],
-           "properties": {"decision": {"type": "array", "items": {"anyOf": variants}}}})
+           "properties": {"decision": {"type": "array", "maxItems": MOST_DECISIONS, "items": {"anyOf": variants}}}})
 }
+
+/// The most decisions one answer may hold. A pass that runs a tool starts another pass, so she
+/// never needs a long list; without a bound a small local model can repeat `{"done": null}`
+/// until its token limit (seen with SmolLM2 on the embedded engine: minutes per stage), while
+/// every engine that decodes by grammar (llama.cpp's, Ollama's) and Gemini honour `maxItems`.
+const MOST_DECISIONS: usize = 4;
 
 fn one(key: &str, schema: Value) -> Value {
     json!({"type": "object", "additionalProperties": false, "required": [key], "properties": {key: schema}})

@@ -91,4 +91,7 @@ async fn other_providers_get_the_same_order_as_one_text() {
     assert!(at("# You are Iris") < at("# Instructions"));
     assert!(at("# What You Know") < at("# The Present Moment"));
     assert!(at("# The Present Moment") < at("# Your State"));
+    // Her decision list is bounded in the schema itself, so a grammar-decoding engine cannot
+    // repeat `{"done": null}` until its token limit.
+    assert_eq!(body["format"]["properties"]["decision"]["maxItems"], 4);
 }
