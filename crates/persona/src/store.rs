@@ -399,4 +399,3 @@ impl Store {
         Ok(())
     }
 }
-

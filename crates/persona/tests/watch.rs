@@ -95,4 +95,3 @@ fn a_watched_index_sees_hand_edits_and_folders_moved_in_or_removed() {
     assert_eq!(names(&store), ["Ada"]);
     assert!(store.record(iris.id).is_none());
 }
-

@@ -113,6 +113,13 @@ impl Store {
         }
     }
 
+    /// Reads her record into the index now (or drops her from it), for a caller that changed
+    /// her folder itself: a watched index would otherwise learn of it only when the event
+    /// arrives.
+    pub fn reread(&self, id: Uuid) -> Option<Indexed> {
+        self.refresh(id)
+    }
+
     /// Re-reads a persona the watcher saw touched. A folder without its `config.json` yet (being
     /// copied in, or removed, by hand) stays stale: the watch on a new folder is added after it
     /// appears, so the event for a file written into it first can be missed.

@@ -131,7 +131,6 @@ impl Store {
         }
         Ok(done)
     }
-
 }
 
 /// Removes the `.tmp-*` files directly in `dir` (a write a kill interrupted); returns how many.

@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(at("home/.tmp-x"), None);
         assert_eq!(at("home/notes/config.json"), None);
         assert_eq!(at("workspace/config.json"), None);
-        assert_eq!(touched(root, &root.join(".staging-x/home/config.json")), None);
+        assert_eq!(
+            touched(root, &root.join(".staging-x/home/config.json")),
+            None
+        );
         assert_eq!(touched(root, root), None);
     }
 }
