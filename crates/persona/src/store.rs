@@ -342,7 +342,7 @@ impl Store {
             .personas()
             .join(format!(".deleted-{id}-{}", Uuid::new_v4()));
         std::fs::rename(&dir, &grave)?;
-        self.index.write().unwrap().entries.remove(&id);
+        self.index.write().unwrap().remove(id);
         std::fs::remove_dir_all(&grave)?;
         let diary = self.diary_dir(id);
         if diary.exists() {

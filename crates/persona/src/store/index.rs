@@ -77,6 +77,18 @@ pub(super) struct Index {
     /// The `personas/` folder's stamp when its listing was last read; `None` before the first.
     folder: Option<Stamp>,
     pub(super) entries: BTreeMap<Uuid, Entry>,
+    /// Moves whenever a persona is added, changed or dropped: two reads that see the same
+    /// version saw the same records (see [`Store::version`]).
+    pub(super) version: u64,
+}
+
+impl Index {
+    /// Drops her, moving the version if she was there.
+    pub(super) fn remove(&mut self, id: Uuid) {
+        if self.entries.remove(&id).is_some() {
+            self.version += 1;
+        }
+    }
 }
 
 impl Store {
@@ -111,6 +123,12 @@ impl Store {
                 .map(|e| e.indexed.clone()),
             None => self.record_by_stat(id),
         }
+    }
+
+    /// The index's version: equal before and after a [`Store::records`], it names exactly the
+    /// records read, so a reader may keep what it built from them under it.
+    pub fn version(&self) -> u64 {
+        self.index.read().unwrap().version
     }
 
     /// Reads her record into the index now (or drops her from it), for a caller that changed
@@ -190,7 +208,11 @@ impl Store {
         };
         let known: HashSet<Uuid> = {
             let mut index = self.index.write().unwrap();
+            let before = index.entries.len();
             index.entries.retain(|id, _| ids.contains(id));
+            if index.entries.len() != before {
+                index.version += 1;
+            }
             index.folder = Some(stamp);
             index.entries.keys().copied().collect()
         };
@@ -225,10 +247,13 @@ impl Store {
                 // Read again only because it was recent, and unchanged: keep what was derived.
                 let indexed = match index.entries.get(&id) {
                     Some(e) if *e.indexed.record == persona => e.indexed.clone(),
-                    _ => Indexed {
-                        record: Arc::new(persona),
-                        derived: Arc::default(),
-                    },
+                    _ => {
+                        index.version += 1;
+                        Indexed {
+                            record: Arc::new(persona),
+                            derived: Arc::default(),
+                        }
+                    }
                 };
                 let entry = Entry {
                     stamp,
@@ -241,7 +266,7 @@ impl Store {
                 if !matches!(e, StoreError::NotFound) {
                     tracing::warn!(persona = %id, error = %e, "skipping unreadable persona");
                 }
-                self.index.write().unwrap().entries.remove(&id);
+                self.index.write().unwrap().remove(id);
                 None
             }
         }
