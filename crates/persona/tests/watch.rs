@@ -62,7 +62,11 @@ fn a_watched_index_sees_hand_edits_and_folders_moved_in_or_removed() {
     assert_eq!(names(&store), ["Iris"]);
     let version = store.version();
     assert_eq!(names(&store), ["Iris"]);
-    assert_eq!(store.version(), version, "nothing changed, the version stays");
+    assert_eq!(
+        store.version(),
+        version,
+        "nothing changed, the version stays"
+    );
 
     // A person renames her in an editor that writes in place.
     let since = store.generation();
@@ -71,7 +75,10 @@ fn a_watched_index_sees_hand_edits_and_folders_moved_in_or_removed() {
     std::fs::write(&config, text.replace("\"Iris\"", "\"Iris Prime\"")).unwrap();
     wait_for_event(&store, since);
     assert_eq!(names(&store), ["Iris Prime"]);
-    assert!(store.version() > version, "a changed record moves the version");
+    assert!(
+        store.version() > version,
+        "a changed record moves the version"
+    );
     assert_eq!(store.record(iris.id).unwrap().record.name, "Iris Prime");
 
     // A daemon write shows at once, without waiting for its event.
