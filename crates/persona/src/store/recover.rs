@@ -87,7 +87,11 @@ impl Store {
                         std::fs::remove_dir_all(entry.path())?;
                         done.diaries += 1;
                     }
-                    Some(_) => done.temporary += sweep_temporary(&entry.path())?,
+                    // Her diary and the earlier nights under `nights/`: a sleep writes into both.
+                    Some(_) => {
+                        done.temporary += sweep_temporary(&entry.path())?;
+                        done.temporary += sweep_temporary(&entry.path().join("nights"))?;
+                    }
                     None => {}
                 }
             }
