@@ -3,7 +3,7 @@
 //! SIGTERM, or killed with SIGKILL as a crash would.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -175,4 +175,59 @@ pub async fn first_answer(
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// The daemon's log lines saying how its persona index keeps true to the disk: watching, or
+/// the stat check after the watch failed.
+const WATCHING: &str = "watching the personas folder";
+const STAT_CHECK: &str = "one stat per persona per list instead";
+
+/// How many times the logs under `home` have said how the index is kept (a data root reused by
+/// several daemons holds the lines of each).
+pub fn index_lines(home: &Path) -> usize {
+    index_said(home).len()
+}
+
+/// Those lines, oldest first, from the log and its rolled files (a fast list load logs a line
+/// per request and rolls the file within seconds).
+fn index_said(home: &Path) -> Vec<String> {
+    let logs = home.join("logs");
+    let mut files: Vec<(usize, PathBuf)> = std::fs::read_dir(&logs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let age = match name.strip_prefix("eternego.log") {
+                Some("") => 0,
+                Some(n) => n.strip_prefix('.')?.parse().ok()?,
+                None => return None,
+            };
+            Some((age, e.path()))
+        })
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    files
+        .iter()
+        .flat_map(|(_, f)| {
+            let log = std::fs::read_to_string(f).unwrap_or_default();
+            log.lines()
+                .filter(|l| l.contains(WATCHING) || l.contains(STAT_CHECK))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Waits (at most `limit`) for the daemon to log how its index is kept, after `before` such
+/// lines; returns whether it watches, or `None` when it did not say in time.
+pub async fn index_kept(home: &Path, before: usize, limit: Duration) -> Option<bool> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(line) = index_said(home).into_iter().nth(before) {
+            return Some(line.contains(WATCHING));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }

@@ -96,71 +96,67 @@ pub fn diary_seal(mib: usize) -> anyhow::Result<(f64, Duration)> {
     ))
 }
 
-/// What keeping the index true to the disk costs, measured on a data root of many personas.
+/// What keeping the index true to the disk costs, measured on a data root of many personas:
+/// `persona::Store`'s two ways, the stat check and its watch.
 #[derive(Debug)]
 pub struct DiskCheck {
     pub personas: usize,
-    /// `Store::records()` with nothing changed: one `stat` per persona plus the folder's.
+    /// `Store::records()` with nothing changed, by stat: one `stat` per persona plus the folder's.
     pub stat_per_list: Duration,
-    /// Setting up one inotify watch on `personas/` and one per persona home (`notify` crate).
+    /// `Store::watch()`: one recursive inotify watch on `personas/` (`notify` crate).
     pub notify_setup: Duration,
+    /// Folders under `personas/`, each an inotify watch.
     pub notify_watches: usize,
     /// The system's limit on watches per user.
     pub max_user_watches: Option<u64>,
-    /// Draining the watcher's queue with nothing changed: what a list would pay.
+    /// `Store::records()` with nothing changed, once watching.
     pub notify_per_list: Duration,
-    /// From a hand edit of one `config.json` to its event arriving.
+    /// From a hand edit of one `config.json` to the index marking her stale.
     pub notify_latency: Option<Duration>,
-    /// Why a watch could not be added (the per-user limit, typically).
+    /// Why the watch could not be set up (the per-user limit, typically).
     pub notify_error: Option<String>,
 }
 
 pub fn disk_check(root: &Path, rounds: u32) -> anyhow::Result<DiskCheck> {
-    use notify::{RecursiveMode, Watcher};
-
     let store = Store::open(root, &Keyring::none())?;
-    let personas = store.records().len();
+    let records = store.records();
+    let personas = records.len();
     let started = Instant::now();
     for _ in 0..rounds {
         std::hint::black_box(store.records().len());
     }
     let stat_per_list = started.elapsed() / rounds;
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut watcher = notify::recommended_watcher(tx)?;
     let started = Instant::now();
-    watcher.watch(&root.join("personas"), RecursiveMode::NonRecursive)?;
-    let mut watches = 1;
-    let mut last = None;
-    let mut notify_error = None;
-    for indexed in store.records() {
-        let home = store.home(indexed.record.id);
-        if let Err(e) = watcher.watch(&home, RecursiveMode::NonRecursive) {
-            notify_error = Some(e.to_string());
-            break;
-        }
-        watches += 1;
-        last = Some(home);
-    }
+    let watched = store.watch();
     let notify_setup = started.elapsed();
+    let notify_error = watched.err().map(|e| e.to_string());
+    // The first list after the watch pays one check by stat.
+    store.records();
     let started = Instant::now();
     for _ in 0..rounds {
-        while rx.try_recv().is_ok() {}
+        std::hint::black_box(store.records().len());
     }
     let notify_per_list = started.elapsed() / rounds;
-    let notify_latency = match last {
-        Some(home) => {
-            let config = home.join("config.json");
+    let notify_latency = match records.last() {
+        Some(last) if notify_error.is_none() => {
+            let config = store.home(last.record.id).join("config.json");
             let bytes = std::fs::read(&config)?;
+            let since = store.generation();
             let touched = Instant::now();
             std::fs::write(&config, &bytes)?;
-            rx.recv_timeout(Duration::from_secs(2))
-                .ok()
-                .map(|_| touched.elapsed())
+            let mut seen = None;
+            while touched.elapsed() < Duration::from_secs(2) {
+                if store.generation() > since {
+                    seen = Some(touched.elapsed());
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            seen
         }
-        None => None,
+        _ => None,
     };
-    drop(watcher);
     let max_user_watches = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
         .ok()
         .and_then(|s| s.trim().parse().ok());
@@ -168,10 +164,19 @@ pub fn disk_check(root: &Path, rounds: u32) -> anyhow::Result<DiskCheck> {
         personas,
         stat_per_list,
         notify_setup,
-        notify_watches: watches,
+        notify_watches: folders(&root.join("personas")),
         max_user_watches,
         notify_per_list,
         notify_latency,
         notify_error,
     })
+}
+
+/// `dir` and every folder under it.
+fn folders(dir: &Path) -> usize {
+    let children = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    1 + children
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| folders(&e.path()))
+        .sum::<usize>()
 }

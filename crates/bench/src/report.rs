@@ -79,13 +79,13 @@ pub fn render(table: &Table, command: &str) -> String {
     let against = o.against.is_some();
     let _ = write!(
         out,
-        "| personas on disk | req/s | p50 | p99 | list size | idle RSS | RSS under load | first answer after spawn | folders written |"
+        "| personas on disk | index kept by | req/s | p50 | p99 | list size | idle RSS | RSS under load | first answer after spawn | folders written |"
     );
     if against {
         let _ = write!(out, " other req/s | other p50 | other p99 | ratio |");
     }
     let _ = writeln!(out);
-    let _ = write!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = write!(out, "|---|---|---|---|---|---|---|---|---|---|");
     if against {
         let _ = write!(out, "---|---|---|---|");
     }
@@ -93,8 +93,13 @@ pub fn render(table: &Table, command: &str) -> String {
     for r in &table.list {
         let _ = write!(
             out,
-            "| {} | {:.0} | {} | {} | {:.0} KiB | {} | {} | {} | {} in {:.1?} |",
+            "| {} | {} | {:.0} | {} | {} | {:.0} KiB | {} | {} | {} | {} in {:.1?} |",
             r.personas,
+            match r.watched {
+                Some(true) => "watch",
+                Some(false) => "stat",
+                None => "?",
+            },
             r.ours.per_second(),
             ms(r.ours.p50),
             ms(r.ours.p99),
@@ -203,12 +208,12 @@ pub fn render(table: &Table, command: &str) -> String {
     let _ = writeln!(out, "|---|---|---|---|");
     let _ = writeln!(
         out,
-        "| stat check (in use: one `stat` per persona + the folder's) | {} | none | a hand edit is seen at the next read |",
+        "| stat check (the fallback: one `stat` per persona + the folder's) | {} | none | a hand edit is seen at the next read |",
         ms(d.stat_per_list)
     );
     let _ = writeln!(
         out,
-        "| `notify` (inotify: `personas/` + one watch per home) | {} | {} for {} watches (limit {}) | event {} after a hand edit{} |",
+        "| `notify` (in use: one recursive inotify watch on `personas/`) | {} | {} for {} watches (limit {}) | marked stale {} after a hand edit{} |",
         ms(d.notify_per_list),
         ms(d.notify_setup),
         d.notify_watches,

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use persona::Status;
 use serde_json::{Value, json};
 
-use crate::daemon::{Daemon, Launch, first_answer};
+use crate::daemon::{Daemon, Launch, first_answer, index_kept, index_lines};
 use crate::fakes::{self, Behaviour, Fakes};
 use crate::load::{self, Load, percentile};
 use crate::micro::{self, DiskCheck};
@@ -34,6 +34,9 @@ pub struct ListRow {
     pub idle_rss: u64,
     /// Resident size 15 s after the load ended (measured at the largest size only).
     pub rss_after: Option<u64>,
+    /// Whether the daemon kept its index by filesystem events (else by stat) when the load
+    /// began, `None` when it had not said within 30 s.
+    pub watched: Option<bool>,
     /// How long writing this size's new personas as folders took (and how many).
     pub written: (usize, Duration),
 }
@@ -100,9 +103,12 @@ pub async fn run(options: Options) -> anyhow::Result<Table> {
             "list: {size} personas on disk ({} written in {:.1?})",
             written.0, written.1
         );
+        let said = index_lines(&list_home);
         let daemon = launch(list_home.clone()).start()?;
         let first =
             first_answer(&client, &daemon.url, Duration::from_secs(30)).await? - daemon.spawned;
+        // The load measures the steady state: the watch is set up beside boot.
+        let watched = index_kept(&list_home, said, Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let idle_rss = daemon.rss()?;
         let url = format!("{}/api/personas", daemon.url);
@@ -133,6 +139,7 @@ pub async fn run(options: Options) -> anyhow::Result<Table> {
             first_answer: first,
             idle_rss,
             rss_after,
+            watched,
             written,
         });
     }

@@ -125,6 +125,7 @@ impl Daemon {
         store.recover().map_err(|e| home_error(&e))?;
         // Warm the index so the first list reads no record.
         store.records();
+        watch_personas(store.clone());
         // The one client builder (bounded connect time, our user agent), shared by her organs,
         // her channels and model pulls.
         let http = organs::http_client();
@@ -304,4 +305,29 @@ async fn method_not_allowed(_: Method) -> (axum::http::StatusCode, Json<serde_js
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         Json(serde_json::json!({ "detail": "Method Not Allowed" })),
     )
+}
+
+/// Starts the watch that keeps the persona index true to hand edits without a `stat` per
+/// persona per list. Setting it up walks every persona folder (about a second at 10,000), so it
+/// runs beside boot; until it is in place, and if it cannot be (the per-user inotify limits),
+/// the index checks the disk by stat, which this says once.
+fn watch_personas(store: persona::Store) {
+    let spawned = std::thread::Builder::new()
+        .name("persona-watch".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match store.watch() {
+                Ok(()) => tracing::info!(
+                    setup_ms = started.elapsed().as_millis() as u64,
+                    "watching the personas folder: hand edits show at the next list"
+                ),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "hand edits are found by one stat per persona per list instead"
+                ),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "hand edits are found by one stat per persona per list instead");
+    }
 }

@@ -21,15 +21,20 @@
 //! [`Store::recover`]. A record without the field (written before generations) finds its
 //! secrets under the older `persona/<id>/config/...` names.
 //!
-//! **The index.** Every record (without secrets) is kept in memory with the size, modification
-//! time and inode of her `config.json`. A read checks that stamp with one `stat` and re-reads
-//! only a file that changed, so a hand edit is seen at the next read without a watcher; the
-//! `personas/` folder's own stamp tells when a folder was added or removed by hand.
+//! **The index** ([`index`]) keeps every record (without secrets) in memory, true to hand edits
+//! by filesystem events once [`Store::watch`] runs ([`watch`]), else by one `stat` per persona.
+//! **Recovery** ([`recover`]) finishes or rolls back what a kill interrupted.
 
-use std::collections::{BTreeMap, HashSet};
+mod index;
+mod recover;
+mod watch;
+
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use index::Indexed;
+pub use recover::Recovered;
+pub use watch::WatchError;
 
 use uuid::Uuid;
 
@@ -62,89 +67,13 @@ pub enum WriteStep {
     RecordWritten,
 }
 
-/// What identifies one version of a file or folder on disk without reading it. A folder's link
-/// count changes with every sub-folder added or removed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
-    len: u64,
-    modified: Option<SystemTime>,
-    inode: u64,
-    links: u64,
-}
-
-/// File times are kept at the kernel's coarse clock (a few milliseconds): a change made within
-/// this long of the version the index saw could carry the same time, so such a version is not
-/// trusted and is read again next time (as git treats "racily clean" entries).
-const RACY: std::time::Duration = std::time::Duration::from_millis(50);
-
-impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Stamp {
-        #[cfg(unix)]
-        let (inode, links) = {
-            use std::os::unix::fs::MetadataExt;
-            (meta.ino(), meta.nlink())
-        };
-        #[cfg(not(unix))]
-        let (inode, links) = (0, 0);
-        Stamp {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-            inode,
-            links,
-        }
-    }
-
-    /// Whether this version is old enough that a later change must show in its stamp.
-    fn settled(&self) -> bool {
-        self.modified
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .is_some_and(|age| age > RACY)
-    }
-}
-
-/// One persona as the index holds her: her record without secrets, and a slot where a reader
-/// may keep what it derives from this version of it (the daemon keeps her serialised view
-/// there), dropped with the version when her file changes.
-#[derive(Clone)]
-pub struct Indexed {
-    pub record: Arc<Persona>,
-    pub derived: Arc<OnceLock<Vec<u8>>>,
-}
-
-struct Entry {
-    stamp: Stamp,
-    indexed: Indexed,
-}
-
-#[derive(Default)]
-struct Index {
-    /// The `personas/` folder's stamp when its listing was last read; `None` before the first.
-    folder: Option<Stamp>,
-    entries: BTreeMap<Uuid, Entry>,
-}
-
-/// What [`Store::recover`] finished or rolled back.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Recovered {
-    /// `.staging-*` folders of creates and migrates that never moved into place.
-    pub staging: usize,
-    /// `.deleted-*` folders of deletes that were not finished.
-    pub deleted: usize,
-    /// `.replaced-*` folders: put back when the migrate never installed her, else removed.
-    pub replaced: usize,
-    /// `.tmp-*` files of writes that never completed.
-    pub temporary: usize,
-    /// Diary folders of personas that do not exist.
-    pub diaries: usize,
-    /// Vault entries of personas that do not exist, and generations no record names.
-    pub secrets: usize,
-}
-
 #[derive(Clone)]
 pub struct Store {
     root: PathBuf,
     secrets: SecretStore,
-    index: Arc<RwLock<Index>>,
+    index: Arc<RwLock<index::Index>>,
+    /// How the index learns of hand edits (see [`Store::watch`]).
+    watch: Arc<watch::Watch>,
     /// Record writes one at a time: a write drops every generation but its own, which must not
     /// catch another write between its vault step and its rename.
     writing: Arc<Mutex<()>>,
@@ -195,6 +124,7 @@ impl Store {
             root: root.to_path_buf(),
             secrets,
             index: Arc::default(),
+            watch: Arc::default(),
             writing: Arc::default(),
             #[cfg(feature = "failpoints")]
             halt: Arc::default(),
@@ -261,126 +191,6 @@ impl Store {
                 }
             })
             .collect()
-    }
-
-    /// Every persona's record without secrets, in id order, from the index: one `stat` per
-    /// persona, and a read only of a `config.json` changed since it was last seen. Blocking
-    /// file work: call it off the async runtime.
-    pub fn records(&self) -> Vec<Indexed> {
-        self.rescan_if_changed();
-        let current: Vec<(Uuid, Stamp)> = {
-            let index = self.index.read().unwrap();
-            index.entries.iter().map(|(id, e)| (*id, e.stamp)).collect()
-        };
-        let mut out = Vec::with_capacity(current.len());
-        for (id, stamp) in current {
-            match std::fs::metadata(self.config(id)) {
-                Ok(meta) if stamp.settled() && Stamp::of(&meta) == stamp => {
-                    if let Some(e) = self.index.read().unwrap().entries.get(&id) {
-                        out.push(e.indexed.clone());
-                    }
-                }
-                _ => {
-                    if let Some(indexed) = self.refresh(id) {
-                        out.push(indexed);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Her record without secrets, from the index (checked against the disk).
-    pub fn record(&self, id: Uuid) -> Option<Indexed> {
-        let stamp = std::fs::metadata(self.config(id))
-            .ok()
-            .map(|m| Stamp::of(&m));
-        {
-            let index = self.index.read().unwrap();
-            if let (Some(e), Some(stamp)) = (index.entries.get(&id), stamp)
-                && e.stamp == stamp
-                && stamp.settled()
-            {
-                return Some(e.indexed.clone());
-            }
-        }
-        self.refresh(id)
-    }
-
-    /// Re-reads the `personas/` listing when the folder changed since it was last read, so
-    /// folders added or removed by hand appear and vanish.
-    fn rescan_if_changed(&self) {
-        let Ok(meta) = std::fs::metadata(self.personas()) else {
-            return;
-        };
-        let stamp = Stamp::of(&meta);
-        if stamp.settled() && self.index.read().unwrap().folder == Some(stamp) {
-            return;
-        }
-        let ids: HashSet<Uuid> = match std::fs::read_dir(self.personas()) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().and_then(|n| Uuid::parse_str(n).ok()))
-                .collect(),
-            Err(_) => return,
-        };
-        let known: HashSet<Uuid> = {
-            let mut index = self.index.write().unwrap();
-            index.entries.retain(|id, _| ids.contains(id));
-            index.folder = Some(stamp);
-            index.entries.keys().copied().collect()
-        };
-        for id in ids.difference(&known) {
-            self.refresh(*id);
-        }
-    }
-
-    /// Reads her `config.json` into the index (or drops her from it when it is gone or
-    /// unreadable) and returns what the index now holds for her.
-    fn refresh(&self, id: Uuid) -> Option<Indexed> {
-        let read = || -> Result<(Stamp, Persona), StoreError> {
-            let path = self.config(id);
-            let file = std::fs::File::open(&path).map_err(|e| {
-                if is_not_found(&e) {
-                    StoreError::NotFound
-                } else {
-                    e.into()
-                }
-            })?;
-            let stamp = Stamp::of(&file.metadata()?);
-            let bytes = std::io::read_to_string(file)?;
-            let (persona, _) = parse_record(bytes.as_bytes())?;
-            if persona.id != id {
-                return Err(StoreError::Corrupt("her record names another id".into()));
-            }
-            Ok((stamp, persona))
-        };
-        match read() {
-            Ok((stamp, persona)) => {
-                let mut index = self.index.write().unwrap();
-                // Read again only because it was recent, and unchanged: keep what was derived.
-                let indexed = match index.entries.get(&id) {
-                    Some(e) if *e.indexed.record == persona => e.indexed.clone(),
-                    _ => Indexed {
-                        record: Arc::new(persona),
-                        derived: Arc::default(),
-                    },
-                };
-                let entry = Entry {
-                    stamp,
-                    indexed: indexed.clone(),
-                };
-                index.entries.insert(id, entry);
-                Some(indexed)
-            }
-            Err(e) => {
-                if !matches!(e, StoreError::NotFound) {
-                    tracing::warn!(persona = %id, error = %e, "skipping unreadable persona");
-                }
-                self.index.write().unwrap().entries.remove(&id);
-                None
-            }
-        }
     }
 
     /// Her record with her secrets put back.
@@ -532,7 +342,7 @@ impl Store {
             .personas()
             .join(format!(".deleted-{id}-{}", Uuid::new_v4()));
         std::fs::rename(&dir, &grave)?;
-        self.index.write().unwrap().entries.remove(&id);
+        self.index.write().unwrap().remove(id);
         std::fs::remove_dir_all(&grave)?;
         let diary = self.diary_dir(id);
         if diary.exists() {
@@ -557,111 +367,6 @@ impl Store {
     pub fn set_phrase(&self, id: Uuid, phrase: &crate::Phrase) -> Result<(), StoreError> {
         self.secrets.set(&phrase_key(id), phrase.as_str())?;
         Ok(())
-    }
-
-    /// Finishes or rolls back whatever an interrupted create, update, migrate or delete left:
-    /// staging and deleted folders go, a folder set aside by a migrate that never installed its
-    /// replacement comes back, temporary files go, and so do the diary folders and vault entries
-    /// of personas that do not exist and vault generations no record names. Run it once at boot,
-    /// before anything writes: a create in flight would look like a leftover.
-    pub fn recover(&self) -> Result<Recovered, StoreError> {
-        let mut done = Recovered::default();
-        let personas = self.personas();
-        for entry in std::fs::read_dir(&personas)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            if name.starts_with(".staging-") {
-                std::fs::remove_dir_all(&path)?;
-                done.staging += 1;
-            } else if name.starts_with(".deleted-") {
-                std::fs::remove_dir_all(&path)?;
-                done.deleted += 1;
-            } else if let Some(rest) = name.strip_prefix(".replaced-") {
-                let id = rest.get(..36).and_then(|s| Uuid::parse_str(s).ok());
-                match id {
-                    Some(id) if !self.persona_dir(id).exists() => {
-                        std::fs::rename(&path, self.persona_dir(id))?;
-                    }
-                    _ => std::fs::remove_dir_all(&path)?,
-                }
-                done.replaced += 1;
-            } else if name.starts_with(".tmp-") {
-                std::fs::remove_file(&path)?;
-                done.temporary += 1;
-            }
-        }
-        crate::atomic::sync_dir(&personas)?;
-        let ids: HashSet<Uuid> = std::fs::read_dir(&personas)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| Uuid::parse_str(n).ok()))
-            .collect();
-        for id in &ids {
-            let home = self.home(*id);
-            done.temporary += sweep_temporary(&home)?;
-            if let Ok(dirs) = std::fs::read_dir(&home) {
-                for dir in dirs.filter_map(|e| e.ok()) {
-                    if dir.file_type().is_ok_and(|t| t.is_dir()) {
-                        done.temporary += sweep_temporary(&dir.path())?;
-                    }
-                }
-            }
-        }
-        done.temporary += sweep_temporary(&self.root.join("secrets"))?;
-        if let Ok(diaries) = std::fs::read_dir(self.root.join("diary")) {
-            for entry in diaries.filter_map(|e| e.ok()) {
-                let owner = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|n| Uuid::parse_str(n).ok());
-                match owner {
-                    Some(id) if !ids.contains(&id) => {
-                        std::fs::remove_dir_all(entry.path())?;
-                        done.diaries += 1;
-                    }
-                    Some(_) => done.temporary += sweep_temporary(&entry.path())?,
-                    None => {}
-                }
-            }
-        }
-        // The generation each record names; a record without one keeps her older entries.
-        let mut named: BTreeMap<Uuid, Option<String>> = BTreeMap::new();
-        for id in &ids {
-            let generation = std::fs::read(self.config(*id))
-                .ok()
-                .and_then(|b| parse_record(&b).ok())
-                .map(|(_, g)| g);
-            // An unreadable record keeps all of hers: a person may yet repair the file.
-            if let Some(g) = generation {
-                named.insert(*id, g);
-            }
-        }
-        done.secrets = self.secrets.retain(|key| {
-            let Some(owner) = key
-                .strip_prefix("persona/")
-                .and_then(|rest| rest.get(..36))
-                .and_then(|s| Uuid::parse_str(s).ok())
-            else {
-                return true;
-            };
-            if !ids.contains(&owner) {
-                return false;
-            }
-            let Some(Some(generation)) = named.get(&owner) else {
-                return true;
-            };
-            let legacy = key.starts_with(&legacy_prefix(owner));
-            let stale = key.starts_with(&sealed_root(owner))
-                && !key.starts_with(&sealed_prefix(owner, generation));
-            !(legacy || stale)
-        })?;
-        if done != Recovered::default() {
-            tracing::info!(
-                ?done,
-                "finished or rolled back what an interrupted write left"
-            );
-        }
-        Ok(done)
     }
 
     /// Stops the next record write after `step`, as a kill there would (tests only).
@@ -693,23 +398,4 @@ impl Store {
         self.checkpoint(WriteStep::RecordWritten)?;
         Ok(())
     }
-}
-
-/// Removes the `.tmp-*` files directly in `dir` (a write a kill interrupted); returns how many.
-fn sweep_temporary(dir: &Path) -> std::io::Result<usize> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if is_not_found(&e) => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    let mut removed = 0;
-    for entry in entries.filter_map(|e| e.ok()) {
-        if entry.file_name().to_string_lossy().starts_with(".tmp-")
-            && entry.file_type().is_ok_and(|t| t.is_file())
-        {
-            std::fs::remove_file(entry.path())?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }

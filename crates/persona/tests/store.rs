@@ -159,6 +159,10 @@ fn boot_finishes_or_rolls_back_what_a_kill_left() {
     std::fs::create_dir_all(aside.join("home/history")).unwrap();
     std::fs::write(aside.join("home/.tmp-c"), b"x").unwrap();
     std::fs::write(aside.join("home/history/.tmp-d"), b"x").unwrap();
+    // A sleep killed while writing an earlier night (found by the 1,000-trial crash run).
+    let nights = store.diary_dir(iris.id).join("nights");
+    std::fs::create_dir_all(&nights).unwrap();
+    std::fs::write(nights.join(".tmp-e"), b"x").unwrap();
     drop(store);
 
     let store = Store::open(root, &Keyring::none()).unwrap();
@@ -169,7 +173,7 @@ fn boot_finishes_or_rolls_back_what_a_kill_left() {
             staging: 1,
             deleted: 1,
             replaced: 1,
-            temporary: 4,
+            temporary: 5,
             diaries: 2,
             secrets: 4,
         }
@@ -189,6 +193,7 @@ fn boot_finishes_or_rolls_back_what_a_kill_left() {
     assert!(!store.diary_dir(ada.id).exists() && !store.diary_dir(ghost.id).exists());
     assert!(store.diary_dir(iris.id).exists());
     assert!(!store.home(iris.id).join(".tmp-c").exists());
+    assert!(!nights.join(".tmp-e").exists());
     assert_eq!(store.recover().unwrap(), Recovered::default(), "idempotent");
 }
 

@@ -147,6 +147,8 @@ impl Manager {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
             }
+            // The index learns of the removal now, not when the watcher's event arrives.
+            store.reread(id);
         })
         .await;
         if let Err(e) = removed {

@@ -60,6 +60,8 @@ pub struct Manager {
     starting: std::sync::Mutex<HashSet<Uuid>>,
     /// Woken whenever boot is done with a persona, for requests waiting on her start.
     started: tokio::sync::Notify,
+    /// The last list body built while nobody ran, under the index version it was built from.
+    list_body: std::sync::Mutex<Option<(u64, bytes::Bytes)>>,
 }
 
 /// Runs file work on the blocking pool with a clone of the store, so a slow disk never holds
@@ -99,6 +101,7 @@ impl Manager {
             locks: std::sync::Mutex::new(HashMap::new()),
             starting: std::sync::Mutex::new(HashSet::new()),
             started: tokio::sync::Notify::new(),
+            list_body: std::sync::Mutex::new(None),
         }
     }
 

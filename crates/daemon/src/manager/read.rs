@@ -41,6 +41,31 @@ impl Manager {
         blocking(&self.store, |store| Ok::<_, ManagerError>(store.records())).await
     }
 
+    /// [`Manager::records`] with the index version they are exactly (`None` when the index
+    /// changed while they were read).
+    pub async fn records_at(&self) -> Result<(Option<u64>, Vec<Indexed>), ManagerError> {
+        blocking(&self.store, |store| {
+            let before = store.version();
+            let records = store.records();
+            let exact = (store.version() == before).then_some(before);
+            Ok::<_, ManagerError>((exact, records))
+        })
+        .await
+    }
+
+    /// The list body kept for this index version, if the last one built while nobody ran was.
+    pub fn kept_list(&self, version: u64) -> Option<bytes::Bytes> {
+        match &*self.list_body.lock().unwrap() {
+            Some((v, body)) if *v == version => Some(body.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps a list body built while nobody ran: until the index moves, it is the answer.
+    pub fn keep_list(&self, version: u64, body: bytes::Bytes) {
+        *self.list_body.lock().unwrap() = Some((version, body));
+    }
+
     /// Her record without secrets, from the index (one `stat` when it is current).
     pub fn record(&self, id: Uuid) -> Option<Arc<Persona>> {
         self.store.record(id).map(|i| i.record)
