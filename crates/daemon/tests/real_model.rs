@@ -148,7 +148,12 @@ impl Running {
         self.read(id, text).await;
         loop {
             let life = self.life(id).await;
-            assert_eq!(life["faults_in_a_row"], 0, "her beat failed: {life}");
+            if life["faults_in_a_row"] != 0 {
+                // Her health log names the stage and the organ's error.
+                let health = std::fs::read_to_string(self.persona_home(id).join("health.jsonl"))
+                    .unwrap_or_default();
+                panic!("her beat failed: {life}\nhealth: {health}");
+            }
             if life["beats"].as_u64().expect("her beats are counted") > before {
                 break;
             }
@@ -156,7 +161,10 @@ impl Running {
         }
         let mut replies = Vec::new();
         while let Ok(line) = said.try_recv() {
-            replies.push(line.content);
+            // Drafts are her words while her Mind is still writing; what she said follows.
+            if !line.kind.is_draft() {
+                replies.push(line.content);
+            }
         }
         eprintln!(
             "her beat came to rest after {:.1} s; she said {replies:?}",
