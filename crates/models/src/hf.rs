@@ -11,20 +11,27 @@
 //! never a model: only the manifest names models.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, ETAG, RANGE};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::gguf;
 use crate::library::{self, Library, LibraryError, ModelEntry};
+
+mod names;
+mod partial;
+mod reference;
+
+use names::{Head, Listed, encode_path, has_quant, is_sha256, unquote};
+use partial::{PartialMeta, blocking, discard, prepare_partial, write_chunks};
+pub use reference::Reference;
 
 /// Where models come from when `HF_ENDPOINT` is not set.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -92,88 +99,6 @@ pub enum PullError {
     },
 }
 
-/// `hf.co/OWNER/REPO[:QUANT]`, parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reference {
-    pub owner: String,
-    pub repo: String,
-    pub quant: Option<String>,
-}
-
-impl Reference {
-    /// Whether `name` is meant for Hugging Face (it starts with `hf.co/` or `huggingface.co/`),
-    /// valid or not; anything else is an Ollama model name.
-    pub fn is_hugging_face(name: &str) -> bool {
-        let lower = name.to_ascii_lowercase();
-        lower.starts_with("hf.co/") || lower.starts_with("huggingface.co/")
-    }
-
-    /// Parses a reference; owner and repository are Hugging Face identifiers (letters, digits,
-    /// `-`, `_`, `.`, no `..`), the quantisation letters, digits and `_`.
-    pub fn parse(name: &str) -> Result<Reference, PullError> {
-        let bad = || PullError::Reference(name.to_string());
-        let lower = name.to_ascii_lowercase();
-        let rest = if lower.starts_with("hf.co/") {
-            &name["hf.co/".len()..]
-        } else if lower.starts_with("huggingface.co/") {
-            &name["huggingface.co/".len()..]
-        } else {
-            return Err(bad());
-        };
-        let (path, quant) = match rest.split_once(':') {
-            Some((path, quant)) => (path, Some(quant)),
-            None => (rest, None),
-        };
-        let (owner, repo) = path.split_once('/').ok_or_else(bad)?;
-        let ident = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 96
-                && !s.contains("..")
-                && !s.starts_with('.')
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        };
-        if !ident(owner) || !ident(repo) {
-            return Err(bad());
-        }
-        let quant = match quant {
-            None => None,
-            Some(q)
-                if !q.is_empty()
-                    && q.len() <= 32
-                    && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
-                Some(q.to_string())
-            }
-            Some(_) => return Err(bad()),
-        };
-        Ok(Reference {
-            owner: owner.to_string(),
-            repo: repo.to_string(),
-            quant,
-        })
-    }
-
-    /// `OWNER/REPO`.
-    pub fn repo_id(&self) -> String {
-        format!("{}/{}", self.owner, self.repo)
-    }
-
-    /// The canonical reference, `hf.co/OWNER/REPO[:QUANT]`, recorded as the model's origin.
-    pub fn canonical(&self) -> String {
-        match &self.quant {
-            Some(q) => format!("hf.co/{}:{q}", self.repo_id()),
-            None => format!("hf.co/{}", self.repo_id()),
-        }
-    }
-
-    /// The model name a pull registers when none is given: the repository's name, lower case,
-    /// without its `-GGUF` suffix.
-    pub fn default_name(&self) -> String {
-        library::default_name(&self.repo)
-    }
-}
-
 /// Where a pull is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -215,13 +140,6 @@ impl std::fmt::Debug for Puller {
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .finish()
     }
-}
-
-/// What the partial download was started from; a resume needs the same.
-#[derive(Serialize, Deserialize, PartialEq, Eq)]
-struct PartialMeta {
-    url: String,
-    etag: Option<String>,
 }
 
 impl Puller {
@@ -668,181 +586,9 @@ impl Puller {
     }
 }
 
-#[derive(Clone, Default)]
-struct Listed {
-    size: Option<u64>,
-    sha256: Option<String>,
-}
-
-struct Head {
-    etag: Option<String>,
-    linked_sha256: Option<String>,
-    size: Option<u64>,
-}
-
-/// Claims the partial download (an exclusive lock on it; `WouldBlock` when another pull holds
-/// it) and readies it: kept, and its bytes hashed, only when it was started from the same URL
-/// and ETag; otherwise it starts over.
-fn prepare_partial(
-    dir: &Path,
-    partial: &Path,
-    meta_path: &Path,
-    meta: &[u8],
-) -> io::Result<(u64, Sha256, File)> {
-    fs::create_dir_all(dir)?;
-    let claim = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(partial)?;
-    claim.try_lock().map_err(|e| match e {
-        fs::TryLockError::WouldBlock => io::Error::from(io::ErrorKind::WouldBlock),
-        fs::TryLockError::Error(e) => e,
-    })?;
-    let same = fs::read(meta_path).is_ok_and(|old| {
-        let old: Option<PartialMeta> = serde_json::from_slice(&old).ok();
-        let new: Option<PartialMeta> = serde_json::from_slice(meta).ok();
-        old.is_some() && old == new && new.is_some_and(|m| m.etag.is_some())
-    });
-    let mut hasher = Sha256::new();
-    if same && let Ok(mut f) = File::open(partial) {
-        let mut buf = vec![0u8; 1 << 20];
-        let mut n = 0u64;
-        loop {
-            match f.read(&mut buf)? {
-                0 => break,
-                k => {
-                    hasher.update(&buf[..k]);
-                    n += k as u64;
-                }
-            }
-        }
-        return Ok((n, hasher, claim));
-    }
-    claim.set_len(0)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(meta)?;
-    tmp.persist(meta_path).map_err(|e| e.error)?;
-    Ok((0, hasher, claim))
-}
-
-/// The blocking side of a download: appends each chunk (or starts over when `offset` is 0),
-/// hashing it, until the sender is dropped.
-fn write_chunks(
-    partial: &Path,
-    offset: u64,
-    mut hasher: Sha256,
-    hook: Option<WriterHook>,
-    chunks: mpsc::Receiver<bytes::Bytes>,
-) -> io::Result<(u64, Sha256)> {
-    let file = if offset > 0 {
-        File::options().append(true).open(partial)?
-    } else {
-        File::create(partial)?
-    };
-    let mut out: Box<dyn Write + Send> = match hook {
-        Some(hook) => hook(file),
-        None => Box::new(io::BufWriter::with_capacity(1 << 20, file)),
-    };
-    let mut written = offset;
-    for chunk in chunks {
-        out.write_all(&chunk)?;
-        hasher.update(&chunk);
-        written += chunk.len() as u64;
-    }
-    out.flush()?;
-    Ok((written, hasher))
-}
-
-async fn discard(partial: &Path, meta: &Path) {
-    let (partial, meta) = (partial.to_path_buf(), meta.to_path_buf());
-    let _ = tokio::task::spawn_blocking(move || {
-        let _ = fs::remove_file(partial);
-        let _ = fs::remove_file(meta);
-    })
-    .await;
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f)
-        .await
-        .expect("a library task does not panic")
-}
-
-/// Whether `file` is the GGUF for `quant`: its name, before `.gguf`, ends with the
-/// quantisation after a `-` or `.` (`Model-Q4_K_M.gguf`, `model.q8_0.gguf`).
-fn has_quant(file: &str, quant: &str) -> bool {
-    let stem = file.to_ascii_lowercase();
-    let stem = stem.strip_suffix(".gguf").unwrap_or(&stem);
-    let stem = stem.rsplit('/').next().unwrap_or(stem);
-    let quant = quant.to_ascii_lowercase();
-    stem.strip_suffix(&quant)
-        .is_some_and(|before| before.ends_with(['-', '.']))
-}
-
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())
-}
-
-fn unquote(etag: &str) -> String {
-    etag.trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .to_string()
-}
-
-/// Percent-encodes what a repository file path may contain beyond URL-safe characters,
-/// keeping its `/`.
-fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn network(what: &str, e: reqwest::Error) -> PullError {
     PullError::Network {
         what: what.to_string(),
         reason: e.without_url().to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_parse() {
-        let r = Reference::parse("hf.co/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF:Q8_0").unwrap();
-        assert_eq!(r.repo_id(), "HuggingFaceTB/SmolLM2-135M-Instruct-GGUF");
-        assert_eq!(r.quant.as_deref(), Some("Q8_0"));
-        assert_eq!(r.default_name(), "smollm2-135m-instruct");
-        for bad in [
-            "hf.co/",
-            "hf.co/owner",
-            "hf.co/owner/",
-            "hf.co/../repo",
-            "hf.co/owner/repo/extra",
-            "hf.co/owner/repo:Q4 K",
-            "hf.co/owner/repo:",
-            "llama3",
-        ] {
-            assert!(Reference::parse(bad).is_err(), "{bad} parsed");
-        }
-        assert!(Reference::is_hugging_face("HF.co/a/b"));
-        assert!(!Reference::is_hugging_face("llama3:8b"));
-    }
-
-    #[test]
-    fn quantisations_match_the_end_of_the_file_name() {
-        assert!(has_quant("SmolLM2-135M-Instruct-Q4_K_M.gguf", "q4_k_m"));
-        assert!(has_quant("model.Q8_0.gguf", "Q8_0"));
-        assert!(!has_quant("model-Q4_K_M.gguf", "K_M"));
-        assert!(!has_quant("model-Q4_K_S.gguf", "Q4_K_M"));
     }
 }
