@@ -12,14 +12,20 @@ use crate::clock::{self, Clock};
 use crate::error::InstancesError;
 use crate::group_commit::{Committer, Journal};
 use crate::store::{self, DriftRecord, Event, HistoryRecord, Live, Meta, ResetTo};
-use identity::{Contract, DriftLevel, InitialConfig, Modes, Observation, State, StressLevel};
-use serde_json::Value;
+use identity::{Contract, DriftLevel, InitialConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use time::OffsetDateTime;
+
+mod views;
+
+pub use views::{
+    InstanceView, ListQuery, ObservationInput, Page, ProcessOutcome, SnapshotView, SortKey,
+    TestOutcome, TestSubject,
+};
 
 pub const NAME_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
@@ -49,112 +55,6 @@ impl std::fmt::Debug for Settings {
             .field("min_interval", &self.min_interval)
             .finish_non_exhaustive()
     }
-}
-
-/// What lists and lookups show about an instance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstanceView {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-    pub cycle_count: u64,
-    pub energy_level: f64,
-    pub stress_state: StressLevel,
-    pub stability_index: f64,
-}
-
-/// An owned snapshot, as returned across the service boundary.
-#[derive(Debug, Clone)]
-pub struct SnapshotView {
-    pub instance_id: String,
-    pub state: State,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
-
-impl SnapshotView {
-    fn of(live: &Live) -> SnapshotView {
-        SnapshotView {
-            instance_id: live.meta.id.clone(),
-            state: live.state,
-            created_at: live.meta.created_at,
-            updated_at: live.updated_at(),
-        }
-    }
-}
-
-/// The answer to one observation.
-#[derive(Debug, Clone)]
-pub struct ProcessOutcome {
-    pub snapshot: SnapshotView,
-    pub contract: Contract,
-    /// The drift measured by this cycle; `None` during warm-up or when throttled.
-    pub drift: Option<DriftRecord>,
-    /// True when the observation came inside the minimum interval and changed nothing.
-    pub throttled: bool,
-}
-
-/// One observation as received: the engine input plus what only the host cares about.
-#[derive(Debug, Clone)]
-pub struct ObservationInput {
-    pub observation: Observation,
-    pub context: Value,
-    pub timestamp: Option<OffsetDateTime>,
-}
-
-impl From<Observation> for ObservationInput {
-    fn from(observation: Observation) -> Self {
-        ObservationInput {
-            observation,
-            context: Value::Null,
-            timestamp: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    CreatedAt,
-    Name,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct ListQuery {
-    pub limit: usize,
-    pub offset: usize,
-    pub sort: SortKey,
-    pub descending: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: usize,
-    pub limit: usize,
-    pub offset: usize,
-}
-
-impl<T> Page<T> {
-    pub fn has_more(&self) -> bool {
-        self.offset + self.items.len() < self.total
-    }
-}
-
-/// Who a personality test is for.
-#[derive(Debug, Clone)]
-pub enum TestSubject {
-    Existing(String),
-    Create { name: String },
-}
-
-#[derive(Debug, Clone)]
-pub struct TestOutcome {
-    pub instance: InstanceView,
-    pub profile: Modes,
-    pub snapshot: SnapshotView,
-    pub contract: Contract,
 }
 
 struct Slot {
