@@ -1,24 +1,50 @@
 //! The running daemon's API as the terminal commands use it: the same routes the dashboard
-//! calls, over loopback.
+//! calls, over loopback. A daemon exposed beyond loopback asks every client for an access token,
+//! this one too: `ETERNEGO_TOKEN` is sent as `Authorization: Bearer` on requests and the socket.
 
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 
 use crate::home::Globals;
 
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// `Bearer <ETERNEGO_TOKEN>`, when set.
+    authorization: Option<HeaderValue>,
 }
+
+/// Where the terminal commands find the access token of an exposed daemon.
+const TOKEN_VARIABLE: &str = "ETERNEGO_TOKEN";
 
 impl Client {
     pub fn locate(globals: &Globals) -> anyhow::Result<Client> {
         let config = globals.config()?;
+        let authorization = match std::env::var(TOKEN_VARIABLE) {
+            Ok(token) if !token.trim().is_empty() => {
+                let mut value = HeaderValue::try_from(format!("Bearer {}", token.trim()))
+                    .map_err(|_| anyhow!("{TOKEN_VARIABLE} is not a valid token"))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            _ => None,
+        };
+        let mut headers = HeaderMap::new();
+        if let Some(value) = &authorization {
+            headers.insert(AUTHORIZATION, value.clone());
+        }
         Ok(Client {
             base: globals.daemon_url(&config),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .context("building the HTTP client")?,
+            authorization,
         })
     }
 
@@ -34,6 +60,11 @@ impl Client {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(body);
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            bail!(
+                "the daemon asks for an access token: set {TOKEN_VARIABLE} to one made by `eternego token create`"
+            );
         }
         match body.get("detail") {
             Some(Value::String(detail)) => bail!("{detail}"),
@@ -145,8 +176,16 @@ impl Client {
         Self::read(response).await
     }
 
-    /// Her socket's URL.
-    pub fn socket(&self, id: &str) -> String {
-        format!("{}/ws/{id}", self.base.replacen("http", "ws", 1))
+    /// The request that opens her socket, carrying the token when there is one.
+    pub fn socket(&self, id: &str) -> anyhow::Result<Request> {
+        let url = format!("{}/ws/{id}", self.base.replacen("http", "ws", 1));
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .with_context(|| format!("her socket's address {url}"))?;
+        if let Some(value) = &self.authorization {
+            request.headers_mut().insert(AUTHORIZATION, value.clone());
+        }
+        Ok(request)
     }
 }

@@ -72,7 +72,7 @@ pub async fn run(globals: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             persona["status"].as_str().unwrap_or("unknown")
         );
     }
-    let (socket, _) = tokio_tungstenite::connect_async(client.socket(&id))
+    let (socket, _) = tokio_tungstenite::connect_async(client.socket(&id)?)
         .await
         .context("opening her socket")?;
     let (_, mut frames) = socket.split();

@@ -38,6 +38,44 @@ async fn personas_lists_her_as_a_table() {
     assert_eq!(lines[0].find("ID"), lines[1].find(&id), "columns line up");
 }
 
+/// A daemon that asks for a token (`ETERNEGO_REQUIRE_TOKEN=1`, as one bound beyond loopback
+/// does) is reached with `ETERNEGO_TOKEN`; without it the command says what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposed_daemon_is_reached_with_the_token_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let made = output(eternego(&home).args(["token", "create", "--name", "terminal"]));
+    assert!(made.success, "{}", made.stderr);
+    let token = made
+        .stdout
+        .lines()
+        .nth(1)
+        .expect("the token's line")
+        .trim()
+        .to_string();
+    let mut cmd = eternego(&home);
+    cmd.args(["daemon", "--port", "0"])
+        .env("ETERNEGO_REQUIRE_TOKEN", "1");
+    let _daemon = Daemon::start(cmd);
+
+    let refused = output(eternego(&home).arg("personas"));
+    assert!(!refused.success);
+    assert!(
+        refused.stderr.contains("ETERNEGO_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(&token));
+
+    let listed = output(
+        eternego(&home)
+            .arg("personas")
+            .env("ETERNEGO_TOKEN", &token),
+    );
+    assert!(listed.success, "{}", listed.stderr);
+    assert_eq!(listed.stdout, "No personas yet.\n");
+}
+
 #[test]
 fn personas_without_a_daemon_says_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
